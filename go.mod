@@ -1,0 +1,3 @@
+module github.com/userimport/userimport
+
+go 1.26
