@@ -1,0 +1,549 @@
+// Package csvfile reads the CSV dialect of user files: ',' or ';' (or detected),
+// RFC 4180 quoting that tolerates spaces around quotes, trimmed values, CRLF or LF,
+// blank lines, a UTF-8 BOM, per-record UTF-8 and size checks, and resynchronisation
+// after an unterminated quote.
+//
+// A Reader streams from an io.Reader in constant memory: it holds one record (at
+// most Options.MaxRecordBytes) and a read buffer of the same size. A bad record is
+// data, not an error: it comes back with Record.Err set and reading goes on.
+package csvfile
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+)
+
+// Defaults of the limits the format sets.
+const (
+	DefaultMaxRecordBytes = 64 << 10
+	DefaultMaxFieldChars  = 1024
+	DefaultMaxFileBytes   = 512 << 20
+)
+
+// Record-level problems; a RecordError wraps one of them.
+var (
+	ErrUnterminatedQuote = errors.New(`a quoted field is never closed: add the missing closing quote (")`)
+	ErrBareQuote         = errors.New(`a quote (") inside an unquoted field: enclose the whole field in quotes and double the quote ("")`)
+	ErrTextAfterQuote    = errors.New(`text after a closing quote: enclose the whole field in quotes and double the quotes inside ("")`)
+	ErrRecordTooLong     = errors.New("record is longer than the limit")
+	ErrFieldTooLong      = errors.New("field is longer than the limit")
+	ErrInvalidUTF8       = errors.New(`not valid UTF-8 (save the file as "CSV UTF-8")`)
+)
+
+// File-level problems: Read returns them and the file is rejected as a whole.
+var (
+	ErrNoDelimiter  = errors.New(`cannot tell the delimiter: the first line has as many "," as ";" outside quotes; choose the delimiter (comma or semicolon) explicitly`)
+	ErrFileTooLarge = errors.New("file is larger than the limit")
+)
+
+// FieldCountError says a record has another number of fields than expected.
+type FieldCountError struct {
+	Got, Want int
+}
+
+func (e *FieldCountError) Error() string {
+	return fmt.Sprintf("the record has %d fields, want %d (leave a field empty rather than leaving it out)", e.Got, e.Want)
+}
+
+// RecordError is a problem with one record; the rest of the file is still read.
+type RecordError struct {
+	Line  int   // physical line where the record starts, 1-based
+	Field int   // 0-based index of the offending field, or -1 for the record as a whole
+	Limit int   // the limit exceeded, for ErrRecordTooLong and ErrFieldTooLong
+	Err   error // ErrUnterminatedQuote, ErrBareQuote, ... or a *FieldCountError
+}
+
+func (e *RecordError) Error() string {
+	switch {
+	case errors.Is(e.Err, ErrRecordTooLong):
+		return fmt.Sprintf("the record is longer than %d KiB", e.Limit>>10)
+	case errors.Is(e.Err, ErrFieldTooLong):
+		return fmt.Sprintf("longer than %d characters", e.Limit)
+	}
+	return e.Err.Error()
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// Options configure a Reader. The zero value reads a whole file with the
+// format's limits and detects the delimiter.
+type Options struct {
+	// Delimiter is ',' or ';'; 0 detects it from the first non-blank line.
+	Delimiter byte
+	// Fields is the number of fields every record must have; 0 accepts any.
+	// It can also be set after the header with ExpectFields.
+	Fields         int
+	MaxRecordBytes int   // default DefaultMaxRecordBytes
+	MaxFieldChars  int   // default DefaultMaxFieldChars
+	MaxFileBytes   int64 // default DefaultMaxFileBytes; negative for no limit
+	// StartLine and StartOffset position a reader that starts inside a file (a
+	// byte range of it): the line number and byte offset of its first byte.
+	// A BOM is only dropped at offset 0.
+	StartLine   int
+	StartOffset int64
+}
+
+// Record is one record of the file. Fields is valid until the next Read.
+type Record struct {
+	Line   int   // physical line where the record starts, 1-based
+	Offset int64 // byte offset of its first byte
+	End    int64 // byte offset just past its last line break
+	// Fields holds the trimmed, unquoted values; nil when the record could not be
+	// split into fields (a quoting error, a record over the size limit).
+	Fields []string
+	Err    *RecordError
+}
+
+// Reader reads records from a CSV stream.
+type Reader struct {
+	br    *bufio.Reader
+	opts  Options
+	comma byte
+
+	line   int   // line number of the next line to read
+	offset int64 // offset of the next byte to read
+
+	// replay holds lines already read that must be parsed again after a
+	// resynchronisation; replay[replayPos:] is still to be served.
+	replay    []byte
+	replayPos int
+
+	raw      []byte // the current record's bytes as in the file
+	fieldBuf []byte // unquoted, trimmed field values back to back
+	bounds   []int  // start and end of each field in fieldBuf
+	fields   []string
+
+	pending    *Record // a good record found while resynchronising
+	errRaw     []byte  // raw bytes of a resynchronised bad record
+	long       []byte  // the start of a line over the size limit
+	bomChecked bool
+	err        error
+}
+
+// NewReader returns a Reader reading from r.
+func NewReader(r io.Reader, opts Options) *Reader {
+	if opts.MaxRecordBytes <= 0 {
+		opts.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if opts.MaxFieldChars <= 0 {
+		opts.MaxFieldChars = DefaultMaxFieldChars
+	}
+	if opts.MaxFileBytes == 0 {
+		opts.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if opts.StartLine <= 0 {
+		opts.StartLine = 1
+	}
+	return &Reader{
+		// The buffer holds one whole line of the largest record allowed, so a
+		// longer line is detected by ReadSlice's ErrBufferFull.
+		br:         bufio.NewReaderSize(r, opts.MaxRecordBytes+2),
+		opts:       opts,
+		comma:      opts.Delimiter,
+		line:       opts.StartLine,
+		offset:     opts.StartOffset,
+		bomChecked: opts.StartOffset != 0,
+	}
+}
+
+// Delimiter returns the delimiter in use: the one given, or the one detected
+// (0 before the first Read).
+func (r *Reader) Delimiter() byte { return r.comma }
+
+// ExpectFields sets how many fields every following record must have.
+func (r *Reader) ExpectFields(n int) { r.opts.Fields = n }
+
+// Raw returns the bytes of the record last read as they are in the file, line
+// breaks included (at most the record size limit). Valid until the next Read.
+func (r *Reader) Raw() []byte {
+	if r.errRaw != nil {
+		return r.errRaw
+	}
+	return r.raw
+}
+
+// Read returns the next record. At the end of the input it returns io.EOF. Any
+// other error is a file-level problem (ErrNoDelimiter, ErrFileTooLarge) or an
+// I/O error, after which the Reader is done.
+func (r *Reader) Read() (Record, error) {
+	r.errRaw = nil
+	if r.pending != nil {
+		rec := *r.pending
+		r.pending = nil
+		return rec, nil
+	}
+	if r.err != nil {
+		return Record{}, r.err
+	}
+	rec, err := r.next()
+	if err != nil {
+		r.err = err
+		return Record{}, err
+	}
+	if rec.Err != nil && unparsable(rec.Err) && r.spansLines() {
+		return r.resync(rec), nil
+	}
+	return rec, nil
+}
+
+// unparsable reports whether a record error means the text could not be read
+// as a record at all (as opposed to a record whose values break a limit).
+func unparsable(e *RecordError) bool {
+	var fc *FieldCountError
+	return errors.Is(e.Err, ErrUnterminatedQuote) || errors.Is(e.Err, ErrBareQuote) ||
+		errors.Is(e.Err, ErrTextAfterQuote) || errors.Is(e.Err, ErrRecordTooLong) ||
+		errors.As(e.Err, &fc)
+}
+
+// spansLines reports whether the current raw record holds more than one line.
+func (r *Reader) spansLines() bool {
+	i := bytes.IndexByte(r.raw, '\n')
+	return i >= 0 && i < len(r.raw)-1
+}
+
+// resync handles a record that went wrong after running over several lines: a
+// quote left open has swallowed lines that belong to the records after it. The
+// record is reported as an unterminated quote at its first line, and reading
+// starts again at the line after it: lines that do not parse as a record belong
+// to the bad one, the first that does continues the file.
+func (r *Reader) resync(bad Record) Record {
+	bad.Fields = nil
+	bad.Err = &RecordError{Line: bad.Line, Field: -1, Err: ErrUnterminatedQuote}
+	var errRaw []byte
+	rec := bad
+	for {
+		first := bytes.IndexByte(r.raw, '\n') + 1
+		if first > 0 && first < len(r.raw) && !errors.Is(rec.Err.Err, ErrRecordTooLong) {
+			errRaw = append(errRaw, r.raw[:first]...)
+			r.rewind(rec.Offset+int64(first), rec.Line+1, r.raw[first:])
+		} else {
+			errRaw = append(errRaw, r.raw...)
+		}
+		next, err := r.next()
+		if err != nil {
+			// The input ends (or fails) while skipping; the error comes next.
+			r.err = err
+			bad.End = r.offset
+			break
+		}
+		if next.Err == nil || !unparsable(next.Err) {
+			r.pending = &next
+			bad.End = next.Offset
+			break
+		}
+		rec = next
+	}
+	r.errRaw = errRaw
+	return bad
+}
+
+// rewind makes the reader serve rest (then the unread replay, then the stream)
+// as what comes next in the file, at the given offset and line.
+func (r *Reader) rewind(offset int64, line int, rest []byte) {
+	next := make([]byte, 0, len(rest)+len(r.replay)-r.replayPos)
+	next = append(next, rest...)
+	next = append(next, r.replay[r.replayPos:]...)
+	r.replay, r.replayPos = next, 0
+	r.offset, r.line = offset, line
+}
+
+// readLine returns the next physical line, its line break included, from the
+// replay buffer or the stream, and the number of bytes of the file it covers.
+// The slice is valid until the next call. A line over the record size limit is
+// cut to the limit (tooLong) and the rest of it is skipped.
+func (r *Reader) readLine() (line []byte, n int64, tooLong bool, err error) {
+	if r.replayPos < len(r.replay) {
+		rest := r.replay[r.replayPos:]
+		k := bytes.IndexByte(rest, '\n') + 1
+		if k == 0 {
+			k = len(rest)
+		}
+		r.replayPos += k
+		return rest[:k], int64(k), false, nil
+	}
+	if !r.bomChecked {
+		r.bomChecked = true
+		if b, _ := r.br.Peek(len(bom)); bytes.Equal(b, bom) {
+			_, _ = r.br.Discard(len(bom))
+			r.offset += int64(len(bom))
+		}
+	}
+	line, err = r.br.ReadSlice('\n')
+	n = int64(len(line))
+	if errors.Is(err, bufio.ErrBufferFull) {
+		// Keep the start of the line: the reads below overwrite the buffer.
+		r.long = append(r.long[:0], line[:r.opts.MaxRecordBytes]...)
+		line = r.long
+		tooLong = true
+		for errors.Is(err, bufio.ErrBufferFull) {
+			var more []byte
+			more, err = r.br.ReadSlice('\n')
+			n += int64(len(more))
+		}
+	}
+	if errors.Is(err, io.EOF) && n > 0 {
+		err = nil
+	}
+	return line, n, tooLong, err
+}
+
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// next reads one record, skipping blank lines.
+func (r *Reader) next() (Record, error) {
+	for {
+		line, n, tooLong, err := r.readLine()
+		if err != nil {
+			return Record{}, err
+		}
+		lineNo, start := r.line, r.offset
+		r.line++
+		r.offset += n
+		if r.opts.MaxFileBytes > 0 && r.offset > r.opts.MaxFileBytes {
+			return Record{}, fmt.Errorf("%w of %d MiB", ErrFileTooLarge, r.opts.MaxFileBytes>>20)
+		}
+		r.raw = append(r.raw[:0], line...)
+		if tooLong {
+			return Record{Line: lineNo, Offset: start, End: r.offset, Err: &RecordError{
+				Line: lineNo, Field: -1, Limit: r.opts.MaxRecordBytes, Err: ErrRecordTooLong,
+			}}, nil
+		}
+		if isBlank(line) {
+			continue
+		}
+		if r.comma == 0 {
+			if err := r.detect(lineNo, start); err != nil {
+				return Record{}, err
+			}
+		}
+		return r.parse(lineNo, start), nil
+	}
+}
+
+func isBlank(line []byte) bool {
+	for _, c := range line {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// detect decides the delimiter from the first record, whose first line is in
+// r.raw: the more frequent of ',' and ';' outside quotes wins. A quote left
+// open at the end of the line takes the following lines in (up to the record
+// size limit); they are read again afterwards.
+func (r *Reader) detect(lineNo int, start int64) error {
+	var commas, semis int
+	quoted := false
+	count := func(b []byte) {
+		for _, c := range b {
+			switch {
+			case c == '"':
+				quoted = !quoted
+			case c == ',' && !quoted:
+				commas++
+			case c == ';' && !quoted:
+				semis++
+			}
+		}
+	}
+	count(r.raw)
+	first := len(r.raw)
+	for quoted && len(r.raw) < r.opts.MaxRecordBytes {
+		line, _, tooLong, err := r.readLine()
+		if err != nil || tooLong {
+			break
+		}
+		r.raw = append(r.raw, line...)
+		count(line)
+	}
+	if quoted {
+		// The quote is never closed: the first line, quotes ignored, is the
+		// best evidence left. The record itself will be reported.
+		commas = bytes.Count(r.raw[:first], []byte{','})
+		semis = bytes.Count(r.raw[:first], []byte{';'})
+	}
+	if len(r.raw) > first {
+		r.rewind(start+int64(first), lineNo+1, r.raw[first:])
+		r.raw = r.raw[:first]
+	}
+	switch {
+	case commas > semis:
+		r.comma = ','
+	case semis > commas:
+		r.comma = ';'
+	default:
+		return ErrNoDelimiter
+	}
+	return nil
+}
+
+// parse splits the record that starts with the line in r.raw, reading further
+// lines while a quoted field is open.
+func (r *Reader) parse(lineNo int, offset int64) Record {
+	rec := Record{Line: lineNo, Offset: offset}
+	r.fieldBuf = r.fieldBuf[:0]
+	r.bounds = r.bounds[:0]
+	fail := func(field int, err error) Record {
+		rec.End = r.offset
+		rec.Err = &RecordError{Line: lineNo, Field: field, Err: err}
+		if errors.Is(err, ErrRecordTooLong) {
+			rec.Err.Limit = r.opts.MaxRecordBytes
+		}
+		return rec
+	}
+	pos := 0
+	for field := 0; ; field++ {
+		// Spaces before an opening quote are allowed and dropped.
+		for pos < len(r.raw) && (r.raw[pos] == ' ' || r.raw[pos] == '\t') {
+			pos++
+		}
+		start := len(r.fieldBuf)
+		var end int // position of the delimiter or line break ending the field
+		if pos < len(r.raw) && r.raw[pos] == '"' {
+			pos++
+			for {
+				i := bytes.IndexByte(r.raw[pos:], '"')
+				if i < 0 {
+					// The field goes on past this line: take the line in.
+					r.fieldBuf = appendNormalisingCRLF(r.fieldBuf, r.raw[pos:])
+					pos = len(r.raw)
+					line, n, tooLong, err := r.readLine()
+					if err != nil {
+						return fail(-1, ErrUnterminatedQuote)
+					}
+					r.line++
+					r.offset += n
+					if tooLong {
+						// Not resynchronised: the overlong line is not kept to read again.
+						r.raw = append(r.raw, '\n')
+						return fail(-1, ErrRecordTooLong)
+					}
+					if len(r.raw)+len(line) > r.opts.MaxRecordBytes {
+						r.raw = append(r.raw, line...)
+						return fail(-1, ErrUnterminatedQuote)
+					}
+					r.raw = append(r.raw, line...)
+					continue
+				}
+				r.fieldBuf = appendNormalisingCRLF(r.fieldBuf, r.raw[pos:pos+i])
+				pos += i + 1
+				if pos < len(r.raw) && r.raw[pos] == '"' {
+					r.fieldBuf = append(r.fieldBuf, '"')
+					pos++
+					continue
+				}
+				break
+			}
+			// Spaces after a closing quote are allowed and dropped.
+			for pos < len(r.raw) && (r.raw[pos] == ' ' || r.raw[pos] == '\t') {
+				pos++
+			}
+			end = pos
+			if !r.atFieldEnd(end) {
+				return fail(field, ErrTextAfterQuote)
+			}
+		} else {
+			end = r.unquotedEnd(pos)
+			value := r.raw[pos:end]
+			if bytes.IndexByte(value, '"') >= 0 {
+				return fail(field, ErrBareQuote)
+			}
+			r.fieldBuf = append(r.fieldBuf, value...)
+		}
+		s, e := trimBounds(r.fieldBuf, start, len(r.fieldBuf))
+		r.bounds = append(r.bounds, s, e)
+		if end < len(r.raw) && r.raw[end] == r.comma {
+			pos = end + 1
+			continue
+		}
+		break
+	}
+	rec.End = r.offset
+	return r.finish(rec)
+}
+
+// finish turns the parsed fields into strings (one allocation for the record)
+// and applies the record-level checks.
+func (r *Reader) finish(rec Record) Record {
+	if !utf8.Valid(r.fieldBuf) {
+		rec.Err = &RecordError{Line: rec.Line, Field: -1, Err: ErrInvalidUTF8}
+	}
+	n := len(r.bounds) / 2
+	if cap(r.fields) < n {
+		r.fields = make([]string, n)
+	}
+	r.fields = r.fields[:n]
+	all := string(r.fieldBuf)
+	for i := range n {
+		s, e := r.bounds[2*i], r.bounds[2*i+1]
+		r.fields[i] = all[s:e]
+		if rec.Err == nil && e-s > r.opts.MaxFieldChars && utf8.RuneCountInString(r.fields[i]) > r.opts.MaxFieldChars {
+			rec.Err = &RecordError{Line: rec.Line, Field: i, Limit: r.opts.MaxFieldChars, Err: ErrFieldTooLong}
+		}
+	}
+	rec.Fields = r.fields
+	if rec.Err == nil && r.opts.Fields > 0 && n != r.opts.Fields {
+		rec.Err = &RecordError{Line: rec.Line, Field: -1, Err: &FieldCountError{Got: n, Want: r.opts.Fields}}
+	}
+	return rec
+}
+
+// atFieldEnd reports whether position i of the raw record ends a field: the
+// delimiter, a line break or the end of the input.
+func (r *Reader) atFieldEnd(i int) bool {
+	if i >= len(r.raw) {
+		return true
+	}
+	switch r.raw[i] {
+	case r.comma, '\n':
+		return true
+	case '\r':
+		return i+1 == len(r.raw) || r.raw[i+1] == '\n'
+	}
+	return false
+}
+
+// unquotedEnd returns where the unquoted field starting at pos ends.
+func (r *Reader) unquotedEnd(pos int) int {
+	rest := r.raw[pos:]
+	end := bytes.IndexByte(rest, r.comma)
+	if end < 0 {
+		end = len(rest)
+		if end > 0 && rest[end-1] == '\n' {
+			end--
+			if end > 0 && rest[end-1] == '\r' {
+				end--
+			}
+		}
+	}
+	return pos + end
+}
+
+// appendNormalisingCRLF appends b to dst, turning a CRLF line break at its end
+// into LF: a quoted line break reads the same whichever line ending the file has.
+func appendNormalisingCRLF(dst, b []byte) []byte {
+	if n := len(b); n >= 2 && b[n-2] == '\r' && b[n-1] == '\n' {
+		dst = append(dst, b[:n-2]...)
+		return append(dst, '\n')
+	}
+	return append(dst, b...)
+}
+
+// trimBounds narrows [s, e) of b to exclude spaces and tabs at both ends.
+func trimBounds(b []byte, s, e int) (int, int) {
+	for s < e && (b[s] == ' ' || b[s] == '\t') {
+		s++
+	}
+	for e > s && (b[e-1] == ' ' || b[e-1] == '\t') {
+		e--
+	}
+	return s, e
+}

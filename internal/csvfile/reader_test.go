@@ -1,0 +1,290 @@
+package csvfile_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/userimport/userimport/internal/csvfile"
+)
+
+// rec is a record as the tests compare it: where it starts, its fields, and
+// the message of its error ("" for none).
+type rec struct {
+	Line   int      `json:"line"`
+	Fields []string `json:"fields,omitempty"`
+	Field  int      `json:"field,omitempty"` // 1-based index of the offending field, 0 for none
+	Err    string   `json:"error,omitempty"`
+}
+
+// readAll reads every record of in, checking on the way the invariants every
+// input must keep: lines and offsets increase, Raw is the record's bytes.
+func readAll(t *testing.T, in string, opts csvfile.Options) ([]rec, error) {
+	t.Helper()
+	r := csvfile.NewReader(strings.NewReader(in), opts)
+	var out []rec
+	lastLine, lastEnd := 0, int64(0)
+	for {
+		got, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		if got.Line <= lastLine {
+			t.Fatalf("record at line %d follows line %d", got.Line, lastLine)
+		}
+		if got.Offset < lastEnd || got.End <= got.Offset || got.End > int64(len(in)) {
+			t.Fatalf("line %d: offsets [%d,%d) after %d in a %d-byte input", got.Line, got.Offset, got.End, lastEnd, len(in))
+		}
+		if got.Err == nil && !bytes.Equal(r.Raw(), []byte(in[got.Offset:got.End])) {
+			t.Fatalf("line %d: Raw %q, but the input holds %q there", got.Line, r.Raw(), in[got.Offset:got.End])
+		}
+		lastLine, lastEnd = got.Line, got.End
+		x := rec{Line: got.Line, Fields: append([]string(nil), got.Fields...)}
+		if got.Err != nil {
+			x.Err = got.Err.Error()
+			x.Field = got.Err.Field + 1
+			if got.Err.Line != got.Line {
+				t.Fatalf("error at line %d for a record at line %d", got.Err.Line, got.Line)
+			}
+		}
+		out = append(out, x)
+	}
+}
+
+var (
+	unterminated = csvfile.ErrUnterminatedQuote.Error()
+	bareQuote    = csvfile.ErrBareQuote.Error()
+	afterQuote   = csvfile.ErrTextAfterQuote.Error()
+	badUTF8      = csvfile.ErrInvalidUTF8.Error()
+)
+
+func TestReadDialect(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		opts csvfile.Options
+		want []rec
+	}{
+		{"comma", "a,b,c\n1,2,3\n", csvfile.Options{}, []rec{
+			{Line: 1, Fields: []string{"a", "b", "c"}}, {Line: 2, Fields: []string{"1", "2", "3"}}}},
+		{"semicolon detected", "a;b;c\n1;2,5;3\n", csvfile.Options{}, []rec{
+			{Line: 1, Fields: []string{"a", "b", "c"}}, {Line: 2, Fields: []string{"1", "2,5", "3"}}}},
+		{"delimiters inside quotes do not count", `"a;b;c",d` + "\n", csvfile.Options{}, []rec{
+			{Line: 1, Fields: []string{"a;b;c", "d"}}}},
+		{"given delimiter", "a,b;c\n", csvfile.Options{Delimiter: ';'}, []rec{
+			{Line: 1, Fields: []string{"a,b", "c"}}}},
+		{"no final line break", "a,b", csvfile.Options{}, []rec{{Line: 1, Fields: []string{"a", "b"}}}},
+		{"CRLF", "a,b\r\nc,d\r\n", csvfile.Options{}, []rec{
+			{Line: 1, Fields: []string{"a", "b"}}, {Line: 2, Fields: []string{"c", "d"}}}},
+		{"BOM dropped", "\xEF\xBB\xBFa,b\n", csvfile.Options{}, []rec{{Line: 1, Fields: []string{"a", "b"}}}},
+		{"blank lines skipped but counted", "\n \t\r\na,b\n\n\nc,d\n\n", csvfile.Options{}, []rec{
+			{Line: 3, Fields: []string{"a", "b"}}, {Line: 6, Fields: []string{"c", "d"}}}},
+		{"values trimmed", " a ,\tb\t, c d \n", csvfile.Options{}, []rec{{Line: 1, Fields: []string{"a", "b", "c d"}}}},
+		{"empty fields", ",,\n", csvfile.Options{}, []rec{{Line: 1, Fields: []string{"", "", ""}}}},
+		{"quoted", `"a,b","say ""hi""",""` + "\n", csvfile.Options{}, []rec{
+			{Line: 1, Fields: []string{"a,b", `say "hi"`, ""}}}},
+		{"spaces around quotes dropped", `  "a" , "b"  ,c` + "\n", csvfile.Options{}, []rec{
+			{Line: 1, Fields: []string{"a", "b", "c"}}}},
+		{"trimmed after unquoting", `" a ",b` + "\n", csvfile.Options{}, []rec{{Line: 1, Fields: []string{"a", "b"}}}},
+		{"line breaks in quotes", "\"agent\nsupervisor\",x\n\"a\r\nb\",y\r\nz,w\n", csvfile.Options{}, []rec{
+			{Line: 1, Fields: []string{"agent\nsupervisor", "x"}},
+			{Line: 3, Fields: []string{"a\nb", "y"}},
+			{Line: 5, Fields: []string{"z", "w"}}}},
+		{"bare quote", "a,b\"c,d\ne,f,g\n", csvfile.Options{}, []rec{
+			{Line: 1, Field: 2, Err: bareQuote}, {Line: 2, Fields: []string{"e", "f", "g"}}}},
+		{"text after closing quote", "\"a\"b,c\nd,e\n", csvfile.Options{}, []rec{
+			{Line: 1, Field: 1, Err: afterQuote}, {Line: 2, Fields: []string{"d", "e"}}}},
+		{"unterminated at the end", "a,b\n\"c,d\n", csvfile.Options{}, []rec{
+			{Line: 1, Fields: []string{"a", "b"}}, {Line: 2, Err: unterminated}}},
+		{"unterminated quote resyncs at the next record", "a,b,c\n\"x,y,z\n1,2,3\n4,\"5\n6\",7\n8,9,0\n", csvfile.Options{Fields: 3}, []rec{
+			{Line: 1, Fields: []string{"a", "b", "c"}},
+			{Line: 2, Err: unterminated},
+			{Line: 3, Fields: []string{"1", "2", "3"}},
+			{Line: 4, Fields: []string{"4", "5\n6", "7"}},
+			{Line: 6, Fields: []string{"8", "9", "0"}}}},
+		{"lines that do not parse belong to the bad record", "a,\"b\nc,d\"e,f\nsupervisor\",x,y\ng,h,i\n", csvfile.Options{Fields: 3}, []rec{
+			{Line: 1, Err: unterminated},
+			{Line: 4, Fields: []string{"g", "h", "i"}}}},
+		{"a multi-line record with the wrong field count is a quote error", "\"a\nb\",c\nd,e,f\n", csvfile.Options{Fields: 3}, []rec{
+			{Line: 1, Err: unterminated}, {Line: 3, Fields: []string{"d", "e", "f"}}}},
+		{"wrong field count on one line", "a,b,c\nd,e\n", csvfile.Options{Fields: 3}, []rec{
+			{Line: 1, Fields: []string{"a", "b", "c"}},
+			{Line: 2, Fields: []string{"d", "e"}, Err: "the record has 2 fields, want 3 (leave a field empty rather than leaving it out)"}}},
+		{"invalid UTF-8 rejects the record only", "a,b\nc,\xff\ne,f\n", csvfile.Options{}, []rec{
+			{Line: 1, Fields: []string{"a", "b"}},
+			{Line: 2, Fields: []string{"c", "\xff"}, Err: badUTF8},
+			{Line: 3, Fields: []string{"e", "f"}}}},
+		{"field too long counts characters", "ééé,b\néééé,b\n", csvfile.Options{MaxFieldChars: 3}, []rec{
+			{Line: 1, Fields: []string{"ééé", "b"}},
+			{Line: 2, Fields: []string{"éééé", "b"}, Field: 1, Err: "longer than 3 characters"}}},
+		{"record too long", "a,b\n" + strings.Repeat("x", 5000) + "\nc,d\n", csvfile.Options{MaxRecordBytes: 1024}, []rec{
+			{Line: 1, Fields: []string{"a", "b"}},
+			{Line: 2, Err: "the record is longer than 1 KiB"},
+			{Line: 3, Fields: []string{"c", "d"}}}},
+		{"quote open past the record limit", "\"a,b\n" + strings.Repeat("x,y\n", 400) + "c,d\n", csvfile.Options{MaxRecordBytes: 1024}, append(
+			[]rec{{Line: 1, Err: unterminated}}, func() []rec {
+				var out []rec
+				for i := range 400 {
+					out = append(out, rec{Line: i + 2, Fields: []string{"x", "y"}})
+				}
+				return append(out, rec{Line: 402, Fields: []string{"c", "d"}})
+			}()...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := readAll(t, tt.in, tt.opts)
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReadFileErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		opts csvfile.Options
+		want error
+	}{
+		{"tie", "a,b;c\n", csvfile.Options{}, csvfile.ErrNoDelimiter},
+		{"no delimiter", "abc\n", csvfile.Options{}, csvfile.ErrNoDelimiter},
+		{"too large", strings.Repeat("a,b\n", 1000), csvfile.Options{MaxFileBytes: 100}, csvfile.ErrFileTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := readAll(t, tt.in, tt.opts)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Read: got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadEmpty(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"", "\n\n", "\xEF\xBB\xBF", "  \r\n"} {
+		got, err := readAll(t, in, csvfile.Options{})
+		if err != nil || len(got) != 0 {
+			t.Errorf("%q: got %v, %v; want no records and no error", in, got, err)
+		}
+	}
+}
+
+// A reader started at a record boundary inside a file reads the same records,
+// with the same lines and offsets, as one reading the whole file: the queue
+// pipeline cuts files into byte ranges this way.
+func TestReadByteRange(t *testing.T) {
+	t.Parallel()
+	in := "\xEF\xBB\xBFh1,h2\n\"a\nb\",c\n\nd,e\nf,g\n"
+	whole := csvfile.NewReader(strings.NewReader(in), csvfile.Options{})
+	var recs []csvfile.Record
+	for {
+		r, err := whole.Read()
+		if err != nil {
+			break
+		}
+		r.Fields = append([]string(nil), r.Fields...)
+		recs = append(recs, r)
+	}
+	if len(recs) != 4 {
+		t.Fatalf("got %d records, want 4", len(recs))
+	}
+	from := recs[2]
+	part := csvfile.NewReader(strings.NewReader(in[from.Offset:]), csvfile.Options{
+		Delimiter: ',', StartLine: from.Line, StartOffset: from.Offset,
+	})
+	for _, want := range recs[2:] {
+		got, err := part.Read()
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		got.Fields = append([]string(nil), got.Fields...)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("record (-whole +range):\n%s", diff)
+		}
+	}
+}
+
+// On every input that both accept, the reader agrees with encoding/csv, up to
+// the trimming the format adds.
+func TestAgreesWithEncodingCSV(t *testing.T) {
+	t.Parallel()
+	for _, in := range agreementInputs {
+		checkAgainstEncodingCSV(t, in)
+	}
+}
+
+var agreementInputs = []string{
+	"a,b,c\n1,2,3\n",
+	"\"a\"\"b\",c\n",
+	"\"multi\nline\",x\r\n\"crlf\r\ninside\",y\r\n",
+	"a,,\n,,\n",
+	"x, y ,z \n",
+	"\"\",\"\"\"\"\n",
+	"a,b\n\nc,d\n",
+	"Kovács Péter,kp@example.com,\"agent\nsupervisor\",+36 1 234 5678\n",
+}
+
+func checkAgainstEncodingCSV(t *testing.T, in string) {
+	t.Helper()
+	std := csv.NewReader(strings.NewReader(in))
+	std.FieldsPerRecord = -1
+	want, err := std.ReadAll()
+	if err != nil || !isComparable(in, want) {
+		return
+	}
+	got, err := readAll(t, in, csvfile.Options{Delimiter: ','})
+	if err != nil {
+		t.Fatalf("%q: encoding/csv accepts it, Read says %v", in, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%q: %d records, encoding/csv has %d", in, len(got), len(want))
+	}
+	for i, w := range want {
+		for j := range w {
+			w[j] = strings.Trim(w[j], " \t")
+		}
+		if got[i].Err != "" {
+			t.Fatalf("%q: record %d: %s; encoding/csv reads %q", in, i, got[i].Err, w)
+		}
+		if diff := cmp.Diff(w, got[i].Fields); diff != "" {
+			t.Errorf("%q: record %d (-encoding/csv +Read):\n%s", in, i, diff)
+		}
+	}
+}
+
+// isComparable leaves out what the format defines differently from
+// encoding/csv: lines of white space only (blank here, a record there), a BOM,
+// invalid UTF-8, a lone CR, and fields over the format's limits.
+func isComparable(in string, recs [][]string) bool {
+	if strings.HasPrefix(in, "\xEF\xBB\xBF") || !utf8Valid(in) || strings.Contains(strings.ReplaceAll(in, "\r\n", ""), "\r") {
+		return false
+	}
+	for _, r := range recs {
+		if len(r) == 1 && strings.Trim(r[0], " \t") == "" {
+			return false
+		}
+		for _, f := range r {
+			if len(f) > csvfile.DefaultMaxFieldChars {
+				return false
+			}
+		}
+	}
+	return true
+}
