@@ -1,0 +1,84 @@
+package userrow
+
+import (
+	"fmt"
+	"hash/maphash"
+)
+
+// FileCheck finds what only the whole file shows: a Login ID repeated
+// (case-insensitively) and an extension given different settings by two
+// records. It keeps about 16 bytes per record, never the records themselves.
+// Not safe for concurrent use.
+type FileCheck struct {
+	seed   maphash.Seed
+	logins *fpTable[uint64] // Login ID → line of its first record
+	exts   *fpTable[uint32] // extension → packed settings
+}
+
+// Lines above this are stored as this; the message then says "at or after".
+const maxStoredLine = 1<<26 - 1
+
+// NewFileCheck returns an empty FileCheck.
+func NewFileCheck() *FileCheck {
+	return &FileCheck{
+		seed:   maphash.MakeSeed(),
+		logins: newFPTable[uint64](26),
+		exts:   newFPTable[uint32](6),
+	}
+}
+
+// Login records that the record at line gives login (a valid Login ID), and
+// returns an error Problem when an earlier record gave the same one.
+func (f *FileCheck) Login(line int, login string) *Problem {
+	var buf [32]byte // Login IDs are ASCII and at most 32 bytes once valid
+	key := buf[:0]
+	for i := range len(login) {
+		c := login[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		key = append(key, c)
+	}
+	stored := min(line, maxStoredLine)
+	first, dup := f.logins.getOrPut(maphash.Bytes(f.seed, key), uint64(stored))
+	if !dup {
+		return nil
+	}
+	msg := fmt.Sprintf("duplicate Login ID, first at line %d", first)
+	if first == maxStoredLine {
+		msg = fmt.Sprintf("duplicate Login ID, first at line %d or later", first)
+	}
+	return &Problem{Column: LoginID, Message: msg}
+}
+
+// Extensions records the settings a valid record gives the extensions of its
+// Phone Mapping, and returns a warning for each extension an earlier record
+// gave other settings: the later record's settings win.
+func (f *FileCheck) Extensions(u *User) []Problem {
+	if len(u.Phones) == 0 {
+		return nil
+	}
+	packed := packSettings(u.Extension())
+	var warns []Problem
+	for _, p := range u.Phones {
+		prev, seen := f.exts.getOrPut(maphash.String(f.seed, p), packed)
+		if seen && prev != packed {
+			warns = append(warns, Problem{Column: PhoneMapping, Message: fmt.Sprintf(
+				"extension %q was given other recording settings by an earlier record; this record's settings win", p)})
+			f.exts.set(maphash.String(f.seed, p), packed)
+		}
+	}
+	return warns
+}
+
+var modeBits = map[string]uint64{"full": 0, "on-demand": 1, "manual": 2, "no": 3}
+
+func packSettings(s ExtensionSettings) uint64 {
+	v := modeBits[s.RecordingMode] << 4
+	for i, on := range []bool{s.Voice, s.InstantMessaging, s.Video, s.DesktopScreen} {
+		if on {
+			v |= 1 << i
+		}
+	}
+	return v
+}

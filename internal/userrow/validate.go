@@ -1,0 +1,470 @@
+package userrow
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // time zones resolve the same on every machine, also in scratch images
+	"unicode/utf8"
+)
+
+// NoColumn stands for the record as a whole in a Problem.
+const NoColumn Column = -1
+
+// Problem is something wrong with a record: an error rejects it, a warning
+// does not.
+type Problem struct {
+	Column  Column // NoColumn for the record as a whole
+	Message string
+}
+
+// Options configure a Validator.
+type Options struct {
+	// Roles is the tenant's role catalog. Nil means role names are not checked
+	// (the offline validator when no catalog is given); otherwise every role a
+	// record names must be in it. Names match case-insensitively and are stored
+	// as the catalog spells them.
+	Roles []string
+}
+
+// Validator checks records one at a time. It keeps no state between records
+// (FileCheck does that), so one Validator may serve several goroutines.
+type Validator struct {
+	roles map[string]string // lower-case name → catalog spelling; nil: no check
+	zones sync.Map          // time zone IDs found valid; LoadLocation is costly
+}
+
+// NewValidator returns a Validator with the given options.
+func NewValidator(opts Options) *Validator {
+	v := &Validator{}
+	if opts.Roles != nil {
+		v.roles = make(map[string]string, len(opts.Roles))
+		for _, r := range opts.Roles {
+			v.roles[strings.ToLower(r)] = r
+		}
+	}
+	return v
+}
+
+// Validate checks one record's fields, laid out as l says, and returns the
+// user with normalised values and the record's problems (none when valid).
+func (v *Validator) Validate(l *Layout, fields []string) (User, []Problem) {
+	var (
+		u     User
+		probs []Problem
+	)
+	for i, raw := range fields {
+		c := l.Column(i)
+		if c == NoColumn {
+			continue
+		}
+		value := unguard(raw)
+		if value == "" {
+			continue
+		}
+		if msg := v.set(&u, c, value); msg != "" {
+			probs = append(probs, Problem{Column: c, Message: msg})
+			continue
+		}
+		u.Given = u.Given.With(c)
+	}
+	if !u.Given.Has(UserName) && !hasProblem(probs, UserName) {
+		probs = append(probs, Problem{Column: UserName, Message: "required: the user's full name"})
+	}
+	if !u.Given.Has(LoginID) && !hasProblem(probs, LoginID) {
+		probs = append(probs, Problem{Column: LoginID, Message: "required: the name the user logs in with"})
+	}
+	return u, probs
+}
+
+func hasProblem(probs []Problem, c Column) bool {
+	for _, p := range probs {
+		if p.Column == c {
+			return true
+		}
+	}
+	return false
+}
+
+// unguard drops the apostrophe that error reports put before a value a
+// spreadsheet would run as a formula, so that a corrected report round-trips.
+func unguard(s string) string {
+	if len(s) >= 2 && s[0] == '\'' && isFormulaStart(s[1]) {
+		return s[1:]
+	}
+	return s
+}
+
+func isFormulaStart(c byte) bool {
+	switch c {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
+}
+
+// set validates value for column c and stores its normalised form in u. It
+// returns the problem's message, or "" when the value is valid.
+func (v *Validator) set(u *User, c Column, value string) string {
+	switch c {
+	case UserName:
+		return text(&u.Name, value, 64)
+	case LoginID:
+		if msg := maxChars(value, 32); msg != "" {
+			return msg
+		}
+		for i := range len(value) {
+			if !isLoginChar(value[i]) {
+				return "only letters, digits, @ and . are allowed"
+			}
+		}
+		u.LoginID = value
+	case Language:
+		lang, ok := languages[strings.ToLower(strings.ReplaceAll(value, "-", "_"))]
+		if !ok {
+			return fmt.Sprintf("%q is not a supported language: use en, hu, de, fr or fr_CA", value)
+		}
+		u.Language = lang
+	case Email:
+		if msg := maxChars(value, 128); msg != "" {
+			return msg
+		}
+		if !isEmail(value) {
+			return fmt.Sprintf("%q is not an e-mail address: write one address such as name@example.com", value)
+		}
+		u.Email = value
+	case ValidFrom:
+		d, msg := parseDate(value)
+		if msg != "" {
+			return msg
+		}
+		u.ValidFrom = d
+	case PhoneMapping:
+		phones, msg := parsePhones(value)
+		if msg != "" {
+			return msg
+		}
+		u.Phones = phones
+	case Password:
+		if !isMD5(value) {
+			return "not an MD5 hash: write 32 hexadecimal digits, or leave it empty to keep the current password"
+		}
+		u.PasswordMD5 = strings.ToLower(value)
+	case ChangePassword:
+		return flag(&u.ChangePassword, value)
+	case Groups:
+		groups, msg := parseGroups(value)
+		if msg != "" {
+			return msg
+		}
+		u.Groups = groups
+	case Roles:
+		roles, msg := v.parseRoles(value)
+		if msg != "" {
+			return msg
+		}
+		u.Roles = roles
+	case RecordingMode:
+		mode, ok := recordingModes[strings.ToLower(value)]
+		if !ok {
+			return fmt.Sprintf("%q is not a recording mode: use full, on-demand, manual or no", value)
+		}
+		u.RecordingMode = mode
+	case TimeZone:
+		if !v.validZone(value) {
+			return fmt.Sprintf("%q is not a time zone ID: use an ID such as Europe/Stockholm", value)
+		}
+		u.TimeZone = value
+	case CRMUserID:
+		return text(&u.CRMUserID, value, 64)
+	case Voice:
+		return flag(&u.Voice, value)
+	case InstantMessaging:
+		return flag(&u.InstantMessaging, value)
+	case Video:
+		return flag(&u.Video, value)
+	case DesktopScreen:
+		return flag(&u.DesktopScreen, value)
+	case Custom0, Custom1, Custom2, Custom3, Custom4:
+		return text(&u.Custom[c-Custom0], value, 256)
+	case PromptInbound:
+		return flag(&u.PromptInbound, value)
+	case PromptConference:
+		return flag(&u.PromptConference, value)
+	case InboundFile:
+		return fileName(&u.InboundFile, value)
+	case ConferenceFile:
+		return fileName(&u.ConferenceFile, value)
+	case ConferenceMessage:
+		return text(&u.ConferenceMessage, value, 512)
+	}
+	return ""
+}
+
+var languages = map[string]string{"en": "en", "hu": "hu", "de": "de", "fr": "fr", "fr_ca": "fr_CA"}
+
+var recordingModes = map[string]string{"full": "full", "on-demand": "on-demand", "manual": "manual", "no": "no"}
+
+func text(dst *string, value string, limit int) string {
+	if msg := maxChars(value, limit); msg != "" {
+		return msg
+	}
+	*dst = value
+	return ""
+}
+
+// maxChars checks a length in characters, not bytes: names are often not ASCII.
+func maxChars(value string, limit int) string {
+	if len(value) > limit && utf8.RuneCountInString(value) > limit {
+		return fmt.Sprintf("longer than %d characters", limit)
+	}
+	return ""
+}
+
+func flag(dst *bool, value string) string {
+	switch value {
+	case "1":
+		*dst = true
+	case "0":
+		*dst = false
+	default:
+		return fmt.Sprintf("%q is not a flag: write 1 or 0", value)
+	}
+	return ""
+}
+
+func isLoginChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '@' || c == '.'
+}
+
+// isEmail accepts one plain address, local@domain, with a dotted domain. It is
+// deliberately simple: the address is only used to send call information.
+func isEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at != strings.LastIndexByte(s, '@') {
+		return false
+	}
+	local, domain := s[:at], s[at+1:]
+	if len(local) > 64 || strings.ContainsAny(s, " \t\r\n,;<>()[]\\\"") {
+		return false
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isMD5(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDate reads yyyy.mm.dd (with an optional Hungarian trailing dot),
+// yyyy-mm-dd or yyyy/mm/dd, and rejects dates that do not exist.
+func parseDate(s string) (time.Time, string) {
+	bad := fmt.Sprintf("%q is not a date: write yyyy.mm.dd, e.g. 2025.03.01", s)
+	t := strings.TrimSuffix(s, ".")
+	if len(t) != 10 {
+		return time.Time{}, bad
+	}
+	sep := t[4]
+	if sep != '.' && sep != '-' && sep != '/' || t[7] != sep || (len(s) == 11 && sep != '.') {
+		return time.Time{}, bad
+	}
+	y, ok1 := digits(t[0:4])
+	m, ok2 := digits(t[5:7])
+	d, ok3 := digits(t[8:10])
+	if !ok1 || !ok2 || !ok3 {
+		return time.Time{}, bad
+	}
+	date := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if y < 1900 || date.Year() != y || int(date.Month()) != m || date.Day() != d {
+		return time.Time{}, fmt.Sprintf("%q is not a real date", s)
+	}
+	return date, ""
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+// parsePhones splits a Phone Mapping into normalised numbers and URIs, in
+// order, without duplicates. Empty entries (a trailing ';') are ignored.
+func parsePhones(s string) ([]string, string) {
+	var out []string
+	for entry := range strings.SplitSeq(s, ";") {
+		entry = strings.Trim(entry, " \t")
+		if entry == "" {
+			continue
+		}
+		if msg := maxChars(entry, 128); msg != "" {
+			return nil, fmt.Sprintf("%q is %s", truncate(entry, 20), msg)
+		}
+		p, ok := normalisePhone(entry)
+		if !ok {
+			return nil, fmt.Sprintf("%q is not a phone number or a sip:, sips: or tel: URI", entry)
+		}
+		if !contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, ""
+}
+
+func normalisePhone(s string) (string, bool) {
+	lower := strings.ToLower(s)
+	for _, scheme := range []string{"sip:", "sips:", "tel:"} {
+		if strings.HasPrefix(lower, scheme) {
+			rest := s[len(scheme):]
+			if rest == "" || strings.ContainsAny(rest, " \t\r\n;,\"<>") || !utf8.ValidString(rest) {
+				return "", false
+			}
+			return scheme + rest, true
+		}
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	nDigits := 0
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			b.WriteByte(c)
+			nDigits++
+		case c == '+' && b.Len() == 0: // only in front of the digits
+			b.WriteByte(c)
+		case c == ' ' || c == '-' || c == '(' || c == ')':
+		default:
+			return "", false
+		}
+	}
+	return b.String(), nDigits > 0
+}
+
+// parseGroups splits a Groups field; names repeat case-insensitively at most once.
+func parseGroups(s string) ([]string, string) {
+	var out []string
+	for name := range strings.SplitSeq(s, ";") {
+		name = strings.Trim(name, " \t")
+		if name == "" {
+			continue
+		}
+		if msg := maxChars(name, 64); msg != "" {
+			return nil, fmt.Sprintf("group %q is %s", truncate(name, 20), msg)
+		}
+		if !containsFold(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out, ""
+}
+
+// parseRoles splits the line-break-separated Role API Names and checks each
+// against the catalog.
+func (v *Validator) parseRoles(s string) ([]string, string) {
+	var out, unknown []string
+	for name := range strings.SplitSeq(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+		name = strings.Trim(name, " \t")
+		if name == "" {
+			continue
+		}
+		if v.roles != nil {
+			canon, ok := v.roles[strings.ToLower(name)]
+			if !ok {
+				unknown = append(unknown, fmt.Sprintf("%q", truncate(name, 40)))
+				continue
+			}
+			name = canon
+		}
+		if !containsFold(out, name) {
+			out = append(out, name)
+		}
+	}
+	switch len(unknown) {
+	case 0:
+		return out, ""
+	case 1:
+		return nil, fmt.Sprintf("unknown role %s: add it to the tenant's role catalog or correct the name", unknown[0])
+	}
+	return nil, fmt.Sprintf("unknown roles %s: add them to the tenant's role catalog or correct the names", strings.Join(unknown, ", "))
+}
+
+func (v *Validator) validZone(id string) bool {
+	if _, ok := v.zones.Load(id); ok {
+		return true
+	}
+	if id == "Local" || strings.ContainsAny(id, " \t") {
+		return false
+	}
+	if _, err := time.LoadLocation(id); err != nil {
+		return false
+	}
+	v.zones.Store(id, struct{}{})
+	return true
+}
+
+// fileName accepts a plain file name: no path, nothing that climbs out of the
+// folder notification files are served from.
+func fileName(dst *string, value string) string {
+	if msg := maxChars(value, 255); msg != "" {
+		return msg
+	}
+	if strings.ContainsAny(value, `/\`) || strings.Contains(value, "..") {
+		return fmt.Sprintf("%q is not a plain file name: no /, \\ or ..", value)
+	}
+	for _, r := range value {
+		if r < 0x20 || r == 0x7f {
+			return "a file name cannot contain control characters"
+		}
+	}
+	*dst = value
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// truncate shortens s for a message, on a character boundary.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
