@@ -473,7 +473,7 @@ func (r *Reader) parse(lineNo int, offset int64) Record {
 // finish turns the parsed fields into strings (one allocation for the record)
 // and applies the record-level checks.
 func (r *Reader) finish(rec Record) Record {
-	if !utf8.Valid(r.fieldBuf) {
+	if !utf8.Valid(r.raw) {
 		rec.Err = &RecordError{Line: rec.Line, Field: -1, Err: ErrInvalidUTF8}
 	}
 	n := len(r.bounds) / 2
