@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/userimport/userimport/internal/csvfile"
+	"github.com/userimport/userimport/internal/userfile"
+	"github.com/userimport/userimport/internal/userrow"
+)
+
+// validation is the result of validate; its JSON form is a contract other
+// tools consume.
+type validation struct {
+	Records   int       `json:"records"`
+	Valid     int       `json:"valid"`
+	Invalid   int       `json:"invalid"`
+	Delimiter string    `json:"delimiter"`
+	Header    bool      `json:"header"`
+	Errors    []problem `json:"errors"`
+	Warnings  []problem `json:"warnings"`
+	FileError *string   `json:"file_error"`
+}
+
+type problem struct {
+	Line    int    `json:"line"`
+	Column  string `json:"column"`
+	Message string `json:"message"`
+}
+
+func runValidate(ctx context.Context, e env, args []string) int {
+	fs := newFlags(e, "validate", "validate [--delimiter auto|comma|semicolon] [--header auto|skip|none] [--roles agent,supervisor,...] [--format table|json] FILE|-",
+		`  importctl validate users.csv
+  importctl validate --roles agent,supervisor,admin,auditor --format json users.csv
+  importctl gen --rows 1000 --invalid 0.05 | importctl validate -
+Exit status: 0 every record is valid, 1 some record is invalid or the file is rejected, 2 usage or I/O error.
+`)
+	delimiter := fs.String("delimiter", "auto", "field delimiter: auto, comma or semicolon")
+	header := fs.String("header", "auto", "first row: auto (a header when it names columns), skip (always a header) or none")
+	roles := fs.String("roles", "", "the tenant's role catalog, comma-separated; when given, every Role API Name must be in it")
+	format := fs.String("format", "table", "output: table (for people) or json (one object, for tools)")
+	pos, code, ok := parseArgs(fs, e, args)
+	if !ok {
+		return code
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(e.stderr, "importctl validate:", err)
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		return fail(errors.New("name one file, or - for standard input (see --help)"))
+	}
+	var opts userfile.Options
+	var err error
+	if opts.Delimiter, err = userfile.ParseDelimiter(*delimiter); err != nil {
+		return fail(err)
+	}
+	if opts.Header, err = userrow.ParseHeaderMode(*header); err != nil {
+		return fail(err)
+	}
+	if err := oneOf("format", *format, "table", "json"); err != nil {
+		return fail(err)
+	}
+	if *roles != "" {
+		opts.Roles = splitList(*roles)
+	}
+	in := e.stdin
+	if pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return fail(fmt.Errorf("%w (check the path)", err))
+		}
+		defer f.Close()
+		in = f
+	}
+	res, err := validateFile(ctx, in, opts)
+	if err != nil {
+		return fail(err)
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(e.stdout)
+		if err := enc.Encode(res); err != nil {
+			return fail(err)
+		}
+	} else if err := writeTable(e.stdout, pos[0], res); err != nil {
+		return fail(err)
+	}
+	if res.FileError != nil || res.Invalid > 0 {
+		return exitInvalid
+	}
+	return exitOK
+}
+
+func splitList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// validateFile reads the whole file. A file-level rejection is part of the
+// result; only I/O errors and cancellation are returned as errors.
+func validateFile(ctx context.Context, in io.Reader, opts userfile.Options) (*validation, error) {
+	res := &validation{Errors: []problem{}, Warnings: []problem{}}
+	r := userfile.NewReader(in, opts)
+	for n := 0; ; n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if isFileRejection(err) {
+				msg := err.Error()
+				res.FileError = &msg
+				break
+			}
+			return nil, err
+		}
+		res.Records++
+		if rec.Valid() {
+			res.Valid++
+		} else {
+			res.Invalid++
+		}
+		res.Errors = appendProblems(res.Errors, rec.Line, rec.Errors)
+		res.Warnings = appendProblems(res.Warnings, rec.Line, rec.Warnings)
+	}
+	res.Delimiter = userfile.DelimiterName(r.Delimiter())
+	res.Header = r.Header()
+	return res, nil
+}
+
+func isFileRejection(err error) bool {
+	return errors.Is(err, userfile.ErrEmpty) || errors.Is(err, userfile.ErrHeaderOnly) ||
+		errors.Is(err, userrow.ErrHeader) || errors.Is(err, csvfile.ErrNoDelimiter) ||
+		errors.Is(err, csvfile.ErrFileTooLarge)
+}
+
+func appendProblems(dst []problem, line int, probs []userrow.Problem) []problem {
+	for _, p := range probs {
+		dst = append(dst, problem{Line: line, Column: p.Column.String(), Message: p.Message})
+	}
+	return dst
+}
+
+func writeTable(w io.Writer, name string, res *validation) error {
+	bw := bufio.NewWriter(w)
+	if name == "-" {
+		name = "standard input"
+	}
+	if res.FileError != nil {
+		fmt.Fprintf(bw, "%s: rejected: %s\n", name, *res.FileError)
+		return bw.Flush()
+	}
+	header := "no header row"
+	if res.Header {
+		header = "header row"
+	}
+	fmt.Fprintf(bw, "%s: %d records, %d valid, %d invalid (%s-separated, %s)\n",
+		name, res.Records, res.Valid, res.Invalid, res.Delimiter, header)
+	for _, list := range []struct {
+		title string
+		probs []problem
+	}{{"Errors", res.Errors}, {"Warnings (the records are still imported)", res.Warnings}} {
+		if len(list.probs) == 0 {
+			continue
+		}
+		fmt.Fprintf(bw, "\n%s:\n", list.title)
+		tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  LINE\tCOLUMN\tPROBLEM")
+		for _, p := range list.probs {
+			col := p.Column
+			if col == "" {
+				col = "(record)"
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\n", p.Line, col, p.Message)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# tools.sh — install the project's pinned developer tools into <repo>/.tools/bin.
+#
+# Run `deploy/local/tools.sh --help` for usage.
+set -euo pipefail
+
+readonly EXIT_USAGE=2
+readonly EXIT_PREREQ=3
+
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+readonly REPO_DIR
+readonly TOOLS_BIN="${REPO_DIR}/.tools/bin"
+
+# name → "<package>@<version>" and the module whose version the binary must report.
+declare -A TOOL_PKG=(
+	[golangci-lint]="github.com/golangci/golangci-lint/v2/cmd/golangci-lint"
+	[versitygw]="github.com/versity/versitygw/cmd/versitygw"
+	[mailpit]="github.com/axllent/mailpit"
+)
+declare -A TOOL_MOD=(
+	[golangci-lint]="github.com/golangci/golangci-lint/v2"
+	[versitygw]="github.com/versity/versitygw"
+	[mailpit]="github.com/axllent/mailpit"
+)
+declare -A TOOL_VERSION=(
+	[golangci-lint]="v2.15.0"
+	[versitygw]="v1.8.0"
+	[mailpit]="v1.27.11"
+)
+readonly TOOL_ORDER=(golangci-lint versitygw mailpit)
+
+usage() {
+	cat <<EOF
+Usage: deploy/local/tools.sh [golangci-lint|versitygw|mailpit|all]...
+
+Installs the project's pinned tools with \`go install\` into ${TOOLS_BIN}
+and prints the absolute path of each requested binary on stdout, one per line.
+A tool is installed only when its binary is missing or was built from another
+version (checked with \`go version -m\`), so a second run takes well under a second.
+Progress messages go to stderr.
+
+Pinned versions:
+  golangci-lint  ${TOOL_PKG[golangci-lint]}@${TOOL_VERSION[golangci-lint]}
+  versitygw      ${TOOL_PKG[versitygw]}@${TOOL_VERSION[versitygw]}
+  mailpit        ${TOOL_PKG[mailpit]}@${TOOL_VERSION[mailpit]}
+
+Examples:
+  deploy/local/tools.sh                 # same as "all"
+  deploy/local/tools.sh golangci-lint   # prints .../.tools/bin/golangci-lint
+  "\$(deploy/local/tools.sh versitygw)" --version
+
+Exit codes: 0 ok, 2 usage error, 3 go missing or an install failed.
+EOF
+}
+
+log() { printf 'tools: %s\n' "$*" >&2; }
+
+# installed_version NAME prints the module version the installed binary was built from.
+installed_version() {
+	local bin="${TOOLS_BIN}/$1" mod="${TOOL_MOD[$1]}"
+	[[ -x "$bin" ]] || return 0
+	go version -m "$bin" 2>/dev/null | awk -v mod="$mod" '$1 == "mod" && $2 == mod { print $3; exit }'
+}
+
+ensure() {
+	local name="$1" want="${TOOL_VERSION[$1]}" have
+	have="$(installed_version "$name")"
+	if [[ "$have" == "$want" ]]; then
+		log "${name} ${want} already installed"
+	else
+		if [[ -n "$have" ]]; then
+			log "${name}: found ${have}, want ${want}; reinstalling"
+		fi
+		log "installing ${TOOL_PKG[$name]}@${want} into ${TOOLS_BIN} (about a minute when Go's caches are cold)"
+		mkdir -p "$TOOLS_BIN"
+		if ! GOBIN="$TOOLS_BIN" go install "${TOOL_PKG[$name]}@${want}" >&2; then
+			log "go install ${TOOL_PKG[$name]}@${want} failed"
+			return "$EXIT_PREREQ"
+		fi
+		have="$(installed_version "$name")"
+		if [[ "$have" != "$want" ]]; then
+			log "${name}: installed binary reports version '${have}', want ${want}"
+			return "$EXIT_PREREQ"
+		fi
+	fi
+	printf '%s\n' "${TOOLS_BIN}/${name}"
+}
+
+main() {
+	local -a names=()
+	if (($# == 0)); then
+		set -- all
+	fi
+	local arg
+	for arg in "$@"; do
+		case "$arg" in
+		-h | --help | help)
+			usage
+			return 0
+			;;
+		all) names+=("${TOOL_ORDER[@]}") ;;
+		golangci-lint | versitygw | mailpit) names+=("$arg") ;;
+		*)
+			log "unknown tool: ${arg}"
+			usage >&2
+			return "$EXIT_USAGE"
+			;;
+		esac
+	done
+	if ! command -v go >/dev/null 2>&1; then
+		log "go is not on PATH; install Go 1.26 first"
+		return "$EXIT_PREREQ"
+	fi
+	local name
+	for name in "${names[@]}"; do
+		ensure "$name"
+	done
+}
+
+main "$@"
