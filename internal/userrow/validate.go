@@ -111,13 +111,8 @@ func (v *Validator) set(u *User, c Column, value string) string {
 	case UserName:
 		return text(&u.Name, value, 64)
 	case LoginID:
-		if msg := maxChars(value, 32); msg != "" {
+		if msg := checkLoginID(value); msg != "" {
 			return msg
-		}
-		for i := range len(value) {
-			if !isLoginChar(value[i]) {
-				return "only letters, digits, @ and . are allowed"
-			}
 		}
 		u.LoginID = value
 	case Language:
@@ -230,6 +225,21 @@ func flag(dst *bool, value string) string {
 		*dst = false
 	default:
 		return fmt.Sprintf("%q is not a flag: write 1 or 0", value)
+	}
+	return ""
+}
+
+// ValidLoginID reports whether s is a valid Login ID.
+func ValidLoginID(s string) bool { return s != "" && checkLoginID(s) == "" }
+
+func checkLoginID(s string) string {
+	if msg := maxChars(s, 32); msg != "" {
+		return msg
+	}
+	for i := range len(s) {
+		if !isLoginChar(s[i]) {
+			return "only letters, digits, @ and . are allowed"
+		}
 	}
 	return ""
 }
