@@ -169,8 +169,8 @@ func writeTable(w io.Writer, name string, res *validation) error {
 	if res.Header {
 		header = "header row"
 	}
-	fmt.Fprintf(bw, "%s: %d records, %d valid, %d invalid (%s-separated, %s)\n",
-		name, res.Records, res.Valid, res.Invalid, res.Delimiter, header)
+	fmt.Fprintf(bw, "%s: %s, %d valid, %d invalid (%s-separated, %s)\n",
+		name, plural(res.Records, "record"), res.Valid, res.Invalid, res.Delimiter, header)
 	for _, list := range []struct {
 		title string
 		probs []problem
@@ -193,4 +193,11 @@ func writeTable(w io.Writer, name string, res *validation) error {
 		}
 	}
 	return bw.Flush()
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

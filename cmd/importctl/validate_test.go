@@ -93,7 +93,7 @@ func TestValidateExitStatus(t *testing.T) {
 func TestValidateTable(t *testing.T) {
 	t.Parallel()
 	code, out, _ := runCLI(t, "User name,Login ID\nA,a_b\n", "validate", "-")
-	want := "standard input: 1 records, 0 valid, 1 invalid (comma-separated, header row)\n\nErrors:\n" +
+	want := "standard input: 1 record, 0 valid, 1 invalid (comma-separated, header row)\n\nErrors:\n" +
 		"  LINE  COLUMN    PROBLEM\n  2     Login ID  only letters, digits, @ and . are allowed\n"
 	if code != exitInvalid || out != want {
 		t.Errorf("exit %d, output:\n%s\nwant:\n%s", code, out, want)

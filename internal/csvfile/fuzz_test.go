@@ -56,6 +56,9 @@ func FuzzReader(f *testing.F) {
 			if len(r.Raw()) > 2*maxRecord+1 {
 				t.Fatalf("raw record of %d bytes over a limit of %d", len(r.Raw()), maxRecord)
 			}
+			if rec.Err == nil && string(r.Raw()) != string(in[rec.Offset:rec.End]) {
+				t.Fatalf("line %d: Raw %q, but the input holds %q there", rec.Line, r.Raw(), in[rec.Offset:rec.End])
+			}
 			if rec.Err == nil {
 				for _, f := range rec.Fields {
 					if utf8.RuneCountInString(f) > maxField || !utf8.ValidString(f) {

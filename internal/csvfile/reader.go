@@ -103,6 +103,7 @@ type Reader struct {
 	br    *bufio.Reader
 	opts  Options
 	comma byte
+	sp    specials // finds comma, quote and line breaks
 
 	line   int   // line number of the next line to read
 	offset int64 // offset of the next byte to read
@@ -113,6 +114,8 @@ type Reader struct {
 	replayPos int
 
 	raw      []byte // the current record's bytes as in the file
+	rawBuf   []byte // raw's own storage once it spans lines
+	rawOwned bool   // raw is in rawBuf, not in the read buffer
 	fieldBuf []byte // unquoted, trimmed field values back to back
 	bounds   []int  // start and end of each field in fieldBuf
 	fields   []string
@@ -138,7 +141,7 @@ func NewReader(r io.Reader, opts Options) *Reader {
 	if opts.StartLine <= 0 {
 		opts.StartLine = 1
 	}
-	return &Reader{
+	rd := &Reader{
 		// The buffer holds one whole line of the largest record allowed, so a
 		// longer line is detected by ReadSlice's ErrBufferFull.
 		br:         bufio.NewReaderSize(r, opts.MaxRecordBytes+2),
@@ -148,6 +151,10 @@ func NewReader(r io.Reader, opts Options) *Reader {
 		offset:     opts.StartOffset,
 		bomChecked: opts.StartOffset != 0,
 	}
+	if rd.comma != 0 {
+		rd.sp = newSpecials(rd.comma)
+	}
+	return rd
 }
 
 // Delimiter returns the delimiter in use: the one given, or the one detected
@@ -184,19 +191,24 @@ func (r *Reader) Read() (Record, error) {
 		r.err = err
 		return Record{}, err
 	}
-	if rec.Err != nil && unparsable(rec.Err) && r.spansLines() {
+	if rec.Err != nil && quoteTrouble(rec.Err) && r.spansLines() {
 		return r.resync(rec), nil
 	}
 	return rec, nil
+}
+
+// quoteTrouble reports whether a record error comes from a quote that may
+// have run on over the following lines.
+func quoteTrouble(e *RecordError) bool {
+	return errors.Is(e.Err, ErrUnterminatedQuote) || errors.Is(e.Err, ErrBareQuote) ||
+		errors.Is(e.Err, ErrTextAfterQuote) || errors.Is(e.Err, ErrRecordTooLong)
 }
 
 // unparsable reports whether a record error means the text could not be read
 // as a record at all (as opposed to a record whose values break a limit).
 func unparsable(e *RecordError) bool {
 	var fc *FieldCountError
-	return errors.Is(e.Err, ErrUnterminatedQuote) || errors.Is(e.Err, ErrBareQuote) ||
-		errors.Is(e.Err, ErrTextAfterQuote) || errors.Is(e.Err, ErrRecordTooLong) ||
-		errors.As(e.Err, &fc)
+	return quoteTrouble(e) || errors.As(e.Err, &fc)
 }
 
 // spansLines reports whether the current raw record holds more than one line.
@@ -211,17 +223,17 @@ func (r *Reader) spansLines() bool {
 // starts again at the line after it: lines that do not parse as a record belong
 // to the bad one, the first that does continues the file.
 func (r *Reader) resync(bad Record) Record {
+	rec := bad // the record as it failed: its error says how to go on
 	bad.Fields = nil
 	bad.Err = &RecordError{Line: bad.Line, Field: -1, Err: ErrUnterminatedQuote}
 	var errRaw []byte
-	rec := bad
 	for {
 		first := bytes.IndexByte(r.raw, '\n') + 1
 		if first > 0 && first < len(r.raw) && !errors.Is(rec.Err.Err, ErrRecordTooLong) {
-			errRaw = append(errRaw, r.raw[:first]...)
+			errRaw = appendCapped(errRaw, r.raw[:first], r.opts.MaxRecordBytes)
 			r.rewind(rec.Offset+int64(first), rec.Line+1, r.raw[first:])
 		} else {
-			errRaw = append(errRaw, r.raw...)
+			errRaw = appendCapped(errRaw, r.raw, r.opts.MaxRecordBytes)
 		}
 		next, err := r.next()
 		if err != nil {
@@ -239,6 +251,16 @@ func (r *Reader) resync(bad Record) Record {
 	}
 	r.errRaw = errRaw
 	return bad
+}
+
+// appendCapped appends b to dst without growing dst past limit bytes: the
+// raw text of a bad record is kept for the error report, but a bad quote may
+// be followed by any number of lines that belong to it.
+func appendCapped(dst, b []byte, limit int) []byte {
+	if room := limit - len(dst); room < len(b) {
+		b = b[:max(room, 0)]
+	}
+	return append(dst, b...)
 }
 
 // rewind makes the reader serve rest (then the unread replay, then the stream)
@@ -265,13 +287,7 @@ func (r *Reader) readLine() (line []byte, n int64, tooLong bool, err error) {
 		r.replayPos += k
 		return rest[:k], int64(k), false, nil
 	}
-	if !r.bomChecked {
-		r.bomChecked = true
-		if b, _ := r.br.Peek(len(bom)); bytes.Equal(b, bom) {
-			_, _ = r.br.Discard(len(bom))
-			r.offset += int64(len(bom))
-		}
-	}
+	r.checkBOM()
 	line, err = r.br.ReadSlice('\n')
 	n = int64(len(line))
 	if errors.Is(err, bufio.ErrBufferFull) {
@@ -295,6 +311,11 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 
 // next reads one record, skipping blank lines.
 func (r *Reader) next() (Record, error) {
+	if r.comma == 0 {
+		if err := r.detect(); err != nil {
+			return Record{}, err
+		}
+	}
 	for {
 		line, n, tooLong, err := r.readLine()
 		if err != nil {
@@ -306,7 +327,9 @@ func (r *Reader) next() (Record, error) {
 		if r.opts.MaxFileBytes > 0 && r.offset > r.opts.MaxFileBytes {
 			return Record{}, fmt.Errorf("%w of %d MiB", ErrFileTooLarge, r.opts.MaxFileBytes>>20)
 		}
-		r.raw = append(r.raw[:0], line...)
+		// The record aliases the read buffer until it needs a second line:
+		// most records are one line, and copying each costs more than parsing.
+		r.raw, r.rawOwned = line[:len(line):len(line)], false
 		if tooLong {
 			return Record{Line: lineNo, Offset: start, End: r.offset, Err: &RecordError{
 				Line: lineNo, Field: -1, Limit: r.opts.MaxRecordBytes, Err: ErrRecordTooLong,
@@ -314,11 +337,6 @@ func (r *Reader) next() (Record, error) {
 		}
 		if isBlank(line) {
 			continue
-		}
-		if r.comma == 0 {
-			if err := r.detect(lineNo, start); err != nil {
-				return Record{}, err
-			}
 		}
 		return r.parse(lineNo, start), nil
 	}
@@ -335,44 +353,64 @@ func isBlank(line []byte) bool {
 	return true
 }
 
-// detect decides the delimiter from the first record, whose first line is in
-// r.raw: the more frequent of ',' and ';' outside quotes wins. A quote left
-// open at the end of the line takes the following lines in (up to the record
-// size limit); they are read again afterwards.
-func (r *Reader) detect(lineNo int, start int64) error {
-	var commas, semis int
-	quoted := false
-	count := func(b []byte) {
-		for _, c := range b {
-			switch {
-			case c == '"':
-				quoted = !quoted
-			case c == ',' && !quoted:
-				commas++
-			case c == ';' && !quoted:
-				semis++
-			}
+// detect decides the delimiter from the start of the file, looked at in the
+// read buffer without consuming it: the more frequent of ',' and ';' outside
+// quotes on the first non-blank line wins. A quote left open at the end of that
+// line takes the following lines in, as far as the buffer reaches.
+func (r *Reader) detect() error {
+	r.checkBOM()
+	var buf []byte
+	for {
+		var err error
+		buf, err = r.br.Peek(r.br.Size())
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return err
 		}
-	}
-	count(r.raw)
-	first := len(r.raw)
-	for quoted && len(r.raw) < r.opts.MaxRecordBytes {
-		line, _, tooLong, err := r.readLine()
-		if err != nil || tooLong {
+		// Consume blank lines: they are no evidence, and a file may have more
+		// of them than the buffer holds.
+		blank := 0
+		for {
+			i := bytes.IndexByte(buf[blank:], '\n')
+			if i < 0 || !isBlank(buf[blank:blank+i+1]) {
+				break
+			}
+			blank += i + 1
+			r.line++
+		}
+		if blank == 0 {
 			break
 		}
-		r.raw = append(r.raw, line...)
-		count(line)
+		_, _ = r.br.Discard(blank)
+		r.offset += int64(blank)
+	}
+	if isBlank(buf) {
+		return nil // no record at all: nothing to decide
+	}
+	firstEnd := bytes.IndexByte(buf, '\n')
+	if firstEnd < 0 {
+		firstEnd = len(buf)
+	}
+	var commas, semis int
+	quoted := false
+scan:
+	for _, c := range buf {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == ',':
+			commas++
+		case c == ';':
+			semis++
+		case c == '\n':
+			break scan // the first record ends here
+		}
 	}
 	if quoted {
 		// The quote is never closed: the first line, quotes ignored, is the
 		// best evidence left. The record itself will be reported.
-		commas = bytes.Count(r.raw[:first], []byte{','})
-		semis = bytes.Count(r.raw[:first], []byte{';'})
-	}
-	if len(r.raw) > first {
-		r.rewind(start+int64(first), lineNo+1, r.raw[first:])
-		r.raw = r.raw[:first]
+		commas = bytes.Count(buf[:firstEnd], []byte{','})
+		semis = bytes.Count(buf[:firstEnd], []byte{';'})
 	}
 	switch {
 	case commas > semis:
@@ -382,15 +420,53 @@ func (r *Reader) detect(lineNo int, start int64) error {
 	default:
 		return ErrNoDelimiter
 	}
+	r.sp = newSpecials(r.comma)
 	return nil
 }
 
+// checkBOM drops a UTF-8 byte order mark at the start of the file.
+func (r *Reader) checkBOM() {
+	if r.bomChecked {
+		return
+	}
+	r.bomChecked = true
+	if b, _ := r.br.Peek(len(bom)); bytes.Equal(b, bom) {
+		_, _ = r.br.Discard(len(bom))
+		r.offset += int64(len(bom))
+	}
+}
+
+// own moves the raw record out of the read buffer it may alias: call it before
+// reading another line, which may overwrite that buffer.
+func (r *Reader) own() {
+	if !r.rawOwned {
+		r.raw = append(r.rawBuf[:0], r.raw...)
+		r.rawBuf, r.rawOwned = r.raw, true
+	}
+}
+
+// extend appends b to the raw record, which must be owned.
+func (r *Reader) extend(b []byte) {
+	r.raw = append(r.raw, b...)
+	r.rawBuf = r.raw
+}
+
+// inBuf marks a field bound that points into fieldBuf rather than the raw
+// record.
+const inBuf = 1 << 40
+
 // parse splits the record that starts with the line in r.raw, reading further
-// lines while a quoted field is open.
+// lines while a quoted field is open. Fields are bounds into the raw record;
+// only a quoted field with a doubled quote or a CRLF inside is copied out (to
+// fieldBuf) to be unescaped.
 func (r *Reader) parse(lineNo int, offset int64) Record {
 	rec := Record{Line: lineNo, Offset: offset}
-	r.fieldBuf = r.fieldBuf[:0]
 	r.bounds = r.bounds[:0]
+	r.sp.reset()
+	if bytes.IndexByte(r.raw, '"') < 0 {
+		return r.parseUnquoted(rec)
+	}
+	r.fieldBuf = r.fieldBuf[:0]
 	fail := func(field int, err error) Record {
 		rec.End = r.offset
 		rec.Err = &RecordError{Line: lineNo, Field: field, Err: err}
@@ -405,16 +481,17 @@ func (r *Reader) parse(lineNo int, offset int64) Record {
 		for pos < len(r.raw) && (r.raw[pos] == ' ' || r.raw[pos] == '\t') {
 			pos++
 		}
-		start := len(r.fieldBuf)
-		var end int // position of the delimiter or line break ending the field
+		var end int // where the delimiter or line break ending the field is
 		if pos < len(r.raw) && r.raw[pos] == '"' {
 			pos++
+			open, clean := pos, true
 			for {
 				i := bytes.IndexByte(r.raw[pos:], '"')
 				if i < 0 {
-					// The field goes on past this line: take the line in.
-					r.fieldBuf = appendNormalisingCRLF(r.fieldBuf, r.raw[pos:])
+					// The field goes on past this line: take the next one in.
 					pos = len(r.raw)
+					clean = clean && !bytes.HasSuffix(r.raw, []byte("\r\n"))
+					r.own()
 					line, n, tooLong, err := r.readLine()
 					if err != nil {
 						return fail(-1, ErrUnterminatedQuote)
@@ -423,25 +500,30 @@ func (r *Reader) parse(lineNo int, offset int64) Record {
 					r.offset += n
 					if tooLong {
 						// Not resynchronised: the overlong line is not kept to read again.
-						r.raw = append(r.raw, '\n')
+						r.extend([]byte{'\n'})
 						return fail(-1, ErrRecordTooLong)
 					}
-					if len(r.raw)+len(line) > r.opts.MaxRecordBytes {
-						r.raw = append(r.raw, line...)
+					r.extend(line)
+					if len(r.raw) > r.opts.MaxRecordBytes {
 						return fail(-1, ErrUnterminatedQuote)
 					}
-					r.raw = append(r.raw, line...)
 					continue
 				}
-				r.fieldBuf = appendNormalisingCRLF(r.fieldBuf, r.raw[pos:pos+i])
 				pos += i + 1
 				if pos < len(r.raw) && r.raw[pos] == '"' {
-					r.fieldBuf = append(r.fieldBuf, '"')
+					clean = false
 					pos++
 					continue
 				}
 				break
 			}
+			s, e := open, pos-1
+			if clean {
+				s, e = trimBounds(r.raw, s, e)
+			} else {
+				s, e = r.unescape(r.raw[s:e])
+			}
+			r.bounds = append(r.bounds, s, e)
 			// Spaces after a closing quote are allowed and dropped.
 			for pos < len(r.raw) && (r.raw[pos] == ' ' || r.raw[pos] == '\t') {
 				pos++
@@ -451,15 +533,13 @@ func (r *Reader) parse(lineNo int, offset int64) Record {
 				return fail(field, ErrTextAfterQuote)
 			}
 		} else {
-			end = r.unquotedEnd(pos)
-			value := r.raw[pos:end]
-			if bytes.IndexByte(value, '"') >= 0 {
+			var bare bool
+			if end, bare = r.unquotedEnd(pos); bare {
 				return fail(field, ErrBareQuote)
 			}
-			r.fieldBuf = append(r.fieldBuf, value...)
+			s, e := trimBounds(r.raw, pos, end)
+			r.bounds = append(r.bounds, s, e)
 		}
-		s, e := trimBounds(r.fieldBuf, start, len(r.fieldBuf))
-		r.bounds = append(r.bounds, s, e)
 		if end < len(r.raw) && r.raw[end] == r.comma {
 			pos = end + 1
 			continue
@@ -467,13 +547,56 @@ func (r *Reader) parse(lineNo int, offset int64) Record {
 		break
 	}
 	rec.End = r.offset
-	return r.finish(rec)
+	return r.finish(rec, string(r.raw))
 }
 
-// finish turns the parsed fields into strings (one allocation for the record)
-// and applies the record-level checks.
-func (r *Reader) finish(rec Record) Record {
-	if !utf8.Valid(r.raw) {
+// unescape copies a quoted field's content to fieldBuf, turning "" into " and
+// CRLF into LF (a quoted line break reads the same whatever the file's line
+// endings), and returns its trimmed bounds there, marked inBuf.
+func (r *Reader) unescape(b []byte) (int, int) {
+	start := len(r.fieldBuf)
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '"' && i+1 < len(b) && b[i+1] == '"':
+			i++
+		case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
+			continue
+		}
+		r.fieldBuf = append(r.fieldBuf, b[i])
+	}
+	s, e := trimBounds(r.fieldBuf, start, len(r.fieldBuf))
+	return s + inBuf, e + inBuf
+}
+
+// parseUnquoted splits a one-line record without quotes: the fields are
+// slices of the line itself, with no copy.
+func (r *Reader) parseUnquoted(rec Record) Record {
+	r.fieldBuf = r.fieldBuf[:0]
+	line := r.raw
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+		if n > 1 && line[n-2] == '\r' {
+			line = line[:n-2]
+		}
+	}
+	start := 0
+	for {
+		i := r.sp.next(line, start)
+		s, e := trimBounds(line, start, i)
+		r.bounds = append(r.bounds, s, e)
+		if i == len(line) {
+			break
+		}
+		start = i + 1
+	}
+	rec.End = r.offset
+	return r.finish(rec, string(line))
+}
+
+// finish turns the parsed fields, bounds into all, into strings (one
+// allocation for the record) and applies the record-level checks.
+func (r *Reader) finish(rec Record, all string) Record {
+	if !validUTF8(r.raw) {
 		rec.Err = &RecordError{Line: rec.Line, Field: -1, Err: ErrInvalidUTF8}
 	}
 	n := len(r.bounds) / 2
@@ -481,10 +604,17 @@ func (r *Reader) finish(rec Record) Record {
 		r.fields = make([]string, n)
 	}
 	r.fields = r.fields[:n]
-	all := string(r.fieldBuf)
+	var unescaped string
+	if len(r.fieldBuf) > 0 {
+		unescaped = string(r.fieldBuf)
+	}
 	for i := range n {
 		s, e := r.bounds[2*i], r.bounds[2*i+1]
-		r.fields[i] = all[s:e]
+		if s >= inBuf {
+			r.fields[i] = unescaped[s-inBuf : e-inBuf]
+		} else {
+			r.fields[i] = all[s:e]
+		}
 		if rec.Err == nil && e-s > r.opts.MaxFieldChars && utf8.RuneCountInString(r.fields[i]) > r.opts.MaxFieldChars {
 			rec.Err = &RecordError{Line: rec.Line, Field: i, Limit: r.opts.MaxFieldChars, Err: ErrFieldTooLong}
 		}
@@ -511,30 +641,17 @@ func (r *Reader) atFieldEnd(i int) bool {
 	return false
 }
 
-// unquotedEnd returns where the unquoted field starting at pos ends.
-func (r *Reader) unquotedEnd(pos int) int {
-	rest := r.raw[pos:]
-	end := bytes.IndexByte(rest, r.comma)
-	if end < 0 {
-		end = len(rest)
-		if end > 0 && rest[end-1] == '\n' {
-			end--
-			if end > 0 && rest[end-1] == '\r' {
-				end--
-			}
-		}
+// unquotedEnd returns where the unquoted field starting at pos ends, and
+// whether it holds a quote.
+func (r *Reader) unquotedEnd(pos int) (end int, bareQuote bool) {
+	i := r.sp.next(r.raw, pos)
+	switch {
+	case i < len(r.raw) && r.raw[i] == '"':
+		return i, true
+	case (i == len(r.raw) || r.raw[i] == '\n') && i > pos && r.raw[i-1] == '\r':
+		return i - 1, false
 	}
-	return pos + end
-}
-
-// appendNormalisingCRLF appends b to dst, turning a CRLF line break at its end
-// into LF: a quoted line break reads the same whichever line ending the file has.
-func appendNormalisingCRLF(dst, b []byte) []byte {
-	if n := len(b); n >= 2 && b[n-2] == '\r' && b[n-1] == '\n' {
-		dst = append(dst, b[:n-2]...)
-		return append(dst, '\n')
-	}
-	return append(dst, b...)
+	return i, false
 }
 
 // trimBounds narrows [s, e) of b to exclude spaces and tabs at both ends.

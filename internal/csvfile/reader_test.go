@@ -114,8 +114,11 @@ func TestReadDialect(t *testing.T) {
 		{"lines that do not parse belong to the bad record", "a,\"b\nc,d\"e,f\nsupervisor\",x,y\ng,h,i\n", csvfile.Options{Fields: 3}, []rec{
 			{Line: 1, Err: unterminated},
 			{Line: 4, Fields: []string{"g", "h", "i"}}}},
-		{"a multi-line record with the wrong field count is a quote error", "\"a\nb\",c\nd,e,f\n", csvfile.Options{Fields: 3}, []rec{
-			{Line: 1, Err: unterminated}, {Line: 3, Fields: []string{"d", "e", "f"}}}},
+		{"a multi-line record with the wrong field count is just that", "\"a\nb\",c\nd,e,f\n", csvfile.Options{Fields: 3}, []rec{
+			{Line: 1, Fields: []string{"a\nb", "c"}, Err: "the record has 2 fields, want 3 (leave a field empty rather than leaving it out)"},
+			{Line: 3, Fields: []string{"d", "e", "f"}}}},
+		{"the raw text of a bad record is capped", "\"a,b\n" + strings.Repeat("x\"y\n", 400) + "c,d\n", csvfile.Options{MaxRecordBytes: 64, Delimiter: ','}, []rec{
+			{Line: 1, Err: unterminated}, {Line: 402, Fields: []string{"c", "d"}}}},
 		{"wrong field count on one line", "a,b,c\nd,e\n", csvfile.Options{Fields: 3}, []rec{
 			{Line: 1, Fields: []string{"a", "b", "c"}},
 			{Line: 2, Fields: []string{"d", "e"}, Err: "the record has 2 fields, want 3 (leave a field empty rather than leaving it out)"}}},
@@ -150,6 +153,22 @@ func TestReadDialect(t *testing.T) {
 				t.Errorf("records (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestRawOfBadRecordIsCapped(t *testing.T) {
+	t.Parallel()
+	in := "\"a,b\n" + strings.Repeat("x\"y\n", 400) + "c,d\n"
+	r := csvfile.NewReader(strings.NewReader(in), csvfile.Options{MaxRecordBytes: 64, Delimiter: ','})
+	rec, err := r.Read()
+	if err != nil || rec.Err == nil {
+		t.Fatalf("Read: %v, %v; want a record error", rec.Err, err)
+	}
+	if n := len(r.Raw()); n > 64 {
+		t.Errorf("Raw holds %d bytes, over the 64-byte record limit", n)
+	}
+	if rec.End != int64(len(in)-len("c,d\n")) {
+		t.Errorf("End = %d: the bad record covers every line up to the next record", rec.End)
 	}
 }
 

@@ -128,6 +128,11 @@ func (r *Reader) Read() (*Record, error) {
 		}
 	}
 	r.records++
+	if n := r.layout.Fields(); rec.Err == nil && len(rec.Fields) != n {
+		// The reader checks this too, but only from the record after the
+		// header; the one it read ahead while resynchronising is checked here.
+		rec.Err = &csvfile.RecordError{Line: rec.Line, Field: -1, Err: &csvfile.FieldCountError{Got: len(rec.Fields), Want: n}}
+	}
 	r.rec = Record{Line: rec.Line, Offset: rec.Offset, End: rec.End, Fields: rec.Fields}
 	if rec.Err != nil {
 		r.rec.Errors = []userrow.Problem{r.recordProblem(rec.Err)}
@@ -173,9 +178,6 @@ func (r *Reader) start() error {
 	r.layout = layout
 	if !layout.Header() {
 		first.Fields = append([]string(nil), first.Fields...)
-		if n := layout.Fields(); len(first.Fields) != n {
-			first.Err = &csvfile.RecordError{Line: first.Line, Field: -1, Err: &csvfile.FieldCountError{Got: len(first.Fields), Want: n}}
-		}
 		r.first = &first
 	}
 	r.csv.ExpectFields(layout.Fields())

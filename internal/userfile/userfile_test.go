@@ -3,14 +3,15 @@ package userfile_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/userimport/userimport/internal/usergen"
 	"github.com/userimport/userimport/internal/userfile"
+	"github.com/userimport/userimport/internal/usergen"
 	"github.com/userimport/userimport/internal/userrow"
 )
 
@@ -60,6 +61,27 @@ func TestGeneratedDefectsAreFound(t *testing.T) {
 				t.Errorf("delimiter %q header %v: invalid lines and columns (-generated +found):\n%s", delim, !noHeader, diff)
 			}
 		}
+	}
+}
+
+// After an unreadable first record the reader resynchronises before the
+// layout is known; the record it finds must still be checked for its fields.
+func TestShortRecordAfterBadFirstRecord(t *testing.T) {
+	t.Parallel()
+	r := userfile.NewReader(strings.NewReader("Anna,anna,\"x\nBob,bob\n"), userfile.Options{})
+	var got []string
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d valid=%v", rec.Line, rec.Valid()))
+	}
+	if diff := cmp.Diff([]string{"1 valid=false", "2 valid=false"}, got); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
 	}
 }
 

@@ -7,23 +7,23 @@ import (
 
 // FileCheck finds what only the whole file shows: a Login ID repeated
 // (case-insensitively) and an extension given different settings by two
-// records. It keeps about 16 bytes per record, never the records themselves.
-// Not safe for concurrent use.
+// records. It keeps a 64-bit hash of each Login ID and extension (about 40
+// bytes a record), never the records themselves. Not safe for concurrent use.
 type FileCheck struct {
 	seed   maphash.Seed
-	logins *fpTable[uint64] // Login ID → line of its first record
-	exts   *fpTable[uint32] // extension → packed settings
+	logins *fpTable[uint32] // Login ID → line of its first record
+	exts   *fpTable[uint8]  // extension → packed settings
 }
 
-// Lines above this are stored as this; the message then says "at or after".
-const maxStoredLine = 1<<26 - 1
+// Lines above this are stored as this; the message then says "or later".
+const maxStoredLine = 1<<32 - 1
 
 // NewFileCheck returns an empty FileCheck.
 func NewFileCheck() *FileCheck {
 	return &FileCheck{
 		seed:   maphash.MakeSeed(),
-		logins: newFPTable[uint64](26),
-		exts:   newFPTable[uint32](6),
+		logins: newFPTable[uint32](),
+		exts:   newFPTable[uint8](),
 	}
 }
 
@@ -40,7 +40,7 @@ func (f *FileCheck) Login(line int, login string) *Problem {
 		key = append(key, c)
 	}
 	stored := min(line, maxStoredLine)
-	first, dup := f.logins.getOrPut(maphash.Bytes(f.seed, key), uint64(stored))
+	first, dup := f.logins.getOrPut(maphash.Bytes(f.seed, key), uint32(stored))
 	if !dup {
 		return nil
 	}
@@ -71,9 +71,9 @@ func (f *FileCheck) Extensions(u *User) []Problem {
 	return warns
 }
 
-var modeBits = map[string]uint64{"full": 0, "on-demand": 1, "manual": 2, "no": 3}
+var modeBits = map[string]uint8{"full": 0, "on-demand": 1, "manual": 2, "no": 3}
 
-func packSettings(s ExtensionSettings) uint64 {
+func packSettings(s ExtensionSettings) uint8 {
 	v := modeBits[s.RecordingMode] << 4
 	for i, on := range []bool{s.Voice, s.InstantMessaging, s.Video, s.DesktopScreen} {
 		if on {

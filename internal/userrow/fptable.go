@@ -1,149 +1,150 @@
 package userrow
 
-// fpTable is a compact hash table from 64-bit key hashes to small values, for
-// the checks that span a whole file: at a million records a Go map of them
-// costs over 100 MiB, this a quarter of that.
+import "math/bits"
+
+// fpTable maps 64-bit key hashes to small values, for the checks that span a
+// whole file. At a million records a Go map of them costs over 100 MiB; this
+// keeps 9 or 12 bytes a slot at a load of 0.74 to 0.92.
 //
-// Each entry is one slot word: (probe distance+1) | remainder | value. The
-// table is Robin Hood hashed; an entry's home slot, known from its distance,
-// supplies the hash bits that are not stored, so two keys are taken for equal
-// only when keyBits bits of their hashes agree (a false match every 2^keyBits
-// comparisons). Growing turns one remainder bit into a home bit, which is why
-// keyBits is fixed when the table is made.
-type fpTable[S ~uint32 | ~uint64] struct {
-	slots   []S
-	log2    uint // len(slots) == 1<<log2
-	valBits uint
-	remBits uint // bits of the remainder field
-	keyBits uint // hash bits compared: the initial log2 + remBits
-	n       int
+// Keys are compared as whole 64-bit hashes, so two different keys are taken
+// for equal with a chance of about n²/2⁶⁵ per file (3·10⁻⁸ at two million).
+// Robin Hood hashing keeps probe sequences short at a high load; the capacity
+// need not be a power of two (a key's home slot is its hash scaled to the
+// capacity), so a table grows by a quarter, not by doubling. The table is split in
+// segments by the hash's low bits, each growing on its own, so that growing
+// never holds two copies of the whole table at once.
+type fpTable[V uint8 | uint32] struct {
+	segs [fpSegments]fpSegment[V]
+	n    int
 }
 
 const (
-	fpInitialLog2 = 14
-	fpDistBits    = 5 // probe distances up to 30; a longer one grows the table
-	fpMaxDist     = 1<<fpDistBits - 2
+	fpSegments     = 256
+	fpInitialSlots = 16 // per segment
 )
 
-func newFPTable[S ~uint32 | ~uint64](valBits uint) *fpTable[S] {
-	var zero S
-	width := uint(0)
-	for x := ^zero; x != 0; x >>= 1 {
-		width++
-	}
-	remBits := width - fpDistBits - valBits
-	return &fpTable[S]{
-		slots:   make([]S, 1<<fpInitialLog2),
-		log2:    fpInitialLog2,
-		valBits: valBits,
-		remBits: remBits,
-		keyBits: fpInitialLog2 + remBits,
-	}
+type fpSegment[V uint8 | uint32] struct {
+	keys []uint64 // 0: empty slot (a zero hash is stored as 1)
+	vals []V
+	n    int
 }
 
-func (t *fpTable[S]) pack(dist int, rem uint64, val uint64) S {
-	return S(uint64(dist+1)<<(t.remBits+t.valBits) | rem<<t.valBits | val)
+func newFPTable[V uint8 | uint32]() *fpTable[V] {
+	t := &fpTable[V]{}
+	for i := range t.segs {
+		t.segs[i] = fpSegment[V]{keys: make([]uint64, fpInitialSlots), vals: make([]V, fpInitialSlots)}
+	}
+	return t
 }
 
-func (t *fpTable[S]) unpack(s S) (dist int, rem, val uint64) {
-	x := uint64(s)
-	return int(x>>(t.remBits+t.valBits)) - 1, x >> t.valBits & (1<<t.remBits - 1), x & (1<<t.valBits - 1)
-}
+func (t *fpTable[V]) segment(key uint64) *fpSegment[V] { return &t.segs[key%fpSegments] }
 
 // getOrPut returns the value stored for hash h, or stores val for it and
 // reports that h was new.
-func (t *fpTable[S]) getOrPut(h uint64, val uint64) (stored uint64, found bool) {
-	key := h & (1<<t.keyBits - 1)
-	mask := uint64(len(t.slots) - 1)
-	pos, rem, dist := key&mask, key>>t.log2, 0
-	for {
-		s := t.slots[pos]
-		if s == 0 {
-			break
-		}
-		sd, srem, sval := t.unpack(s)
-		if sd == dist && srem == rem {
-			return sval, true
-		}
-		if sd < dist {
-			break // Robin Hood: the key would have been placed by now
-		}
-		pos, dist = (pos+1)&mask, dist+1
+func (t *fpTable[V]) getOrPut(h uint64, val V) (stored V, found bool) {
+	key := nonZero(h)
+	stored, found = t.segment(key).getOrPut(key, val)
+	if !found {
+		t.n++
 	}
-	t.put(key, val)
+	return stored, found
+}
+
+// set replaces the value stored for hash h, which must be present.
+func (t *fpTable[V]) set(h uint64, val V) {
+	key := nonZero(h)
+	t.segment(key).set(key, val)
+}
+
+// home is the slot a key would take in an empty table.
+func (t *fpSegment[V]) home(key uint64) int {
+	hi, _ := bits.Mul64(key, uint64(len(t.keys)))
+	return int(hi)
+}
+
+// dist is how far slot pos is from key's home, going forward with wrap-around.
+func (t *fpSegment[V]) dist(pos int, key uint64) int {
+	d := pos - t.home(key)
+	if d < 0 {
+		d += len(t.keys)
+	}
+	return d
+}
+
+func nonZero(h uint64) uint64 {
+	if h == 0 {
+		return 1
+	}
+	return h
+}
+
+// find returns the slot holding key, or -1.
+func (t *fpSegment[V]) find(key uint64) int {
+	pos := t.home(key)
+	for d := 0; ; d++ {
+		k := t.keys[pos]
+		if k == key {
+			return pos
+		}
+		// Robin Hood: past an empty slot or an entry nearer its home than the
+		// key would be here, the key is not in the table.
+		if k == 0 || t.dist(pos, k) < d {
+			return -1
+		}
+		if pos++; pos == len(t.keys) {
+			pos = 0
+		}
+	}
+}
+
+func (t *fpSegment[V]) getOrPut(key uint64, val V) (stored V, found bool) {
+	if pos := t.find(key); pos >= 0 {
+		return t.vals[pos], true
+	}
+	if 100*(t.n+1) > 92*len(t.keys) {
+		t.grow()
+	}
+	t.place(key, val)
+	t.n++
 	return val, false
 }
 
-// put inserts a key known to be absent.
-func (t *fpTable[S]) put(key, val uint64) {
-	if 5*(t.n+1) > 4*len(t.slots) {
-		t.grow()
+func (t *fpSegment[V]) set(key uint64, val V) {
+	if pos := t.find(key); pos >= 0 {
+		t.vals[pos] = val
 	}
-	t.n++
-	for {
-		var ok bool
-		if key, val, ok = t.place(key, val); ok {
+}
+
+// place inserts a key known to be absent, displacing entries that are nearer
+// their home than the carried entry is to its own.
+func (t *fpSegment[V]) place(key uint64, val V) {
+	pos := t.home(key)
+	for d := 0; ; d++ {
+		k := t.keys[pos]
+		if k == 0 {
+			t.keys[pos], t.vals[pos] = key, val
 			return
 		}
-		t.grow()
-	}
-}
-
-// place puts key in the table, displacing entries closer to their home (Robin
-// Hood). When a probe distance would overflow its field it stops and returns
-// the entry it was carrying at that moment, to be placed after growing.
-func (t *fpTable[S]) place(key, val uint64) (uint64, uint64, bool) {
-	mask := uint64(len(t.slots) - 1)
-	pos, dist := key&mask, 0
-	for dist <= fpMaxDist {
-		s := t.slots[pos]
-		if s == 0 {
-			t.slots[pos] = t.pack(dist, key>>t.log2, val)
-			return 0, 0, true
+		if kd := t.dist(pos, k); kd < d {
+			t.keys[pos], key = key, k
+			t.vals[pos], val = val, t.vals[pos]
+			d = kd
 		}
-		if sd, srem, sval := t.unpack(s); sd < dist {
-			t.slots[pos] = t.pack(dist, key>>t.log2, val)
-			key, val, dist = srem<<t.log2|(pos-uint64(sd))&mask, sval, sd
-		}
-		pos, dist = (pos+1)&mask, dist+1
-	}
-	return key, val, false
-}
-
-// grow doubles the table; each entry's lowest remainder bit becomes a home bit.
-func (t *fpTable[S]) grow() {
-	if t.log2 >= t.keyBits {
-		panic("userrow: fingerprint table full") // 2^keyBits entries: far beyond any file
-	}
-	old, oldMask, oldLog2 := t.slots, uint64(len(t.slots)-1), t.log2
-	t.slots = make([]S, 2*len(old))
-	t.log2++
-	for pos, s := range old {
-		if s == 0 {
-			continue
-		}
-		sd, rem, val := t.unpack(s)
-		key := rem<<oldLog2 | (uint64(pos)-uint64(sd))&oldMask
-		for {
-			var ok bool
-			if key, val, ok = t.place(key, val); ok {
-				break
-			}
-			t.grow() // rare: a cluster too long even after doubling
+		if pos++; pos == len(t.keys) {
+			pos = 0
 		}
 	}
 }
 
-// set replaces the value stored for h, which must be present.
-func (t *fpTable[S]) set(h uint64, val uint64) {
-	key := h & (1<<t.keyBits - 1)
-	mask := uint64(len(t.slots) - 1)
-	pos, rem := key&mask, key>>t.log2
-	for dist := 0; t.slots[pos] != 0; dist++ {
-		if sd, srem, _ := t.unpack(t.slots[pos]); sd == dist && srem == rem {
-			t.slots[pos] = t.pack(dist, rem, val)
-			return
+// grow enlarges the segment by a quarter and places every entry again: the
+// load stays between 0.74 and 0.92.
+func (t *fpSegment[V]) grow() {
+	oldKeys, oldVals := t.keys, t.vals
+	size := len(oldKeys) + len(oldKeys)/4
+	t.keys, t.vals = make([]uint64, size), make([]V, size)
+	for i, k := range oldKeys {
+		if k != 0 {
+			t.place(k, oldVals[i])
 		}
-		pos = (pos + 1) & mask
 	}
 }

@@ -47,7 +47,6 @@ var ErrHeader = errors.New("header row")
 type HeaderError struct {
 	Unknown   []string // titles that name no column
 	Duplicate []string // columns named twice
-	Missing   []string // required columns the header lacks
 }
 
 func (e *HeaderError) Error() string {
@@ -57,9 +56,6 @@ func (e *HeaderError) Error() string {
 	}
 	if len(e.Duplicate) > 0 {
 		parts = append(parts, fmt.Sprintf("column %s appears more than once", quoteList(e.Duplicate)))
-	}
-	if len(e.Missing) > 0 {
-		parts = append(parts, fmt.Sprintf("required column %s is missing", quoteList(e.Missing)))
 	}
 	return "header row: " + strings.Join(parts, "; ")
 }
@@ -161,12 +157,7 @@ func DetectLayout(first []string, mode HeaderMode) (*Layout, error) {
 		seen[c] = true
 		l.columns[i] = c
 	}
-	for _, c := range []Column{UserName, LoginID} {
-		if !seen[c] {
-			herr.Missing = append(herr.Missing, c.String())
-		}
-	}
-	if herr.Unknown != nil || herr.Duplicate != nil || herr.Missing != nil {
+	if herr.Unknown != nil || herr.Duplicate != nil {
 		return nil, &herr
 	}
 	return l, nil

@@ -32,16 +32,21 @@ type Options struct {
 // (FileCheck does that), so one Validator may serve several goroutines.
 type Validator struct {
 	roles map[string]string // lower-case name → catalog spelling; nil: no check
-	zones sync.Map          // time zone IDs found valid; LoadLocation is costly
+
+	mu    sync.RWMutex
+	zones map[string]bool // time zone IDs found valid; LoadLocation is costly
 }
 
 // NewValidator returns a Validator with the given options.
 func NewValidator(opts Options) *Validator {
-	v := &Validator{}
+	v := &Validator{zones: make(map[string]bool)}
 	if opts.Roles != nil {
 		v.roles = make(map[string]string, len(opts.Roles))
 		for _, r := range opts.Roles {
 			v.roles[strings.ToLower(r)] = r
+		}
+		for _, r := range opts.Roles {
+			v.roles[r] = r
 		}
 	}
 	return v
@@ -116,7 +121,7 @@ func (v *Validator) set(u *User, c Column, value string) string {
 		}
 		u.LoginID = value
 	case Language:
-		lang, ok := languages[strings.ToLower(strings.ReplaceAll(value, "-", "_"))]
+		lang, ok := canonicalLanguage(value)
 		if !ok {
 			return fmt.Sprintf("%q is not a supported language: use en, hu, de, fr or fr_CA", value)
 		}
@@ -161,7 +166,7 @@ func (v *Validator) set(u *User, c Column, value string) string {
 		}
 		u.Roles = roles
 	case RecordingMode:
-		mode, ok := recordingModes[strings.ToLower(value)]
+		mode, ok := lookupFold(recordingModes, value)
 		if !ok {
 			return fmt.Sprintf("%q is not a recording mode: use full, on-demand, manual or no", value)
 		}
@@ -197,9 +202,29 @@ func (v *Validator) set(u *User, c Column, value string) string {
 	return ""
 }
 
-var languages = map[string]string{"en": "en", "hu": "hu", "de": "de", "fr": "fr", "fr_ca": "fr_CA"}
+var (
+	languages      = []string{"en", "hu", "de", "fr", "fr_CA"}
+	recordingModes = []string{"full", "on-demand", "manual", "no"}
+)
 
-var recordingModes = map[string]string{"full": "full", "on-demand": "on-demand", "manual": "manual", "no": "no"}
+// lookupFold returns the element of list equal to s case-insensitively. The
+// lists are short: a loop beats lower-casing s into a new string for a map.
+func lookupFold(list []string, s string) (string, bool) {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return x, true
+		}
+	}
+	return "", false
+}
+
+// canonicalLanguage accepts a language in any case, with '-' for '_'.
+func canonicalLanguage(s string) (string, bool) {
+	if len(s) == 5 && s[2] == '-' {
+		s = s[:2] + "_" + s[3:]
+	}
+	return lookupFold(languages, s)
+}
 
 func text(dst *string, value string, limit int) string {
 	if msg := maxChars(value, limit); msg != "" {
@@ -287,20 +312,22 @@ func isMD5(s string) bool {
 // parseDate reads yyyy.mm.dd (with an optional Hungarian trailing dot),
 // yyyy-mm-dd or yyyy/mm/dd, and rejects dates that do not exist.
 func parseDate(s string) (time.Time, string) {
-	bad := fmt.Sprintf("%q is not a date: write yyyy.mm.dd, e.g. 2025.03.01", s)
+	bad := func() (time.Time, string) {
+		return time.Time{}, fmt.Sprintf("%q is not a date: write yyyy.mm.dd, e.g. 2025.03.01", s)
+	}
 	t := strings.TrimSuffix(s, ".")
 	if len(t) != 10 {
-		return time.Time{}, bad
+		return bad()
 	}
 	sep := t[4]
 	if sep != '.' && sep != '-' && sep != '/' || t[7] != sep || (len(s) == 11 && sep != '.') {
-		return time.Time{}, bad
+		return bad()
 	}
 	y, ok1 := digits(t[0:4])
 	m, ok2 := digits(t[5:7])
 	d, ok3 := digits(t[8:10])
 	if !ok1 || !ok2 || !ok3 {
-		return time.Time{}, bad
+		return bad()
 	}
 	date := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
 	if y < 1900 || date.Year() != y || int(date.Month()) != m || date.Day() != d {
@@ -343,34 +370,51 @@ func parsePhones(s string) ([]string, string) {
 	return out, ""
 }
 
+// normalisePhone returns a phone number with only its digits and a leading
+// '+', or a URI with its scheme in lower case. It returns s itself when s is
+// already in that form, which is the common case, to spare an allocation.
 func normalisePhone(s string) (string, bool) {
-	lower := strings.ToLower(s)
 	for _, scheme := range []string{"sip:", "sips:", "tel:"} {
-		if strings.HasPrefix(lower, scheme) {
-			rest := s[len(scheme):]
-			if rest == "" || strings.ContainsAny(rest, " \t\r\n;,\"<>") || !utf8.ValidString(rest) {
-				return "", false
-			}
+		if len(s) < len(scheme) || !strings.EqualFold(s[:len(scheme)], scheme) {
+			continue
+		}
+		rest := s[len(scheme):]
+		if rest == "" || strings.ContainsAny(rest, " \t\r\n;,\"<>") || !utf8.ValidString(rest) {
+			return "", false
+		}
+		if s[:len(scheme)] != scheme {
 			return scheme + rest, true
 		}
+		return s, true
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	nDigits := 0
+	clean, nDigits := true, 0
 	for i := range len(s) {
-		c := s[i]
-		switch {
+		switch c := s[i]; {
 		case '0' <= c && c <= '9':
-			b.WriteByte(c)
 			nDigits++
-		case c == '+' && b.Len() == 0: // only in front of the digits
-			b.WriteByte(c)
+		case c == '+' && nDigits == 0:
 		case c == ' ' || c == '-' || c == '(' || c == ')':
+			clean = false
 		default:
 			return "", false
 		}
 	}
-	return b.String(), nDigits > 0
+	if nDigits == 0 {
+		return "", false
+	}
+	if clean && strings.LastIndexByte(s, '+') <= 0 {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	for i := range len(s) {
+		c := s[i]
+		if '0' <= c && c <= '9' || c == '+' && len(b) == 0 {
+			b = append(b, c)
+		} else if c == '+' {
+			return "", false // a second '+', or one after the first digit
+		}
+	}
+	return string(b), true
 }
 
 // parseGroups splits a Groups field; names repeat case-insensitively at most once.
@@ -401,7 +445,10 @@ func (v *Validator) parseRoles(s string) ([]string, string) {
 			continue
 		}
 		if v.roles != nil {
-			canon, ok := v.roles[strings.ToLower(name)]
+			canon, ok := v.roles[name] // the catalog's own spelling, usually
+			if !ok {
+				canon, ok = v.roles[strings.ToLower(name)]
+			}
 			if !ok {
 				unknown = append(unknown, fmt.Sprintf("%q", truncate(name, 40)))
 				continue
@@ -422,7 +469,10 @@ func (v *Validator) parseRoles(s string) ([]string, string) {
 }
 
 func (v *Validator) validZone(id string) bool {
-	if _, ok := v.zones.Load(id); ok {
+	v.mu.RLock()
+	known := v.zones[id]
+	v.mu.RUnlock()
+	if known {
 		return true
 	}
 	if id == "Local" || strings.ContainsAny(id, " \t") {
@@ -431,7 +481,9 @@ func (v *Validator) validZone(id string) bool {
 	if _, err := time.LoadLocation(id); err != nil {
 		return false
 	}
-	v.zones.Store(id, struct{}{})
+	v.mu.Lock()
+	v.zones[id] = true
+	v.mu.Unlock()
 	return true
 }
 
