@@ -134,10 +134,10 @@ func (r *Reader) Read() (*Record, error) {
 		rec.Err = &csvfile.RecordError{Line: rec.Line, Field: -1, Err: &csvfile.FieldCountError{Got: len(rec.Fields), Want: n}}
 	}
 	r.rec = Record{Line: rec.Line, Offset: rec.Offset, End: rec.End, Fields: rec.Fields}
-	if rec.Err != nil {
+	if rec.Err != nil { // a bad record is data: it goes into the report
 		r.rec.Errors = []userrow.Problem{r.recordProblem(rec.Err)}
 		r.checkLogin(rec.Fields)
-		return &r.rec, nil
+		return &r.rec, nil //nolint:nilerr // rec.Err is the record's problem, not a read error
 	}
 	r.rec.User, r.rec.Errors = r.validate.Validate(r.layout, rec.Fields)
 	if !hasColumn(r.rec.Errors, userrow.LoginID) && r.rec.User.LoginID != "" {

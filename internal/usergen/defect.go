@@ -114,9 +114,10 @@ func (g *generator) spoil() Defect {
 		switch v {
 		case 0, 1, 3: // "user_12", "user 12", "user-12"
 			sep := byte('_')
-			if v == 1 {
+			switch v {
+			case 1:
 				sep = ' '
-			} else if v == 3 {
+			case 3:
 				sep = '-'
 			}
 			b = append(b, g.prefix...)
@@ -137,7 +138,8 @@ func (g *generator) spoil() Defect {
 	case kindLoginTooLong:
 		// At least 39 characters; the '.' after the number keeps it unique.
 		col = userrow.LoginID
-		b := append(g.f[col][:0], g.prefix...)
+		b := g.f[col][:0]
+		b = append(b, g.prefix...)
 		b = strconv.AppendInt(b, n, 10)
 		b = append(b, '.')
 		b = append(b, p.given.ascii...)
@@ -149,7 +151,8 @@ func (g *generator) spoil() Defect {
 		// An earlier valid record's ID in swapped case: the importer compares
 		// case-insensitively and must reject this later record.
 		col = userrow.LoginID
-		b := append(g.f[col][:0], g.earlier[r.IntN(len(g.earlier))]...)
+		b := g.f[col][:0]
+		b = append(b, g.earlier[r.IntN(len(g.earlier))]...)
 		for i, c := range b {
 			if isASCIILetter(c) {
 				b[i] = c ^ 0x20
@@ -190,7 +193,9 @@ func (g *generator) spoil() Defect {
 		case 0:
 			g.f[col] = append(g.f[col][:0], "12ab34"...)
 		case 1: // a bad entry after the record's good ones
-			b := append(g.f[col][:0], bytes.Trim(g.f[col], " ")...)
+			trimmed := bytes.Trim(g.f[col], " ")
+			b := g.f[col][:0]
+			b = append(b, trimmed...)
 			g.f[col] = append(b, ";12ab34"...)
 		default:
 			g.f[col] = append(g.f[col][:0], "+36 (1) 234-56x8"...)

@@ -214,7 +214,8 @@ func (g *generator) serialize() {
 			b = g.appendField(b, g.extra)
 		}
 	}
-	g.rec = append(b, '\n')
+	b = append(b, '\n')
+	g.rec = b
 }
 
 // appendField quotes only the fields that need it, as Excel does; spaces need

@@ -17,12 +17,12 @@ import (
 )
 
 // write runs Write into memory and fails the test on an error.
-func write(t testing.TB, opts Options) ([]byte, Summary) {
-	t.Helper()
+func write(tb testing.TB, opts Options) ([]byte, Summary) {
+	tb.Helper()
 	var buf bytes.Buffer
 	sum, err := Write(&buf, opts)
 	if err != nil {
-		t.Fatalf("Write(%+v): %v", opts, err)
+		tb.Fatalf("Write(%+v): %v", opts, err)
 	}
 	return buf.Bytes(), sum
 }
@@ -363,8 +363,9 @@ func validValue(c userrow.Column, v string) bool {
 			!strings.ContainsFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f })
 	case userrow.ConferenceMessage:
 		return n <= 512
+	default:
+		panic("unknown column " + c.String())
 	}
-	panic("unknown column " + c.String())
 }
 
 func validDate(v string) bool {

@@ -35,8 +35,9 @@ func (m HeaderMode) String() string {
 		return "skip"
 	case HeaderNone:
 		return "none"
+	default:
+		return "auto"
 	}
-	return "auto"
 }
 
 // ErrHeader is wrapped by every HeaderError.

@@ -198,6 +198,7 @@ func (v *Validator) set(u *User, c Column, value string) string {
 		return fileName(&u.ConferenceFile, value)
 	case ConferenceMessage:
 		return text(&u.ConferenceMessage, value, 512)
+	default: // NoColumn: ignored fields never get here
 	}
 	return ""
 }
@@ -302,7 +303,7 @@ func isMD5(s string) bool {
 	}
 	for i := range len(s) {
 		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
 			return false
 		}
 	}
