@@ -11,7 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
 )
@@ -78,6 +77,9 @@ Exit status: 0 every record is valid, 1 some record is invalid or the file is re
 			return fail(fmt.Errorf("%w (check the path)", err))
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err == nil {
+			opts.SizeHint = st.Size()
+		}
 		in = f
 	}
 	res, err := validateFile(ctx, in, opts)
@@ -113,6 +115,7 @@ func splitList(s string) []string {
 func validateFile(ctx context.Context, in io.Reader, opts userfile.Options) (*validation, error) {
 	res := &validation{Errors: []problem{}, Warnings: []problem{}}
 	r := userfile.NewReader(in, opts)
+	defer r.Close()
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -122,7 +125,7 @@ func validateFile(ctx context.Context, in io.Reader, opts userfile.Options) (*va
 			break
 		}
 		if err != nil {
-			if isFileRejection(err) {
+			if userfile.IsRejection(err) {
 				msg := err.Error()
 				res.FileError = &msg
 				break
@@ -141,12 +144,6 @@ func validateFile(ctx context.Context, in io.Reader, opts userfile.Options) (*va
 	res.Delimiter = userfile.DelimiterName(r.Delimiter())
 	res.Header = r.Header()
 	return res, nil
-}
-
-func isFileRejection(err error) bool {
-	return errors.Is(err, userfile.ErrEmpty) || errors.Is(err, userfile.ErrHeaderOnly) ||
-		errors.Is(err, userrow.ErrHeader) || errors.Is(err, csvfile.ErrNoDelimiter) ||
-		errors.Is(err, csvfile.ErrFileTooLarge)
 }
 
 func appendProblems(dst []problem, line int, probs []userrow.Problem) []problem {

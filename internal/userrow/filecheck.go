@@ -18,12 +18,13 @@ type FileCheck struct {
 // Lines above this are stored as this; the message then says "or later".
 const maxStoredLine = 1<<32 - 1
 
-// NewFileCheck returns an empty FileCheck.
-func NewFileCheck() *FileCheck {
+// NewFileCheck returns an empty FileCheck sized for about the given number of
+// records (0 if unknown): a good guess spares the tables their growing.
+func NewFileCheck(records int) *FileCheck {
 	return &FileCheck{
 		seed:   maphash.MakeSeed(),
-		logins: newFPTable[uint32](),
-		exts:   newFPTable[uint8](),
+		logins: newFPTable[uint32](records),
+		exts:   newFPTable[uint8](records * 3 / 2),
 	}
 }
 

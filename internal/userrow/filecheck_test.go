@@ -11,8 +11,8 @@ import (
 func TestFPTableAgreesWithMap(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
-	t32 := newFPTable[uint32]()
-	t8 := newFPTable[uint8]()
+	t32 := newFPTable[uint32](0)
+	t8 := newFPTable[uint8](0)
 	ref := map[uint64]uint32{}
 	var keys []uint64
 	for i := range 300_000 {
@@ -47,7 +47,7 @@ func TestFPTableAgreesWithMap(t *testing.T) {
 
 func TestFileCheckLogins(t *testing.T) {
 	t.Parallel()
-	f := NewFileCheck()
+	f := NewFileCheck(0)
 	for i := range 10_000 {
 		if p := f.Login(i+2, fmt.Sprintf("user%d@example.com", i)); p != nil {
 			t.Fatalf("line %d: unexpected %v", i+2, p)
@@ -61,7 +61,7 @@ func TestFileCheckLogins(t *testing.T) {
 
 func TestFileCheckExtensions(t *testing.T) {
 	t.Parallel()
-	f := NewFileCheck()
+	f := NewFileCheck(0)
 	a := User{Phones: []string{"+3612345", "sip:a@pbx"}, RecordingMode: "full"}
 	b := User{Phones: []string{"+3699999"}, RecordingMode: "full"}
 	same := User{Phones: []string{"+3612345"}} // empty mode is full: the same settings

@@ -4,13 +4,13 @@ import "math/bits"
 
 // fpTable maps 64-bit key hashes to small values, for the checks that span a
 // whole file. At a million records a Go map of them costs over 100 MiB; this
-// keeps 9 or 12 bytes a slot at a load of 0.74 to 0.92.
+// keeps 9 or 12 bytes a slot at a load of 0.6 to 0.9.
 //
 // Keys are compared as whole 64-bit hashes, so two different keys are taken
 // for equal with a chance of about n²/2⁶⁵ per file (3·10⁻⁸ at two million).
 // Robin Hood hashing keeps probe sequences short at a high load; the capacity
 // need not be a power of two (a key's home slot is its hash scaled to the
-// capacity), so a table grows by a quarter, not by doubling. The table is split in
+// capacity), so a table grows by half, not by doubling. The table is split in
 // segments by the hash's low bits, each growing on its own, so that growing
 // never holds two copies of the whole table at once.
 type fpTable[V uint8 | uint32] struct {
@@ -29,10 +29,12 @@ type fpSegment[V uint8 | uint32] struct {
 	n    int
 }
 
-func newFPTable[V uint8 | uint32]() *fpTable[V] {
+// newFPTable returns a table sized for about n entries at a load of 0.75.
+func newFPTable[V uint8 | uint32](n int) *fpTable[V] {
+	slots := max(fpInitialSlots, n*4/3/fpSegments)
 	t := &fpTable[V]{}
 	for i := range t.segs {
-		t.segs[i] = fpSegment[V]{keys: make([]uint64, fpInitialSlots), vals: make([]V, fpInitialSlots)}
+		t.segs[i] = fpSegment[V]{keys: make([]uint64, slots), vals: make([]V, slots)}
 	}
 	return t
 }
@@ -97,16 +99,27 @@ func (t *fpSegment[V]) find(key uint64) int {
 	}
 }
 
+// getOrPut looks for key and, when it is absent, inserts it from where the
+// search stopped: one probe sequence for both.
 func (t *fpSegment[V]) getOrPut(key uint64, val V) (stored V, found bool) {
-	if pos := t.find(key); pos >= 0 {
-		return t.vals[pos], true
-	}
-	if 100*(t.n+1) > 92*len(t.keys) {
+	if 10*(t.n+1) > 9*len(t.keys) {
 		t.grow()
 	}
-	t.place(key, val)
-	t.n++
-	return val, false
+	pos := t.home(key)
+	for d := 0; ; d++ {
+		k := t.keys[pos]
+		if k == key {
+			return t.vals[pos], true
+		}
+		if k == 0 || t.dist(pos, k) < d {
+			t.placeFrom(pos, d, key, val)
+			t.n++
+			return val, false
+		}
+		if pos++; pos == len(t.keys) {
+			pos = 0
+		}
+	}
 }
 
 func (t *fpSegment[V]) set(key uint64, val V) {
@@ -118,8 +131,12 @@ func (t *fpSegment[V]) set(key uint64, val V) {
 // place inserts a key known to be absent, displacing entries that are nearer
 // their home than the carried entry is to its own.
 func (t *fpSegment[V]) place(key uint64, val V) {
-	pos := t.home(key)
-	for d := 0; ; d++ {
+	t.placeFrom(t.home(key), 0, key, val)
+}
+
+// placeFrom continues placing key at slot pos, d slots from its home.
+func (t *fpSegment[V]) placeFrom(pos, d int, key uint64, val V) {
+	for ; ; d++ {
 		k := t.keys[pos]
 		if k == 0 {
 			t.keys[pos], t.vals[pos] = key, val
@@ -136,11 +153,11 @@ func (t *fpSegment[V]) place(key uint64, val V) {
 	}
 }
 
-// grow enlarges the segment by a quarter and places every entry again: the
-// load stays between 0.74 and 0.92.
+// grow enlarges the segment by half and places every entry again: the load
+// stays between 0.6 and 0.9, and each entry is placed again twice on average.
 func (t *fpSegment[V]) grow() {
 	oldKeys, oldVals := t.keys, t.vals
-	size := len(oldKeys) + len(oldKeys)/4
+	size := len(oldKeys) + len(oldKeys)/2
 	t.keys, t.vals = make([]uint64, size), make([]V, size)
 	for i, k := range oldKeys {
 		if k != 0 {

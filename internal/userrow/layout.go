@@ -147,7 +147,7 @@ func DetectLayout(first []string, mode HeaderMode) (*Layout, error) {
 	for i, title := range first {
 		c, ok := lookupTitle(title)
 		switch {
-		case strings.Trim(title, " \t") == "":
+		case trimBlank(title) == "":
 			c = NoColumn // an untitled column, as spreadsheets leave at the end
 		case !ok:
 			herr.Unknown = append(herr.Unknown, title)

@@ -3,7 +3,8 @@ package userrow
 import (
 	"fmt"
 	"strings"
-	"sync"
+	"maps"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // time zones resolve the same on every machine, also in scratch images
 	"unicode/utf8"
@@ -33,13 +34,15 @@ type Options struct {
 type Validator struct {
 	roles map[string]string // lower-case name → catalog spelling; nil: no check
 
-	mu    sync.RWMutex
-	zones map[string]bool // time zone IDs found valid; LoadLocation is costly
+	// zones holds the time zone IDs found valid (LoadLocation is costly): a
+	// map replaced, never changed, so that readers need no lock.
+	zones atomic.Pointer[map[string]bool]
 }
 
 // NewValidator returns a Validator with the given options.
 func NewValidator(opts Options) *Validator {
-	v := &Validator{zones: make(map[string]bool)}
+	v := &Validator{}
+	v.zones.Store(&map[string]bool{})
 	if opts.Roles != nil {
 		v.roles = make(map[string]string, len(opts.Roles))
 		for _, r := range opts.Roles {
@@ -58,6 +61,9 @@ func (v *Validator) Validate(l *Layout, fields []string) (User, []Problem) {
 	var (
 		u     User
 		probs []Problem
+		// One allocation holds the record's three lists; appending each list
+		// to its own nil slice would cost three to five.
+		arena = make([]string, 0, listCapacity(l, fields))
 	)
 	for i, raw := range fields {
 		c := l.Column(i)
@@ -68,7 +74,7 @@ func (v *Validator) Validate(l *Layout, fields []string) (User, []Problem) {
 		if value == "" {
 			continue
 		}
-		if msg := v.set(&u, c, value); msg != "" {
+		if msg := v.set(&u, c, value, &arena); msg != "" {
 			probs = append(probs, Problem{Column: c, Message: msg})
 			continue
 		}
@@ -81,6 +87,20 @@ func (v *Validator) Validate(l *Layout, fields []string) (User, []Problem) {
 		probs = append(probs, Problem{Column: LoginID, Message: "required: the name the user logs in with"})
 	}
 	return u, probs
+}
+
+// listCapacity bounds the number of values in the record's list columns.
+func listCapacity(l *Layout, fields []string) int {
+	n := 0
+	for _, lc := range [...]struct {
+		c   Column
+		sep string
+	}{{PhoneMapping, ";"}, {Groups, ";"}, {Roles, "\n"}} {
+		if i := l.FieldOf(lc.c); i >= 0 && i < len(fields) && fields[i] != "" {
+			n += strings.Count(fields[i], lc.sep) + 1
+		}
+	}
+	return n
 }
 
 func hasProblem(probs []Problem, c Column) bool {
@@ -111,7 +131,7 @@ func isFormulaStart(c byte) bool {
 
 // set validates value for column c and stores its normalised form in u. It
 // returns the problem's message, or "" when the value is valid.
-func (v *Validator) set(u *User, c Column, value string) string {
+func (v *Validator) set(u *User, c Column, value string, arena *[]string) string {
 	switch c {
 	case UserName:
 		return text(&u.Name, value, 64)
@@ -141,26 +161,27 @@ func (v *Validator) set(u *User, c Column, value string) string {
 		}
 		u.ValidFrom = d
 	case PhoneMapping:
-		phones, msg := parsePhones(value)
+		phones, msg := parsePhones(value, arena)
 		if msg != "" {
 			return msg
 		}
 		u.Phones = phones
 	case Password:
-		if !isMD5(value) {
+		h, ok := md5Hex(value)
+		if !ok {
 			return "not an MD5 hash: write 32 hexadecimal digits, or leave it empty to keep the current password"
 		}
-		u.PasswordMD5 = strings.ToLower(value)
+		u.PasswordMD5 = h
 	case ChangePassword:
 		return flag(&u.ChangePassword, value)
 	case Groups:
-		groups, msg := parseGroups(value)
+		groups, msg := parseGroups(value, arena)
 		if msg != "" {
 			return msg
 		}
 		u.Groups = groups
 	case Roles:
-		roles, msg := v.parseRoles(value)
+		roles, msg := v.parseRoles(value, arena)
 		if msg != "" {
 			return msg
 		}
@@ -270,8 +291,40 @@ func checkLoginID(s string) string {
 	return ""
 }
 
-func isLoginChar(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '@' || c == '.'
+func isLoginChar(c byte) bool { return loginChars[c] }
+
+// Byte sets for the checks that run on every record: a table lookup per byte
+// instead of strings.ContainsAny, which builds its set on every call.
+var (
+	loginChars    = byteSet("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.")
+	notInEmail    = byteSet(" \t\r\n,;<>()[]\\\"")
+	notInURI      = byteSet(" \t\r\n;,\"<>")
+	notInFileName = byteSet(`/\`)
+	controlChars  = func() [256]bool {
+		var set [256]bool
+		for c := range 0x20 {
+			set[c] = true
+		}
+		set[0x7f] = true
+		return set
+	}()
+)
+
+func byteSet(chars string) [256]bool {
+	var set [256]bool
+	for i := range len(chars) {
+		set[chars[i]] = true
+	}
+	return set
+}
+
+func containsAnyOf(s string, set *[256]bool) bool {
+	for i := range len(s) {
+		if set[s[i]] {
+			return true
+		}
+	}
+	return false
 }
 
 // isEmail accepts one plain address, local@domain, with a dotted domain. It is
@@ -282,33 +335,56 @@ func isEmail(s string) bool {
 		return false
 	}
 	local, domain := s[:at], s[at+1:]
-	if len(local) > 64 || strings.ContainsAny(s, " \t\r\n,;<>()[]\\\"") {
+	if len(local) > 64 || containsAnyOf(s, &notInEmail) {
 		return false
 	}
-	labels := strings.Split(domain, ".")
-	if len(labels) < 2 {
+	if !strings.Contains(domain, ".") {
 		return false
 	}
-	for _, l := range labels {
-		if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
+	for label := range strings.SplitSeq(domain, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
 	}
 	return true
 }
 
-func isMD5(s string) bool {
+// md5Hex checks for 32 hex digits and returns them in lower case, without a
+// copy when they already are.
+func md5Hex(s string) (string, bool) {
 	if len(s) != 32 {
-		return false
+		return "", false
 	}
+	upper := false
 	for i := range len(s) {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
-			return false
+		switch hexDigits[s[i]] {
+		case 0:
+			return "", false
+		case 2:
+			upper = true
 		}
 	}
-	return true
+	if !upper {
+		return s, true
+	}
+	var b [32]byte
+	for i := range len(s) {
+		b[i] = s[i] | 0x20 // 'A'-'F' → 'a'-'f'; digits and 'a'-'f' already have the bit
+	}
+	return string(b[:]), true
 }
+
+// hexDigits: 1 for 0-9 and a-f, 2 for A-F.
+var hexDigits = func() [256]byte {
+	var t [256]byte
+	for _, c := range "0123456789abcdef" {
+		t[c] = 1
+	}
+	for _, c := range "ABCDEF" {
+		t[c] = 2
+	}
+	return t
+}()
 
 // parseDate reads yyyy.mm.dd (with an optional Hungarian trailing dot),
 // yyyy-mm-dd or yyyy/mm/dd, and rejects dates that do not exist.
@@ -350,25 +426,36 @@ func digits(s string) (int, bool) {
 
 // parsePhones splits a Phone Mapping into normalised numbers and URIs, in
 // order, without duplicates. Empty entries (a trailing ';') are ignored.
-func parsePhones(s string) ([]string, string) {
-	var out []string
+func parsePhones(s string, arena *[]string) ([]string, string) {
+	start := len(*arena)
 	for entry := range strings.SplitSeq(s, ";") {
-		entry = strings.Trim(entry, " \t")
+		entry = trimBlank(entry)
 		if entry == "" {
 			continue
 		}
 		if msg := maxChars(entry, 128); msg != "" {
+			*arena = (*arena)[:start]
 			return nil, fmt.Sprintf("%q is %s", truncate(entry, 20), msg)
 		}
 		p, ok := normalisePhone(entry)
 		if !ok {
+			*arena = (*arena)[:start]
 			return nil, fmt.Sprintf("%q is not a phone number or a sip:, sips: or tel: URI", entry)
 		}
-		if !contains(out, p) {
-			out = append(out, p)
+		if !contains((*arena)[start:], p) {
+			*arena = append(*arena, p)
 		}
 	}
-	return out, ""
+	return listFrom(*arena, start), ""
+}
+
+// listFrom returns the list that starts at start in the arena, capped so that
+// appending to it never overwrites the arena's next list.
+func listFrom(arena []string, start int) []string {
+	if len(arena) == start {
+		return nil
+	}
+	return arena[start:len(arena):len(arena)]
 }
 
 // normalisePhone returns a phone number with only its digits and a leading
@@ -380,7 +467,7 @@ func normalisePhone(s string) (string, bool) {
 			continue
 		}
 		rest := s[len(scheme):]
-		if rest == "" || strings.ContainsAny(rest, " \t\r\n;,\"<>") || !utf8.ValidString(rest) {
+		if rest == "" || containsAnyOf(rest, &notInURI) || !utf8.ValidString(rest) {
 			return "", false
 		}
 		if s[:len(scheme)] != scheme {
@@ -419,29 +506,31 @@ func normalisePhone(s string) (string, bool) {
 }
 
 // parseGroups splits a Groups field; names repeat case-insensitively at most once.
-func parseGroups(s string) ([]string, string) {
-	var out []string
+func parseGroups(s string, arena *[]string) ([]string, string) {
+	start := len(*arena)
 	for name := range strings.SplitSeq(s, ";") {
-		name = strings.Trim(name, " \t")
+		name = trimBlank(name)
 		if name == "" {
 			continue
 		}
 		if msg := maxChars(name, 64); msg != "" {
+			*arena = (*arena)[:start]
 			return nil, fmt.Sprintf("group %q is %s", truncate(name, 20), msg)
 		}
-		if !containsFold(out, name) {
-			out = append(out, name)
+		if !containsFold((*arena)[start:], name) {
+			*arena = append(*arena, name)
 		}
 	}
-	return out, ""
+	return listFrom(*arena, start), ""
 }
 
 // parseRoles splits the line-break-separated Role API Names and checks each
 // against the catalog.
-func (v *Validator) parseRoles(s string) ([]string, string) {
-	var out, unknown []string
-	for name := range strings.SplitSeq(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
-		name = strings.Trim(name, " \t")
+func (v *Validator) parseRoles(s string, arena *[]string) ([]string, string) {
+	start := len(*arena)
+	var unknown []string
+	for name := range strings.SplitSeq(s, "\n") {
+		name = trimBlank(strings.TrimSuffix(name, "\r"))
 		if name == "" {
 			continue
 		}
@@ -456,24 +545,23 @@ func (v *Validator) parseRoles(s string) ([]string, string) {
 			}
 			name = canon
 		}
-		if !containsFold(out, name) {
-			out = append(out, name)
+		if !containsFold((*arena)[start:], name) {
+			*arena = append(*arena, name)
 		}
 	}
 	switch len(unknown) {
 	case 0:
-		return out, ""
+		return listFrom(*arena, start), ""
 	case 1:
+		*arena = (*arena)[:start]
 		return nil, fmt.Sprintf("unknown role %s: add it to the tenant's role catalog or correct the name", unknown[0])
 	}
+	*arena = (*arena)[:start]
 	return nil, fmt.Sprintf("unknown roles %s: add them to the tenant's role catalog or correct the names", strings.Join(unknown, ", "))
 }
 
 func (v *Validator) validZone(id string) bool {
-	v.mu.RLock()
-	known := v.zones[id]
-	v.mu.RUnlock()
-	if known {
+	if (*v.zones.Load())[id] {
 		return true
 	}
 	if id == "Local" || strings.ContainsAny(id, " \t") {
@@ -482,10 +570,15 @@ func (v *Validator) validZone(id string) bool {
 	if _, err := time.LoadLocation(id); err != nil {
 		return false
 	}
-	v.mu.Lock()
-	v.zones[id] = true
-	v.mu.Unlock()
-	return true
+	for {
+		old := v.zones.Load()
+		next := make(map[string]bool, len(*old)+1)
+		maps.Copy(next, *old)
+		next[id] = true
+		if v.zones.CompareAndSwap(old, &next) {
+			return true
+		}
+	}
 }
 
 // fileName accepts a plain file name: no path, nothing that climbs out of the
@@ -494,13 +587,11 @@ func fileName(dst *string, value string) string {
 	if msg := maxChars(value, 255); msg != "" {
 		return msg
 	}
-	if strings.ContainsAny(value, `/\`) || strings.Contains(value, "..") {
+	if containsAnyOf(value, &notInFileName) || strings.Contains(value, "..") {
 		return fmt.Sprintf("%q is not a plain file name: no /, \\ or ..", value)
 	}
-	for _, r := range value {
-		if r < 0x20 || r == 0x7f {
-			return "a file name cannot contain control characters"
-		}
+	if containsAnyOf(value, &controlChars) {
+		return "a file name cannot contain control characters"
 	}
 	*dst = value
 	return ""
@@ -522,6 +613,17 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// trimBlank trims spaces and tabs, as the format trims every value.
+func trimBlank(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // truncate shortens s for a message, on a character boundary.
