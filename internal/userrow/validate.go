@@ -2,8 +2,8 @@ package userrow
 
 import (
 	"fmt"
-	"strings"
 	"maps"
+	"strings"
 	"sync/atomic"
 	"time"
 	_ "time/tzdata" // time zones resolve the same on every machine, also in scratch images
