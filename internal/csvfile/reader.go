@@ -119,6 +119,7 @@ type Reader struct {
 	fieldBuf []byte // unquoted, trimmed field values back to back
 	bounds   []int  // start and end of each field in fieldBuf
 	fields   []string
+	str      stringArena // backs the field strings
 
 	pending    *Record // a good record found while resynchronising
 	errRaw     []byte  // raw bytes of a resynchronised bad record
@@ -461,13 +462,16 @@ const inBuf = 1 << 40
 // fieldBuf) to be unescaped.
 func (r *Reader) parse(lineNo int, offset int64) Record {
 	rec := Record{Line: lineNo, Offset: offset}
-	r.bounds = r.bounds[:0]
 	r.sp.reset()
 	if bytes.IndexByte(r.raw, '"') < 0 {
 		return r.parseUnquoted(rec)
 	}
 	r.fieldBuf = r.fieldBuf[:0]
+	// Locals, not fields of r, in the loop: the compiler keeps them in
+	// registers instead of reloading them after every store.
+	raw, comma, bounds := r.raw, r.comma, r.bounds[:0]
 	fail := func(field int, err error) Record {
+		r.bounds = bounds
 		rec.End = r.offset
 		rec.Err = &RecordError{Line: lineNo, Field: field, Err: err}
 		if errors.Is(err, ErrRecordTooLong) {
@@ -478,19 +482,19 @@ func (r *Reader) parse(lineNo int, offset int64) Record {
 	pos := 0
 	for field := 0; ; field++ {
 		// Spaces before an opening quote are allowed and dropped.
-		for pos < len(r.raw) && (r.raw[pos] == ' ' || r.raw[pos] == '\t') {
+		for pos < len(raw) && (raw[pos] == ' ' || raw[pos] == '\t') {
 			pos++
 		}
 		var end int // where the delimiter or line break ending the field is
-		if pos < len(r.raw) && r.raw[pos] == '"' {
+		if pos < len(raw) && raw[pos] == '"' {
 			pos++
 			open, clean := pos, true
 			for {
-				i := bytes.IndexByte(r.raw[pos:], '"')
+				i := bytes.IndexByte(raw[pos:], '"')
 				if i < 0 {
 					// The field goes on past this line: take the next one in.
-					pos = len(r.raw)
-					clean = clean && !bytes.HasSuffix(r.raw, []byte("\r\n"))
+					pos = len(raw)
+					clean = clean && !bytes.HasSuffix(raw, []byte("\r\n"))
 					r.own()
 					line, n, tooLong, err := r.readLine()
 					if err != nil {
@@ -504,13 +508,14 @@ func (r *Reader) parse(lineNo int, offset int64) Record {
 						return fail(-1, ErrRecordTooLong)
 					}
 					r.extend(line)
-					if len(r.raw) > r.opts.MaxRecordBytes {
+					raw = r.raw
+					if len(raw) > r.opts.MaxRecordBytes {
 						return fail(-1, ErrUnterminatedQuote)
 					}
 					continue
 				}
 				pos += i + 1
-				if pos < len(r.raw) && r.raw[pos] == '"' {
+				if pos < len(raw) && raw[pos] == '"' {
 					clean = false
 					pos++
 					continue
@@ -519,35 +524,40 @@ func (r *Reader) parse(lineNo int, offset int64) Record {
 			}
 			s, e := open, pos-1
 			if clean {
-				s, e = trimBounds(r.raw, s, e)
+				s, e = trimBounds(raw, s, e)
 			} else {
-				s, e = r.unescape(r.raw[s:e])
+				s, e = r.unescape(raw[s:e])
 			}
-			r.bounds = append(r.bounds, s, e)
+			bounds = append(bounds, s, e)
 			// Spaces after a closing quote are allowed and dropped.
-			for pos < len(r.raw) && (r.raw[pos] == ' ' || r.raw[pos] == '\t') {
+			for pos < len(raw) && (raw[pos] == ' ' || raw[pos] == '\t') {
 				pos++
 			}
 			end = pos
-			if !r.atFieldEnd(end) {
+			if !atFieldEnd(raw, end, comma) {
 				return fail(field, ErrTextAfterQuote)
 			}
 		} else {
-			var bare bool
-			if end, bare = r.unquotedEnd(pos); bare {
+			end = r.sp.next(raw, pos)
+			if end < len(raw) && raw[end] == '"' {
 				return fail(field, ErrBareQuote)
 			}
-			s, e := trimBounds(r.raw, pos, end)
-			r.bounds = append(r.bounds, s, e)
+			e := end
+			if (e == len(raw) || raw[e] == '\n') && e > pos && raw[e-1] == '\r' {
+				e-- // CRLF
+			}
+			s, e := trimBounds(raw, pos, e)
+			bounds = append(bounds, s, e)
 		}
-		if end < len(r.raw) && r.raw[end] == r.comma {
+		if end < len(raw) && raw[end] == comma {
 			pos = end + 1
 			continue
 		}
 		break
 	}
+	r.bounds = bounds
 	rec.End = r.offset
-	return r.finish(rec, string(r.raw))
+	return r.finish(rec, r.str.of(raw))
 }
 
 // unescape copies a quoted field's content to fieldBuf, turning "" into " and
@@ -572,7 +582,7 @@ func (r *Reader) unescape(b []byte) (int, int) {
 // slices of the line itself, with no copy.
 func (r *Reader) parseUnquoted(rec Record) Record {
 	r.fieldBuf = r.fieldBuf[:0]
-	line := r.raw
+	line, bounds := r.raw, r.bounds[:0]
 	if n := len(line); n > 0 && line[n-1] == '\n' {
 		line = line[:n-1]
 		if n > 1 && line[n-2] == '\r' {
@@ -583,14 +593,15 @@ func (r *Reader) parseUnquoted(rec Record) Record {
 	for {
 		i := r.sp.next(line, start)
 		s, e := trimBounds(line, start, i)
-		r.bounds = append(r.bounds, s, e)
+		bounds = append(bounds, s, e)
 		if i == len(line) {
 			break
 		}
 		start = i + 1
 	}
+	r.bounds = bounds
 	rec.End = r.offset
-	return r.finish(rec, string(line))
+	return r.finish(rec, r.str.of(line))
 }
 
 // finish turns the parsed fields, bounds into all, into strings (one
@@ -606,7 +617,7 @@ func (r *Reader) finish(rec Record, all string) Record {
 	r.fields = r.fields[:n]
 	var unescaped string
 	if len(r.fieldBuf) > 0 {
-		unescaped = string(r.fieldBuf)
+		unescaped = r.str.of(r.fieldBuf)
 	}
 	for i := range n {
 		s, e := r.bounds[2*i], r.bounds[2*i+1]
@@ -626,32 +637,19 @@ func (r *Reader) finish(rec Record, all string) Record {
 	return rec
 }
 
-// atFieldEnd reports whether position i of the raw record ends a field: the
-// delimiter, a line break or the end of the input.
-func (r *Reader) atFieldEnd(i int) bool {
-	if i >= len(r.raw) {
+// atFieldEnd reports whether position i of raw ends a field: the delimiter,
+// a line break or the end of the input.
+func atFieldEnd(raw []byte, i int, comma byte) bool {
+	if i >= len(raw) {
 		return true
 	}
-	switch r.raw[i] {
-	case r.comma, '\n':
+	switch raw[i] {
+	case comma, '\n':
 		return true
 	case '\r':
-		return i+1 == len(r.raw) || r.raw[i+1] == '\n'
+		return i+1 == len(raw) || raw[i+1] == '\n'
 	}
 	return false
-}
-
-// unquotedEnd returns where the unquoted field starting at pos ends, and
-// whether it holds a quote.
-func (r *Reader) unquotedEnd(pos int) (end int, bareQuote bool) {
-	i := r.sp.next(r.raw, pos)
-	switch {
-	case i < len(r.raw) && r.raw[i] == '"':
-		return i, true
-	case (i == len(r.raw) || r.raw[i] == '\n') && i > pos && r.raw[i-1] == '\r':
-		return i - 1, false
-	}
-	return i, false
 }
 
 // trimBounds narrows [s, e) of b to exclude spaces and tabs at both ends.

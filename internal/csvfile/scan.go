@@ -72,12 +72,22 @@ func (s *specials) next(b []byte, i int) int {
 // user files, and utf8.Valid checks everything after the first one byte by byte.
 func validUTF8(b []byte) bool {
 	for i := 0; i < len(b); {
-		if i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:])&highs == 0 {
-			i += 8
+		if i+8 <= len(b) {
+			if hi := binary.LittleEndian.Uint64(b[i:]) & highs; hi == 0 {
+				i += 8
+				continue
+			} else {
+				i += bits.TrailingZeros64(hi) / 8 // straight to the first non-ASCII byte
+			}
+		}
+		c := b[i]
+		if c < utf8.RuneSelf {
+			i++
 			continue
 		}
-		if b[i] < utf8.RuneSelf {
-			i++
+		// Two-byte characters (the accented letters of European names) inline.
+		if 0xC2 <= c && c < 0xE0 && i+1 < len(b) && b[i+1]&0xC0 == 0x80 {
+			i += 2
 			continue
 		}
 		r, size := utf8.DecodeRune(b[i:])

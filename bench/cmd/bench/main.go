@@ -1,0 +1,240 @@
+// Command bench measures the importer against baselines run in the same
+// invocation on the same generated files, and prints medians and ratios.
+//
+// Every measurement runs in a fresh child process (this binary, re-executed),
+// so that one run's heap does not weigh on the next and each has its own peak
+// RSS. Runs of the different modes are interleaved, so that a noisy neighbour
+// slows them all alike.
+//
+//	go run ./bench/cmd/bench                      # parse suite, 100k and 1M rows, 5 runs
+//	go run ./bench/cmd/bench -rows 100000 -runs 9
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/userimport/userimport/internal/usergen"
+)
+
+func main() {
+	if len(os.Args) > 2 && os.Args[1] == "-child" {
+		if err := child(os.Args[2], os.Args[3:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// result is what a child reports: the time of the measured work alone
+// (process start-up excluded) and how much it processed.
+type result struct {
+	Seconds float64 `json:"seconds"`
+	Records int     `json:"records"`
+	Bytes   int64   `json:"bytes"`
+}
+
+// sample is one child's result with the peak RSS the kernel recorded for it.
+type sample struct {
+	result
+	MaxRSS int64 // bytes
+}
+
+func run(ctx context.Context) error {
+	rowsFlag := flag.String("rows", "100000,1000000", "comma-separated sizes of the generated files")
+	runs := flag.Int("runs", 5, "runs of each mode per file; medians are reported")
+	outDir := flag.String("out", "bench/out", "where the generated files are kept (reused when present)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-rows N,M] [-runs R] [-out DIR]\n\n"+
+			"Parse suite: encoding/csv (baseline) vs csvfile (parse only) vs userfile (parse + validate + whole-file checks).\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if *runs < 1 {
+		return errors.New("-runs must be at least 1")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("# bench %s, %d runs per mode, medians\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), *runs)
+	for _, s := range strings.Split(*rowsFlag, ",") {
+		rows, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || rows <= 0 {
+			return fmt.Errorf("-rows %q: want positive numbers", s)
+		}
+		file, err := generate(*outDir, rows)
+		if err != nil {
+			return err
+		}
+		if err := parseSuite(ctx, self, file, rows, *runs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// generate writes the benchmark file for rows records once (1% invalid, as
+// real uploads have some) and reuses it afterwards.
+func generate(dir string, rows int) (string, error) {
+	name := filepath.Join(dir, fmt.Sprintf("users-%d-seed1.csv", rows))
+	if _, err := os.Stat(name); err == nil {
+		return name, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(os.Stderr, "generating %s\n", name)
+	f, err := os.Create(name + ".tmp")
+	if err != nil {
+		return "", err
+	}
+	if _, err := usergen.Write(f, usergen.Options{Rows: rows, Seed: 1, Invalid: 0.01}); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return name, os.Rename(name+".tmp", name)
+}
+
+// parseSuite compares parsing and validating against encoding/csv.
+func parseSuite(ctx context.Context, self, file string, rows, runs int) error {
+	modes := []string{"encoding/csv", "csvfile", "validate"}
+	samples, err := measure(ctx, self, file, modes, runs)
+	if err != nil {
+		return err
+	}
+	base := median(samples["encoding/csv"])
+	fmt.Printf("## %d rows (%s, %.1f MB)\n\n", rows, filepath.Base(file), float64(base.Bytes)/1e6)
+	fmt.Println("| mode | median s | rows/s | MB/s | peak RSS MiB | throughput vs encoding/csv |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, m := range modes {
+		s := median(samples[m])
+		fmt.Printf("| %s | %.3f | %.0f | %.1f | %.1f | %.0f%% |\n", label(m), s.Seconds,
+			float64(s.Records)/s.Seconds, float64(s.Bytes)/1e6/s.Seconds,
+			float64(maxRSS(samples[m]))/(1<<20), 100*base.Seconds/s.Seconds)
+	}
+	fmt.Println()
+	return nil
+}
+
+func label(mode string) string {
+	switch mode {
+	case "encoding/csv":
+		return "encoding/csv, parse only (baseline)"
+	case "csvfile":
+		return "csvfile, parse only"
+	case "validate":
+		return "userfile, parse + validate + whole-file checks"
+	}
+	return mode
+}
+
+// measure runs every mode runs times, interleaved, each in a child process.
+func measure(ctx context.Context, self, file string, modes []string, runs int) (map[string][]sample, error) {
+	out := make(map[string][]sample)
+	for i := range runs {
+		for _, m := range modes {
+			s, err := runChild(ctx, self, m, file)
+			if err != nil {
+				return nil, fmt.Errorf("%s run %d: %w", m, i+1, err)
+			}
+			out[m] = append(out[m], s)
+		}
+	}
+	return out, nil
+}
+
+func runChild(ctx context.Context, self, mode, file string) (sample, error) {
+	cmd := exec.CommandContext(ctx, self, "-child", mode, file)
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return sample{}, err
+	}
+	var s sample
+	if err := json.Unmarshal(b, &s.result); err != nil {
+		return sample{}, fmt.Errorf("child output %q: %w", b, err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.MaxRSS = ru.Maxrss << 10 // Linux reports KiB
+	}
+	return s, nil
+}
+
+func median(ss []sample) sample {
+	sorted := slices.Clone(ss)
+	slices.SortFunc(sorted, func(a, b sample) int {
+		switch {
+		case a.Seconds < b.Seconds:
+			return -1
+		case a.Seconds > b.Seconds:
+			return 1
+		}
+		return 0
+	})
+	return sorted[len(sorted)/2]
+}
+
+func maxRSS(ss []sample) int64 {
+	var m int64
+	for _, s := range ss {
+		m = max(m, s.MaxRSS)
+	}
+	return m
+}
+
+// child runs one measurement and prints its result as JSON.
+func child(mode string, args []string) error {
+	if len(args) != 1 {
+		return errors.New("want one file")
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	measure, ok := modesByName[mode]
+	if !ok {
+		return fmt.Errorf("unknown mode %q", mode)
+	}
+	start := time.Now()
+	n, err := measure(f, st.Size())
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(result{Seconds: time.Since(start).Seconds(), Records: n, Bytes: st.Size()})
+}
+
+var modesByName = map[string]func(r io.Reader, size int64) (int, error){
+	"encoding/csv": parseEncodingCSV,
+	"csvfile":      parseCSVFile,
+	"validate": func(r io.Reader, size int64) (int, error) {
+		debug.SetGCPercent(25) // as importctl does
+		return validate(r, size)
+	},
+}
