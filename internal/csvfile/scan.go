@@ -73,12 +73,12 @@ func (s *specials) next(b []byte, i int) int {
 func validUTF8(b []byte) bool {
 	for i := 0; i < len(b); {
 		if i+8 <= len(b) {
-			if hi := binary.LittleEndian.Uint64(b[i:]) & highs; hi == 0 {
+			hi := binary.LittleEndian.Uint64(b[i:]) & highs
+			if hi == 0 {
 				i += 8
 				continue
-			} else {
-				i += bits.TrailingZeros64(hi) / 8 // straight to the first non-ASCII byte
 			}
+			i += bits.TrailingZeros64(hi) / 8 // straight to the first non-ASCII byte
 		}
 		c := b[i]
 		if c < utf8.RuneSelf {
