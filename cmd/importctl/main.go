@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -43,13 +42,6 @@ var commands = []command{
 }
 
 func main() {
-	// Validating a file keeps tens of MiB of pointer-free tables alive (the
-	// whole-file checks). The GC does not scan them, so collecting more often
-	// costs little, and it keeps the heap near its live size instead of twice
-	// that: a million-record file validates in under 64 MiB.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(25)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
 	stop()

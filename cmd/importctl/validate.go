@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 
@@ -79,6 +80,7 @@ Exit status: 0 every record is valid, 1 some record is invalid or the file is re
 		defer f.Close()
 		if st, err := f.Stat(); err == nil {
 			opts.SizeHint = st.Size()
+			tuneGC(st.Size(), e.getenv)
 		}
 		in = f
 	}
@@ -198,3 +200,17 @@ func plural(n int, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// tuneGC keeps the heap near its live size when validating a large file. The
+// whole-file checks then hold tens of MiB of pointer-free tables (about 40
+// bytes a record) that the GC never scans, so collecting more often costs
+// little, and the heap stays near its live size instead of twice that: a
+// million-record file validates in under 64 MiB. Small files keep Go's
+// default, which is faster for them. GOGC in the environment wins.
+func tuneGC(size int64, getenv func(string) string) {
+	if getenv("GOGC") == "" && size >= largeFile {
+		debug.SetGCPercent(25)
+	}
+}
+
+const largeFile = 64 << 20

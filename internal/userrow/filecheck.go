@@ -72,10 +72,16 @@ func (f *FileCheck) Extensions(u *User) []Problem {
 	return warns
 }
 
-var modeBits = map[string]uint8{"full": 0, "on-demand": 1, "manual": 2, "no": 3}
-
 func packSettings(s ExtensionSettings) uint8 {
-	v := modeBits[s.RecordingMode] << 4
+	var v uint8
+	switch s.RecordingMode {
+	case "on-demand":
+		v = 1 << 4
+	case "manual":
+		v = 2 << 4
+	case "no":
+		v = 3 << 4
+	}
 	for i, on := range []bool{s.Voice, s.InstantMessaging, s.Video, s.DesktopScreen} {
 		if on {
 			v |= 1 << i

@@ -234,7 +234,9 @@ var modesByName = map[string]func(r io.Reader, size int64) (int, error){
 	"encoding/csv": parseEncodingCSV,
 	"csvfile":      parseCSVFile,
 	"validate": func(r io.Reader, size int64) (int, error) {
-		debug.SetGCPercent(25) // as importctl does
+		if size >= 64<<20 {
+			debug.SetGCPercent(25) // as importctl validate does for large files
+		}
 		return validate(r, size)
 	},
 }
