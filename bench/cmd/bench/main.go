@@ -75,6 +75,10 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	importctl, err := buildImportctl(ctx)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("# bench %s, %d runs per mode, medians\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), *runs)
 	for _, s := range strings.Split(*rowsFlag, ",") {
 		rows, err := strconv.Atoi(strings.TrimSpace(s))
@@ -85,7 +89,7 @@ func run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := parseSuite(ctx, self, file, rows, *runs); err != nil {
+		if err := parseSuite(ctx, self, importctl, file, rows, *runs); err != nil {
 			return err
 		}
 	}
@@ -118,9 +122,11 @@ func generate(dir string, rows int) (string, error) {
 }
 
 // parseSuite compares parsing and validating against encoding/csv.
-func parseSuite(ctx context.Context, self, file string, rows, runs int) error {
-	modes := []string{"encoding/csv", "csvfile", "validate"}
-	samples, err := measure(ctx, self, file, modes, runs)
+func parseSuite(ctx context.Context, self, importctl, file string, rows, runs int) error {
+	modes := []string{"encoding/csv", "csvfile", "validate", "importctl validate"}
+	samples, err := measure(ctx, self, file, modes, runs, map[string][]string{
+		"importctl validate": {importctl, "validate", "--roles", "agent,supervisor,admin,auditor", "--format", "json", file},
+	})
 	if err != nil {
 		return err
 	}
@@ -128,8 +134,10 @@ func parseSuite(ctx context.Context, self, file string, rows, runs int) error {
 	fmt.Printf("## %d rows (%s, %.1f MB)\n\n", rows, filepath.Base(file), float64(base.Bytes)/1e6)
 	fmt.Println("| mode | median s | rows/s | MB/s | peak RSS MiB | throughput vs encoding/csv |")
 	fmt.Println("|---|---|---|---|---|---|")
+	records := median(samples["encoding/csv"]).Records
 	for _, m := range modes {
 		s := median(samples[m])
+		s.Records = records
 		fmt.Printf("| %s | %.3f | %.0f | %.1f | %.1f | %.0f%% |\n", label(m), s.Seconds,
 			float64(s.Records)/s.Seconds, float64(s.Bytes)/1e6/s.Seconds,
 			float64(maxRSS(samples[m]))/(1<<20), 100*base.Seconds/s.Seconds)
@@ -146,16 +154,27 @@ func label(mode string) string {
 		return "csvfile, parse only"
 	case "validate":
 		return "userfile, parse + validate + whole-file checks"
+	case "importctl validate":
+		return "`importctl validate` (the whole command, start-up included)"
 	}
 	return mode
 }
 
-// measure runs every mode runs times, interleaved, each in a child process.
-func measure(ctx context.Context, self, file string, modes []string, runs int) (map[string][]sample, error) {
+// measure runs every mode runs times, interleaved, each in a child process:
+// this binary, or the command given for the mode in commands.
+func measure(ctx context.Context, self, file string, modes []string, runs int, commands map[string][]string) (map[string][]sample, error) {
 	out := make(map[string][]sample)
 	for i := range runs {
 		for _, m := range modes {
-			s, err := runChild(ctx, self, m, file)
+			var (
+				s   sample
+				err error
+			)
+			if argv, ok := commands[m]; ok {
+				s, err = runCommand(ctx, argv, file)
+			} else {
+				s, err = runChild(ctx, self, m, file)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s run %d: %w", m, i+1, err)
 			}
@@ -180,6 +199,44 @@ func runChild(ctx context.Context, self, mode, file string) (sample, error) {
 		s.MaxRSS = ru.Maxrss << 10 // Linux reports KiB
 	}
 	return s, nil
+}
+
+// runCommand times a whole command (its output discarded). Its record count
+// is not known from outside; the file's size is.
+func runCommand(ctx context.Context, argv []string, file string) (sample, error) {
+	st, err := os.Stat(file)
+	if err != nil {
+		return sample{}, err
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // the bench's own commands
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	err = cmd.Run()
+	elapsed := time.Since(start)
+	// Exit status 1 means some records are invalid: the files are generated so.
+	if exit := (*exec.ExitError)(nil); err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 1) {
+		return sample{}, fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+	}
+	s := sample{result: result{Seconds: elapsed.Seconds(), Bytes: st.Size()}}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.MaxRSS = ru.Maxrss << 10
+	}
+	return s, nil
+}
+
+// buildImportctl builds the command the way a user gets it.
+func buildImportctl(ctx context.Context) (string, error) {
+	dir, err := os.MkdirTemp("", "bench-importctl")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "importctl")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/importctl")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build importctl (run bench from the repository's root): %w", err)
+	}
+	return bin, nil
 }
 
 func median(ss []sample) sample {
