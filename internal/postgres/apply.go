@@ -1,0 +1,622 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/userimport/userimport/internal/userrow"
+)
+
+// Chunk names one chunk of an import.
+type Chunk struct {
+	Tenant   string
+	ImportID int64
+	Seq      int
+}
+
+// Record is one record of a chunk as the engine takes it: a validated user,
+// or a record the validator rejected (Errors), which is only reported.
+type Record struct {
+	Line   int
+	User   userrow.User
+	Errors []userrow.Problem
+	Raw    []byte
+}
+
+// Outcome says what applying a chunk did.
+type Outcome struct {
+	Created, Updated, Unchanged, Rejected int
+	// AlreadyApplied: the chunk had been applied before (a redelivered task);
+	// nothing was written and the counts are those of the first time.
+	AlreadyApplied bool
+}
+
+// ApplyOptions are the import-wide settings a chunk is applied with.
+type ApplyOptions struct {
+	Defaults userrow.Defaults // for users created
+}
+
+// errRaced says a user the chunk creates was created meanwhile by another
+// transaction (another import of the same tenant): classify again and retry.
+var errRaced = errors.New("a user was created concurrently")
+
+// ApplyChunk writes one chunk of records for one tenant in one transaction:
+// new users are created with the defaults, existing ones updated in the
+// columns the record gives, and records identical to what is stored left
+// alone. Groups and extensions that do not exist are created; memberships are
+// replaced where the record gives the column. The chunk is marked done in the
+// same transaction, so applying it again changes nothing.
+//
+// A record the database refuses (a constraint) is found by bisection and
+// rejected with the database's message; the rest are written. Any other
+// error fails the whole call, which the caller retries.
+func (s *Store) ApplyChunk(ctx context.Context, c Chunk, recs []Record, opts ApplyOptions) (Outcome, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := s.applyChunk(ctx, c, recs, opts)
+		if errors.Is(err, errRaced) && attempt < 3 {
+			continue
+		}
+		return out, err
+	}
+}
+
+func (s *Store) applyChunk(ctx context.Context, c Chunk, recs []Record, opts ApplyOptions) (Outcome, error) {
+	var out Outcome
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var state string
+		err := tx.QueryRow(ctx, `SELECT state, created, updated, unchanged, rejected FROM import_chunks
+			WHERE tenant_id = $1 AND import_id = $2 AND seq = $3 FOR UPDATE`, c.Tenant, c.ImportID, c.Seq,
+		).Scan(&state, &out.Created, &out.Updated, &out.Unchanged, &out.Rejected)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("chunk %d of import %d of tenant %s: %w", c.Seq, c.ImportID, c.Tenant, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if state == "done" {
+			out.AlreadyApplied = true
+			return nil
+		}
+		a := applier{tx: tx, chunk: c, opts: opts}
+		if err := a.run(ctx, recs); err != nil {
+			return err
+		}
+		out = a.outcome
+		if err := a.writeRejects(ctx); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE import_chunks SET state = 'done', created = $4, updated = $5,
+			unchanged = $6, rejected = $7, applied_at = now()
+			WHERE tenant_id = $1 AND import_id = $2 AND seq = $3 AND state <> 'done'`,
+			c.Tenant, c.ImportID, c.Seq, out.Created, out.Updated, out.Unchanged, out.Rejected)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("chunk %d of import %d: marked done meanwhile", c.Seq, c.ImportID)
+		}
+		_, err = tx.Exec(ctx, `UPDATE imports SET created = created + $3, updated = updated + $4,
+			unchanged = unchanged + $5, rejected = rejected + $6, records = records + $7, chunks_done = chunks_done + 1
+			WHERE tenant_id = $1 AND id = $2`,
+			c.Tenant, c.ImportID, out.Created, out.Updated, out.Unchanged, out.Rejected, len(recs))
+		return err
+	})
+	return out, err
+}
+
+// pending is a valid record on its way into the store.
+type pending struct {
+	rec    *Record
+	id     int64 // the user's id: existing, or reserved for a new one
+	create bool
+	user   userrow.User // as written: with defaults when created
+	hashes [userrow.NumColumns]uint64
+	// changedLists: the lists (phones, groups, roles) whose memberships must
+	// be replaced; a list given but equal to what is stored is left alone.
+	changedLists userrow.ColumnSet
+}
+
+type reject struct {
+	rec    *Record
+	errors []userrow.Problem
+}
+
+type applier struct {
+	tx      pgx.Tx
+	chunk   Chunk
+	opts    ApplyOptions
+	outcome Outcome
+	rejects []reject
+}
+
+// run classifies the records and writes those that change something.
+func (a *applier) run(ctx context.Context, recs []Record) error {
+	var valid []*Record
+	seen := make(map[string]int, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		if len(r.Errors) > 0 {
+			a.reject(r, r.Errors...)
+			continue
+		}
+		key := strings.ToLower(r.User.LoginID)
+		if first, dup := seen[key]; dup {
+			a.reject(r, userrow.Problem{Column: userrow.LoginID, Message: fmt.Sprintf("duplicate Login ID, first at line %d", first)})
+			continue
+		}
+		seen[key] = r.Line
+		valid = append(valid, r)
+	}
+	work, err := a.classify(ctx, valid)
+	if err != nil {
+		return err
+	}
+	return a.applyIsolated(ctx, work)
+}
+
+func (a *applier) reject(r *Record, probs ...userrow.Problem) {
+	a.rejects = append(a.rejects, reject{rec: r, errors: probs})
+	a.outcome.Rejected++
+}
+
+// classify reads what is stored for the records' Login IDs and decides, per
+// record, create, update or unchanged, comparing column hashes: a record that
+// matches what is stored costs no write at all.
+func (a *applier) classify(ctx context.Context, recs []*Record) ([]*pending, error) {
+	keys := make([]string, len(recs))
+	for i, r := range recs {
+		keys[i] = strings.ToLower(r.User.LoginID)
+	}
+	rows, err := a.tx.Query(ctx, `SELECT id, login_key, column_hashes FROM users
+		WHERE tenant_id = $1 AND login_key = ANY($2)`, a.chunk.Tenant, keys)
+	if err != nil {
+		return nil, err
+	}
+	type stored struct {
+		id     int64
+		hashes [userrow.NumColumns]uint64
+	}
+	existing := make(map[string]stored, len(recs))
+	var (
+		id    int64
+		key   string
+		bytes []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &key, &bytes}, func() error {
+		existing[key] = stored{id: id, hashes: decodeHashes(bytes)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var work []*pending
+	for i, r := range recs {
+		p := &pending{rec: r}
+		old, ok := existing[keys[i]]
+		if !ok {
+			p.create = true
+			p.user = r.User.ForCreate(a.opts.Defaults)
+			p.hashes = p.user.ColumnHashes()
+			p.changedLists = r.User.Given | listColumns // a new user gets its lists, even empty
+			work = append(work, p)
+			continue
+		}
+		p.id, p.user, p.hashes = old.id, r.User, old.hashes
+		incoming := r.User.ColumnHashes()
+		changed := false
+		for c := range userrow.Column(userrow.NumColumns) {
+			if r.User.Given.Has(c) && incoming[c] != old.hashes[c] {
+				p.hashes[c] = incoming[c]
+				changed = true
+				if listColumns.Has(c) {
+					p.changedLists = p.changedLists.With(c)
+				}
+			}
+		}
+		if !changed {
+			a.outcome.Unchanged++
+			continue
+		}
+		work = append(work, p)
+	}
+	return work, nil
+}
+
+var listColumns = userrow.ColumnSet(0).With(userrow.PhoneMapping).With(userrow.Groups).With(userrow.Roles)
+
+func encodeHashes(h [userrow.NumColumns]uint64) []byte {
+	b := make([]byte, 8*len(h))
+	for i, x := range h {
+		binary.LittleEndian.PutUint64(b[8*i:], x)
+	}
+	return b
+}
+
+func decodeHashes(b []byte) [userrow.NumColumns]uint64 {
+	var h [userrow.NumColumns]uint64
+	for i := range h {
+		if 8*i+8 <= len(b) {
+			h[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+	}
+	return h
+}
+
+// applyIsolated writes the records in a savepoint; when the database refuses
+// one, it splits the set in halves until the records at fault stand alone,
+// rejects them with the database's message and writes the others.
+func (a *applier) applyIsolated(ctx context.Context, work []*pending) error {
+	if len(work) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, a.tx, func(sp pgx.Tx) error { return a.write(ctx, sp, work) })
+	if err == nil {
+		for _, p := range work {
+			if p.create {
+				a.outcome.Created++
+			} else {
+				a.outcome.Updated++
+			}
+		}
+		return nil
+	}
+	if !isDataError(err) {
+		return err
+	}
+	if len(work) == 1 {
+		a.reject(work[0].rec, userrow.Problem{Column: userrow.NoColumn, Message: "the database refused the record: " + dbMessage(err)})
+		return nil
+	}
+	half := len(work) / 2
+	if err := a.applyIsolated(ctx, work[:half]); err != nil {
+		return err
+	}
+	return a.applyIsolated(ctx, work[half:])
+}
+
+func dbMessage(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		if pe.Detail != "" {
+			return pe.Message + " (" + pe.Detail + ")"
+		}
+		return pe.Message
+	}
+	return err.Error()
+}
+
+// write applies a set of records: groups, extensions, users, memberships.
+func (a *applier) write(ctx context.Context, tx pgx.Tx, work []*pending) error {
+	groupIDs, err := a.ensureGroups(ctx, tx, work)
+	if err != nil {
+		return err
+	}
+	roleIDs, err := a.roleIDs(ctx, tx, work)
+	if err != nil {
+		return err
+	}
+	extIDs, err := a.ensureExtensions(ctx, tx, work)
+	if err != nil {
+		return err
+	}
+	if err := a.createUsers(ctx, tx, work); err != nil {
+		return err
+	}
+	if err := a.updateUsers(ctx, tx, work); err != nil {
+		return err
+	}
+	return a.replaceMemberships(ctx, tx, work, groupIDs, roleIDs, extIDs)
+}
+
+// ensureGroups creates the groups the records name that do not exist yet and
+// returns the ids of all of them by lower-cased name. Names are inserted in
+// sorted order, so that two appliers never wait on each other in a cycle.
+func (a *applier) ensureGroups(ctx context.Context, tx pgx.Tx, work []*pending) (map[string]int64, error) {
+	names := map[string]string{}
+	for _, p := range work {
+		if p.changedLists.Has(userrow.Groups) {
+			for _, g := range p.user.Groups {
+				names[strings.ToLower(g)] = g
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	keys := sortedKeys(names)
+	spelled := make([]string, len(keys))
+	for i, k := range keys {
+		spelled[i] = names[k]
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO groups (tenant_id, name)
+		SELECT $1, n FROM unnest($2::text[]) WITH ORDINALITY AS t(n, i) ORDER BY i
+		ON CONFLICT (tenant_id, name_key) DO NOTHING`, a.chunk.Tenant, spelled); err != nil {
+		return nil, err
+	}
+	return a.idsByKey(ctx, tx, `SELECT id, name_key FROM groups WHERE tenant_id = $1 AND name_key = ANY($2)`, keys)
+}
+
+// roleIDs returns the ids of the catalog roles the records name. A role not in
+// the catalog (removed since the file was validated) rejects its record.
+func (a *applier) roleIDs(ctx context.Context, tx pgx.Tx, work []*pending) (map[string]int64, error) {
+	names := map[string]string{}
+	for _, p := range work {
+		if p.changedLists.Has(userrow.Roles) {
+			for _, r := range p.user.Roles {
+				names[strings.ToLower(r)] = r
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	ids, err := a.idsByKey(ctx, tx, `SELECT id, name_key FROM roles WHERE tenant_id = $1 AND name_key = ANY($2)`, sortedKeys(names))
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range sortedKeys(names) {
+		if _, ok := ids[k]; !ok {
+			// A data problem of the records naming it: let bisection find them.
+			return nil, &pgconn.PgError{Code: "23503", Message: fmt.Sprintf("role %q is not in the tenant's role catalog", names[k])}
+		}
+	}
+	return ids, nil
+}
+
+// ensureExtensions creates or updates the extensions the records name, with
+// the settings of the record with the highest line (within one import, the
+// later record wins, also across chunks applied in parallel).
+func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pending) (map[string]int64, error) {
+	type ext struct {
+		settings userrow.ExtensionSettings
+		line     int
+		apply    bool // the record gives settings: they apply to an existing extension too
+	}
+	exts := map[string]ext{}
+	for _, p := range work {
+		if !p.changedLists.Has(userrow.PhoneMapping) && !givesSettings(p.rec.User.Given) {
+			continue
+		}
+		for _, n := range p.user.Phones {
+			if e, ok := exts[n]; !ok || e.line < p.rec.Line {
+				exts[n] = ext{settings: p.user.Extension(), line: p.rec.Line, apply: p.create || givesSettings(p.rec.User.Given)}
+			}
+		}
+	}
+	if len(exts) == 0 {
+		return nil, nil
+	}
+	numbers := sortedKeys(exts)
+	var (
+		modes                    = make([]string, len(numbers))
+		voice, im, video, screen = make([]bool, len(numbers)), make([]bool, len(numbers)), make([]bool, len(numbers)), make([]bool, len(numbers))
+		lines                    = make([]*int32, len(numbers)) // NULL: create with these settings, never update
+	)
+	for i, n := range numbers {
+		e := exts[n]
+		modes[i], voice[i], im[i], video[i], screen[i] = e.settings.RecordingMode, e.settings.Voice, e.settings.InstantMessaging, e.settings.Video, e.settings.DesktopScreen
+		if e.apply {
+			line := int32(e.line)
+			lines[i] = &line
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO extensions AS e (tenant_id, number, recording_mode, voice, instant_messaging,
+			video, desktop_screen, set_by_import, set_by_line)
+		SELECT $1, n, m, v, im, vi, ds, $2, l
+		FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l)
+		ORDER BY n
+		ON CONFLICT (tenant_id, number) DO UPDATE SET recording_mode = excluded.recording_mode, voice = excluded.voice,
+			instant_messaging = excluded.instant_messaging, video = excluded.video, desktop_screen = excluded.desktop_screen,
+			set_by_import = excluded.set_by_import, set_by_line = excluded.set_by_line, updated_at = now()
+		WHERE excluded.set_by_line IS NOT NULL
+			AND (e.set_by_import IS DISTINCT FROM excluded.set_by_import OR e.set_by_line IS NULL OR e.set_by_line < excluded.set_by_line)
+			AND (e.recording_mode, e.voice, e.instant_messaging, e.video, e.desktop_screen) IS DISTINCT FROM
+			(excluded.recording_mode, excluded.voice, excluded.instant_messaging, excluded.video, excluded.desktop_screen)`,
+		a.chunk.Tenant, a.chunk.ImportID, numbers, modes, voice, im, video, screen, lines); err != nil {
+		return nil, err
+	}
+	return a.idsByKey(ctx, tx, `SELECT id, number FROM extensions WHERE tenant_id = $1 AND number = ANY($2)`, numbers)
+}
+
+// givesSettings reports whether a record gives any of the extension settings.
+func givesSettings(given userrow.ColumnSet) bool {
+	for _, c := range []userrow.Column{userrow.RecordingMode, userrow.Voice, userrow.InstantMessaging, userrow.Video, userrow.DesktopScreen} {
+		if given.Has(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *applier) idsByKey(ctx context.Context, tx pgx.Tx, query string, keys []string) (map[string]int64, error) {
+	rows, err := tx.Query(ctx, query, a.chunk.Tenant, keys)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]int64, len(keys))
+	var (
+		id  int64
+		key string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &key}, func() error {
+		ids[key] = id
+		return nil
+	})
+	return ids, err
+}
+
+// createUsers inserts the new users with COPY, ids reserved beforehand so that
+// their memberships can be written without reading anything back.
+func (a *applier) createUsers(ctx context.Context, tx pgx.Tx, work []*pending) error {
+	var creates []*pending
+	for _, p := range work {
+		if p.create {
+			creates = append(creates, p)
+		}
+	}
+	if len(creates) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('users', 'id')) FROM generate_series(1, $1)`, len(creates))
+	if err != nil {
+		return err
+	}
+	i := 0
+	var id int64
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+		creates[i].id = id
+		i++
+		return nil
+	}); err != nil {
+		return err
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"users"}, insertColumns, pgx.CopyFromSlice(len(creates), func(i int) ([]any, error) {
+		p := creates[i]
+		row := make([]any, 0, len(insertColumns))
+		row = append(row, p.id, a.chunk.Tenant)
+		for _, c := range userColumns {
+			row = append(row, c.value(&p.user))
+		}
+		return append(row, encodeHashes(p.hashes), a.chunk.ImportID), nil
+	}))
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "users_tenant_id_login_key_key" {
+		return errRaced
+	}
+	return err
+}
+
+// updateUsers writes the changed columns of existing users through a staging
+// table: one COPY and one UPDATE for the whole set.
+func (a *applier) updateUsers(ctx context.Context, tx pgx.Tx, work []*pending) error {
+	var updates []*pending
+	for _, p := range work {
+		if !p.create {
+			updates = append(updates, p)
+		}
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, createStage); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `TRUNCATE stage_users`); err != nil {
+		return err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_users"}, stageColumns, pgx.CopyFromSlice(len(updates), func(i int) ([]any, error) {
+		p := updates[i]
+		row := make([]any, 0, len(stageColumns))
+		row = append(row, p.id, int64(p.rec.User.Given))
+		for _, c := range userColumns {
+			if p.rec.User.Given.Has(c.col) {
+				row = append(row, c.value(&p.user))
+			} else {
+				row = append(row, nil)
+			}
+		}
+		return append(row, encodeHashes(p.hashes)), nil
+	})); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, updateFromStage, a.chunk.Tenant, a.chunk.ImportID)
+	return err
+}
+
+// replaceMemberships rewrites the lists each record changes.
+func (a *applier) replaceMemberships(ctx context.Context, tx pgx.Tx, work []*pending, groupIDs, roleIDs, extIDs map[string]int64) error {
+	for _, m := range []struct {
+		col   userrow.Column
+		table string
+		ref   string
+		ids   map[string]int64
+		list  func(u *userrow.User) []string
+		key   func(s string) string
+	}{
+		{userrow.Groups, "user_groups", "group_id", groupIDs, func(u *userrow.User) []string { return u.Groups }, strings.ToLower},
+		{userrow.Roles, "user_roles", "role_id", roleIDs, func(u *userrow.User) []string { return u.Roles }, strings.ToLower},
+		{userrow.PhoneMapping, "user_extensions", "extension_id", extIDs, func(u *userrow.User) []string { return u.Phones }, func(s string) string { return s }},
+	} {
+		var (
+			users    []int64
+			pairUser []int64
+			pairRef  []int64
+		)
+		for _, p := range work {
+			if !p.changedLists.Has(m.col) {
+				continue
+			}
+			if !p.create {
+				users = append(users, p.id)
+			}
+			for _, name := range m.list(&p.user) {
+				pairUser = append(pairUser, p.id)
+				pairRef = append(pairRef, m.ids[m.key(name)])
+			}
+		}
+		if len(users) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+m.table+` WHERE tenant_id = $1 AND user_id = ANY($2)`, a.chunk.Tenant, users); err != nil {
+				return err
+			}
+		}
+		if len(pairUser) == 0 {
+			continue
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{m.table}, []string{"tenant_id", "user_id", m.ref},
+			pgx.CopyFromSlice(len(pairUser), func(i int) ([]any, error) {
+				return []any{a.chunk.Tenant, pairUser[i], pairRef[i]}, nil
+			})); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRejects records the rejected records with their problems.
+func (a *applier) writeRejects(ctx context.Context) error {
+	if len(a.rejects) == 0 {
+		return nil
+	}
+	slices.SortFunc(a.rejects, func(x, y reject) int { return x.rec.Line - y.rec.Line })
+	_, err := a.tx.CopyFrom(ctx, pgx.Identifier{"import_rejects"}, []string{"import_id", "line", "tenant_id", "login_id", "errors", "raw"},
+		pgx.CopyFromSlice(len(a.rejects), func(i int) ([]any, error) {
+			r := a.rejects[i]
+			errs, err := json.Marshal(problemsJSON(r.errors))
+			if err != nil {
+				return nil, err
+			}
+			return []any{a.chunk.ImportID, r.rec.Line, a.chunk.Tenant, nullable(r.rec.User.LoginID), errs, r.rec.Raw}, nil
+		}))
+	return err
+}
+
+// ProblemJSON is how a problem is stored and reported.
+type ProblemJSON struct {
+	Column  string `json:"column"`
+	Message string `json:"message"`
+}
+
+func problemsJSON(probs []userrow.Problem) []ProblemJSON {
+	out := make([]ProblemJSON, len(probs))
+	for i, p := range probs {
+		out[i] = ProblemJSON{Column: p.Column.String(), Message: p.Message}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Roles returns the tenant's role catalog, sorted.
+func (s *Store) Roles(ctx context.Context, tenant string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name FROM roles WHERE tenant_id = $1 ORDER BY name_key`, tenant)
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if names == nil {
+		names = []string{} // a tenant with an empty catalog: every role is unknown
+	}
+	return names, err
+}
+
+// SetRoles replaces the tenant's role catalog. Users lose the roles removed.
+func (s *Store) SetRoles(ctx context.Context, tenant string, names []string) error {
+	return s.changeRoles(ctx, tenant, names, true)
+}
+
+// AddRoles adds roles to the tenant's catalog; existing ones stay.
+func (s *Store) AddRoles(ctx context.Context, tenant string, names []string) error {
+	return s.changeRoles(ctx, tenant, names, false)
+}
+
+// RemoveRoles removes roles from the tenant's catalog and from its users.
+func (s *Store) RemoveRoles(ctx context.Context, tenant string, names []string) error {
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = strings.ToLower(n)
+	}
+	_, err := s.pool.Exec(ctx, `DELETE FROM roles WHERE tenant_id = $1 AND name_key = ANY($2)`, tenant, keys)
+	return err
+}
+
+func (s *Store) changeRoles(ctx context.Context, tenant string, names []string, replace bool) error {
+	for _, n := range names {
+		if strings.TrimSpace(n) == "" || len(n) > 64 || strings.ContainsAny(n, "\r\n") {
+			return fmt.Errorf("role %q: a role name is 1 to 64 characters on one line", n)
+		}
+	}
+	if err := s.EnsureTenant(ctx, tenant); err != nil {
+		return err
+	}
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = strings.ToLower(n)
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if replace {
+			if _, err := tx.Exec(ctx, `DELETE FROM roles WHERE tenant_id = $1 AND NOT (name_key = ANY($2))`, tenant, keys); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO roles (tenant_id, name) SELECT $1, unnest($2::text[])
+			ON CONFLICT (tenant_id, name_key) DO NOTHING`, tenant, names)
+		return err
+	})
+}
