@@ -18,8 +18,8 @@ import (
 )
 
 var (
-	once   sync.Once
-	dbURL  string
+	once     sync.Once
+	dbURL    string
 	errSetup error
 )
 
