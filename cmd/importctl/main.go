@@ -39,6 +39,10 @@ type command struct {
 var commands = []command{
 	{"validate", "check a user file offline, as an import would, and list its problems", runValidate},
 	{"gen", "write a realistic user file with a chosen share of invalid records", runGen},
+	{"migrate", "bring the database schema up to date (DATABASE_URL)", runMigrate},
+	{"import", "import a user file for a tenant (--local: in this process)", runImport},
+	{"export", "write a tenant's users in the import format", runExport},
+	{"roles", "list or change a tenant's role catalog", runRoles},
 }
 
 func main() {

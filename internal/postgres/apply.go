@@ -210,7 +210,12 @@ func (a *applier) classify(ctx context.Context, recs []*Record) ([]*pending, err
 			continue
 		}
 		p.id, p.user, p.hashes = old.id, r.User, old.hashes
-		incoming := r.User.ColumnHashes()
+		if stillDefaultPassword(&r.User, old.hashes) {
+			// The user has never set a password: whatever the record says, it
+			// must still be changed at the next login (the rule on create).
+			p.user.ChangePassword = true
+		}
+		incoming := p.user.ColumnHashes()
 		changed := false
 		for c := range userrow.Column(userrow.NumColumns) {
 			if r.User.Given.Has(c) && incoming[c] != old.hashes[c] {
@@ -228,6 +233,13 @@ func (a *applier) classify(ctx context.Context, recs []*Record) ([]*pending, err
 		work = append(work, p)
 	}
 	return work, nil
+}
+
+// stillDefaultPassword reports whether a record leaves the password alone and
+// the stored one is still the default, the Login ID's MD5.
+func stillDefaultPassword(u *userrow.User, stored [userrow.NumColumns]uint64) bool {
+	return !u.Given.Has(userrow.Password) && u.Given.Has(userrow.ChangePassword) && !u.ChangePassword &&
+		stored[userrow.Password] == userrow.HashValue(userrow.Password, userrow.DefaultPassword(u.LoginID))
 }
 
 var listColumns = userrow.ColumnSet(0).With(userrow.PhoneMapping).With(userrow.Groups).With(userrow.Roles)

@@ -78,8 +78,7 @@ func (u User) ForCreate(d Defaults) User {
 		u.ValidFrom = time.Date(y, m, day, 0, 0, 0, 0, time.UTC)
 	}
 	if !u.Given.Has(Password) {
-		sum := md5.Sum([]byte(u.LoginID)) //nolint:gosec // the format's default password
-		u.PasswordMD5 = hex.EncodeToString(sum[:])
+		u.PasswordMD5 = DefaultPassword(u.LoginID)
 		u.ChangePassword = true
 	}
 	if !u.Given.Has(RecordingMode) {
@@ -89,6 +88,13 @@ func (u User) ForCreate(d Defaults) User {
 		u.TimeZone = or(d.TimeZone, "UTC")
 	}
 	return u
+}
+
+// DefaultPassword is the password hash a user created without one gets: the
+// MD5 of the Login ID, as the format says.
+func DefaultPassword(loginID string) string {
+	sum := md5.Sum([]byte(loginID)) //nolint:gosec // the format's default password
+	return hex.EncodeToString(sum[:])
 }
 
 func or(s, def string) string {

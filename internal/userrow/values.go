@@ -79,10 +79,15 @@ func (u *User) ColumnHashes() [NumColumns]uint64 {
 	v[Roles] = strings.ToLower(v[Roles])
 	var h [NumColumns]uint64
 	for c := range Column(NumColumns) {
-		f := fnv.New64a()
-		f.Write([]byte{byte(c)})
-		f.Write([]byte(v[c]))
-		h[c] = f.Sum64()
+		h[c] = HashValue(c, v[c])
 	}
 	return h
+}
+
+// HashValue is the hash ColumnHashes gives column c holding the written value v.
+func HashValue(c Column, v string) uint64 {
+	f := fnv.New64a()
+	f.Write([]byte{byte(c)})
+	f.Write([]byte(v))
+	return f.Sum64()
 }

@@ -1,13 +1,18 @@
 // Command bench measures the importer against baselines run in the same
 // invocation on the same generated files, and prints medians and ratios.
 //
+// Two suites: parse (reading and validating files, against encoding/csv) and
+// store (importing into PostgreSQL, against psql's \copy and a naive
+// record-by-record importer; see store.go).
+//
 // Every measurement runs in a fresh child process (this binary, re-executed),
 // so that one run's heap does not weigh on the next and each has its own peak
 // RSS. Runs of the different modes are interleaved, so that a noisy neighbour
 // slows them all alike.
 //
-//	go run ./bench/cmd/bench                      # parse suite, 100k and 1M rows, 5 runs
+//	go run ./bench/cmd/bench                      # both suites, 5 runs
 //	go run ./bench/cmd/bench -rows 100000 -runs 9
+//	go run ./bench/cmd/bench -suite store -runs 3 # needs PostgreSQL (DATABASE_URL)
 package main
 
 import (
@@ -27,12 +32,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/usergen"
 )
 
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == "-child" {
-		if err := child(os.Args[2], os.Args[3:]); err != nil {
+		if err := child(context.Background(), os.Args[2], os.Args[3:]); err != nil {
 			fmt.Fprintln(os.Stderr, "bench child:", err)
 			os.Exit(1)
 		}
@@ -59,37 +65,71 @@ type sample struct {
 }
 
 func run(ctx context.Context) error {
-	rowsFlag := flag.String("rows", "100000,1000000", "comma-separated sizes of the generated files")
+	suiteFlag := flag.String("suite", "parse,store", "comma-separated suites to run: parse, store")
+	rowsFlag := flag.String("rows", "100000,1000000", "parse suite: comma-separated sizes of the generated files")
 	runs := flag.Int("runs", 5, "runs of each mode per file; medians are reported")
 	outDir := flag.String("out", "bench/out", "where the generated files are kept (reused when present)")
+	var sf storeFlags
+	flag.IntVar(&sf.rows, "store-rows", 100000, "store suite: records of the generated all-valid file")
+	flag.IntVar(&sf.chunk, "chunk", 5000, "store suite: records per chunk for the engine")
+	flag.IntVar(&sf.naiveRows, "naive-rows", 10000, "store suite: the naive importer runs on the file's first N records")
+	flag.StringVar(&sf.logStatements, "log-statements", "", "store suite: set log_min_duration_statement (e.g. 0ms) on the bench database, to profile from the server's log")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-rows N,M] [-runs R] [-out DIR]\n\n"+
-			"Parse suite: encoding/csv (baseline) vs csvfile (parse only) vs userfile (parse + validate + whole-file checks).\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-suite parse,store] [-rows N,M] [-runs R] [-out DIR] [-chunk N] [-naive-rows N]\n\n"+
+			"Parse suite: encoding/csv (baseline) vs csvfile (parse only) vs userfile (parse + validate + whole-file checks).\n"+
+			"Store suite: psql \\copy into a flat table (baseline) vs the chunk engine (new users, then the same file again)\n"+
+			"vs a naive importer (one transaction per record). It creates and drops the database %s on the server\n"+
+			"of DATABASE_URL (default %s).\n\n", benchDB, postgres.DefaultURL)
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	if *runs < 1 {
 		return errors.New("-runs must be at least 1")
 	}
+	suites := map[string]bool{}
+	for _, s := range strings.Split(*suiteFlag, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case "parse", "store":
+			suites[s] = true
+		default:
+			return fmt.Errorf("-suite %q: want parse, store or both", s)
+		}
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
+	fmt.Printf("# bench %s, %d runs per mode, medians\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), *runs)
+	if suites["parse"] {
+		if err := parseSuites(ctx, self, *rowsFlag, *outDir, *runs); err != nil {
+			return err
+		}
+	}
+	if suites["store"] {
+		sf.outDir, sf.runs = *outDir, *runs
+		if err := storeSuite(ctx, self, sf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseSuites runs the parse suite on a generated file of each size.
+func parseSuites(ctx context.Context, self, rowsFlag, outDir string, runs int) error {
 	importctl, err := buildImportctl(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("# bench %s, %d runs per mode, medians\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), *runs)
-	for _, s := range strings.Split(*rowsFlag, ",") {
+	for _, s := range strings.Split(rowsFlag, ",") {
 		rows, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || rows <= 0 {
 			return fmt.Errorf("-rows %q: want positive numbers", s)
 		}
-		file, err := generate(*outDir, rows)
+		file, err := generate(outDir, rows)
 		if err != nil {
 			return err
 		}
-		if err := parseSuite(ctx, self, importctl, file, rows, *runs); err != nil {
+		if err := parseSuite(ctx, self, importctl, file, rows, runs); err != nil {
 			return err
 		}
 	}
@@ -262,7 +302,10 @@ func maxRSS(ss []sample) int64 {
 }
 
 // child runs one measurement and prints its result as JSON.
-func child(mode string, args []string) error {
+func child(ctx context.Context, mode string, args []string) error {
+	if m, ok := storeModes[mode]; ok {
+		return storeChild(ctx, m, args)
+	}
 	if len(args) != 1 {
 		return errors.New("want one file")
 	}
