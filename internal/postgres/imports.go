@@ -90,7 +90,7 @@ func (s *Store) AddChunks(ctx context.Context, tenant string, importID int64, ch
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `UPDATE imports SET chunks = (SELECT count(*) FROM import_chunks WHERE import_id = $2),
+		_, err := tx.Exec(ctx, `UPDATE imports SET chunks = (SELECT count(*) FROM import_chunks WHERE tenant_id = $1 AND import_id = $2),
 			state = CASE WHEN state = 'planning' THEN 'running' ELSE state END
 			WHERE tenant_id = $1 AND id = $2`, tenant, importID)
 		return err
