@@ -306,3 +306,27 @@ func TestConcurrentChunksCreateGroupsOnce(t *testing.T) {
 		t.Errorf("groups %d (want 14), extensions %d (want %d), memberships %d (want %d)", groups, exts, chunks*per+5, members, chunks*per*3)
 	}
 }
+
+// Removing a role from the catalog takes it from the users who have it.
+func TestRemovedRoleLeavesUsers(t *testing.T) {
+	t.Parallel()
+	s := pgtest.Store(t)
+	tenant := pgtest.Tenant(t)
+	roles := []string{"agent", "supervisor"}
+	if err := s.SetRoles(t.Context(), tenant, roles); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, tenant, parse(t, roles, map[userrow.Column]string{userrow.UserName: "A", userrow.LoginID: "a", userrow.Roles: "agent\nsupervisor"}))
+	if err := s.RemoveRoles(t.Context(), tenant, []string{"Supervisor"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := export(t, s, tenant)["a"][userrow.Roles]; got != "agent" {
+		t.Errorf("roles after removing supervisor: %q", got)
+	}
+	if err := s.SetRoles(t.Context(), tenant, []string{"admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := export(t, s, tenant)["a"][userrow.Roles]; got != "" {
+		t.Errorf("roles after replacing the catalog: %q", got)
+	}
+}

@@ -37,7 +37,19 @@ func (s *Store) RemoveRoles(ctx context.Context, tenant string, names []string) 
 	for i, n := range names {
 		keys[i] = strings.ToLower(n)
 	}
-	_, err := s.pool.Exec(ctx, `DELETE FROM roles WHERE tenant_id = $1 AND name_key = ANY($2)`, tenant, keys)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return deleteRoles(ctx, tx, tenant, `name_key = ANY($2)`, keys)
+	})
+}
+
+// deleteRoles removes the tenant's roles that match cond (on $2), and takes
+// them from the users who have them.
+func deleteRoles(ctx context.Context, tx pgx.Tx, tenant, cond string, arg any) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM user_roles WHERE tenant_id = $1 AND role_id IN
+		(SELECT id FROM roles WHERE tenant_id = $1 AND `+cond+`)`, tenant, arg); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM roles WHERE tenant_id = $1 AND `+cond, tenant, arg)
 	return err
 }
 
@@ -56,7 +68,7 @@ func (s *Store) changeRoles(ctx context.Context, tenant string, names []string, 
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if replace {
-			if _, err := tx.Exec(ctx, `DELETE FROM roles WHERE tenant_id = $1 AND NOT (name_key = ANY($2))`, tenant, keys); err != nil {
+			if err := deleteRoles(ctx, tx, tenant, `NOT (name_key = ANY($2))`, keys); err != nil {
 				return err
 			}
 		}
