@@ -9,14 +9,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
 )
 
-// DefaultChunkSize is the number of records applied in one transaction.
-const DefaultChunkSize = 2000
+// Defaults of Options.
+const (
+	DefaultChunkSize = 2000 // records applied in one transaction
+	DefaultAppliers  = 2
+)
 
 // Options configure an import.
 type Options struct {
@@ -24,7 +30,10 @@ type Options struct {
 	Source    string // what to call the file in the import's record
 	File      userfile.Options
 	ChunkSize int // records per chunk; 0: DefaultChunkSize
-	Defaults  userrow.Defaults
+	// Appliers apply chunks at once, as that many workers would, while the
+	// file is still being read; 0: DefaultAppliers.
+	Appliers int
+	Defaults userrow.Defaults
 	// Progress, when set, is called after each chunk with the records done.
 	Progress func(records int)
 }
@@ -78,70 +87,55 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 	fr := userfile.NewReader(r, fileOpts)
 	defer fr.Close()
 
+	if opts.Appliers <= 0 {
+		opts.Appliers = DefaultAppliers
+	}
+	// Chunks go to the appliers while the next ones are read; the whole-file
+	// checks have already run on them, so their order does not matter.
 	var (
-		chunk []postgres.Record
-		spec  postgres.ChunkSpec
+		mu      sync.Mutex
+		done    int
+		g, gctx = errgroup.WithContext(ctx)
+		chunks  = make(chan appliedChunk, opts.Appliers)
 	)
-	flush := func() error {
-		if len(chunk) == 0 {
+	for range opts.Appliers {
+		g.Go(func() error {
+			for c := range chunks {
+				if err := store.AddChunks(gctx, opts.Tenant, id, []postgres.ChunkSpec{c.spec}); err != nil {
+					return err
+				}
+				out, err := store.ApplyChunk(gctx, postgres.Chunk{Tenant: opts.Tenant, ImportID: id, Seq: c.spec.Seq}, c.recs,
+					postgres.ApplyOptions{Defaults: opts.Defaults})
+				if err != nil {
+					return fmt.Errorf("apply chunk %d: %w", c.spec.Seq, err)
+				}
+				mu.Lock()
+				sum.Created += out.Created
+				sum.Updated += out.Updated
+				sum.Unchanged += out.Unchanged
+				sum.Rejected += out.Rejected
+				done += c.spec.Records
+				if opts.Progress != nil {
+					opts.Progress(done)
+				}
+				mu.Unlock()
+			}
 			return nil
-		}
-		if err := store.AddChunks(ctx, opts.Tenant, id, []postgres.ChunkSpec{spec}); err != nil {
-			return err
-		}
-		out, err := store.ApplyChunk(ctx, postgres.Chunk{Tenant: opts.Tenant, ImportID: id, Seq: spec.Seq}, chunk,
-			postgres.ApplyOptions{Defaults: opts.Defaults})
-		if err != nil {
-			return fmt.Errorf("apply chunk %d: %w", spec.Seq, err)
-		}
-		sum.Created += out.Created
-		sum.Updated += out.Updated
-		sum.Unchanged += out.Unchanged
-		sum.Rejected += out.Rejected
-		if opts.Progress != nil {
-			opts.Progress(sum.Records)
-		}
-		chunk = chunk[:0]
-		spec = postgres.ChunkSpec{Seq: spec.Seq + 1}
-		return nil
+		})
 	}
-	for {
-		rec, err := fr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if !userfile.IsRejection(err) {
-				return sum, err
-			}
-			msg := err.Error()
-			sum.FileError = &msg
-			sum.Delimiter, sum.Header = userfile.DelimiterName(fr.Delimiter()), fr.Header()
-			return sum, store.RejectImport(ctx, opts.Tenant, id, msg)
-		}
-		sum.Records++
-		if rec.Valid() {
-			sum.Valid++
-		} else {
-			sum.Invalid++
-		}
-		for _, w := range rec.Warnings {
-			sum.Warnings = append(sum.Warnings, Problem{Line: rec.Line, Column: w.Column.String(), Message: w.Message})
-		}
-		if len(chunk) == 0 {
-			spec.Offset, spec.FirstLine = rec.Offset, rec.Line
-		}
-		spec.Length, spec.Records = rec.End-spec.Offset, spec.Records+1
-		// The record's raw bytes live in a buffer the reader reuses.
-		chunk = append(chunk, postgres.Record{Line: rec.Line, User: rec.User, Errors: rec.Errors, Raw: append([]byte(nil), rec.Raw()...)})
-		if len(chunk) == opts.ChunkSize {
-			if err := flush(); err != nil {
-				return sum, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
+	readErr := read(gctx, fr, opts, &sum, chunks)
+	close(chunks)
+	if err := g.Wait(); err != nil {
 		return sum, err
+	}
+	if readErr != nil {
+		if !userfile.IsRejection(readErr) {
+			return sum, readErr
+		}
+		msg := readErr.Error()
+		sum.FileError = &msg
+		sum.Delimiter, sum.Header = userfile.DelimiterName(fr.Delimiter()), fr.Header()
+		return sum, store.RejectImport(ctx, opts.Tenant, id, msg)
 	}
 	sum.Delimiter, sum.Header = userfile.DelimiterName(fr.Delimiter()), fr.Header()
 	if err := store.Rejects(ctx, opts.Tenant, id, func(r postgres.Reject) error {
@@ -154,4 +148,58 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 	}
 	_, err = store.FinishImport(ctx, opts.Tenant, id, len(sum.Warnings))
 	return sum, err
+}
+
+// appliedChunk is a chunk of records on its way to an applier.
+type appliedChunk struct {
+	spec postgres.ChunkSpec
+	recs []postgres.Record
+}
+
+// read reads the file into chunks and sends them to the appliers; it counts
+// records and collects warnings into sum as it goes.
+func read(ctx context.Context, fr *userfile.Reader, opts Options, sum *Summary, chunks chan<- appliedChunk) error {
+	c := appliedChunk{}
+	send := func() error {
+		if len(c.recs) == 0 {
+			return nil
+		}
+		select {
+		case chunks <- c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c = appliedChunk{spec: postgres.ChunkSpec{Seq: c.spec.Seq + 1}}
+		return nil
+	}
+	for {
+		rec, err := fr.Read()
+		if errors.Is(err, io.EOF) {
+			return send()
+		}
+		if err != nil {
+			return err
+		}
+		sum.Records++
+		if rec.Valid() {
+			sum.Valid++
+		} else {
+			sum.Invalid++
+		}
+		for _, w := range rec.Warnings {
+			sum.Warnings = append(sum.Warnings, Problem{Line: rec.Line, Column: w.Column.String(), Message: w.Message})
+		}
+		if len(c.recs) == 0 {
+			c.recs = make([]postgres.Record, 0, opts.ChunkSize)
+			c.spec.Offset, c.spec.FirstLine = rec.Offset, rec.Line
+		}
+		c.spec.Length, c.spec.Records = rec.End-c.spec.Offset, c.spec.Records+1
+		// The record's raw bytes live in a buffer the reader reuses.
+		c.recs = append(c.recs, postgres.Record{Line: rec.Line, User: rec.User, Errors: rec.Errors, Raw: append([]byte(nil), rec.Raw()...)})
+		if len(c.recs) == opts.ChunkSize {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
 }
