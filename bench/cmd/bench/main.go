@@ -125,7 +125,9 @@ func parseSuites(ctx context.Context, self, rowsFlag, outDir string, runs int) e
 		if err != nil || rows <= 0 {
 			return fmt.Errorf("-rows %q: want positive numbers", s)
 		}
-		file, err := generate(outDir, rows)
+		// 1% invalid, as real uploads have some.
+		file, err := generate(filepath.Join(outDir, fmt.Sprintf("users-%d-seed1.csv", rows)),
+			usergen.Options{Rows: rows, Seed: 1, Invalid: 0.01})
 		if err != nil {
 			return err
 		}
@@ -136,14 +138,13 @@ func parseSuites(ctx context.Context, self, rowsFlag, outDir string, runs int) e
 	return nil
 }
 
-// generate writes the benchmark file for rows records once (1% invalid, as
-// real uploads have some) and reuses it afterwards.
-func generate(dir string, rows int) (string, error) {
-	name := filepath.Join(dir, fmt.Sprintf("users-%d-seed1.csv", rows))
+// generate writes the benchmark file name with opts once and reuses it
+// afterwards.
+func generate(name string, opts usergen.Options) (string, error) {
 	if _, err := os.Stat(name); err == nil {
 		return name, nil
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(name), 0o750); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(os.Stderr, "generating %s\n", name)
@@ -151,7 +152,7 @@ func generate(dir string, rows int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := usergen.Write(f, usergen.Options{Rows: rows, Seed: 1, Invalid: 0.01}); err != nil {
+	if _, err := usergen.Write(f, opts); err != nil {
 		f.Close()
 		return "", err
 	}
