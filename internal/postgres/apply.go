@@ -385,21 +385,18 @@ func (a *applier) roleIDs(ctx context.Context, tx pgx.Tx, work []*pending) (map[
 
 // ensureExtensions creates or updates the extensions the records name, with
 // the settings of the record with the highest line (within one import, the
-// later record wins, also across chunks applied in parallel).
+// later record wins, also across chunks applied in parallel). Existing ones
+// are looked up first: only missing extensions are inserted, and only those
+// whose settings change are updated.
 func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pending) (map[string]int64, error) {
-	type ext struct {
-		settings userrow.ExtensionSettings
-		line     int
-		apply    bool // the record gives settings: they apply to an existing extension too
-	}
-	exts := map[string]ext{}
+	exts := map[string]extWrite{}
 	for _, p := range work {
 		if !p.changedLists.Has(userrow.PhoneMapping) && !givesSettings(p.rec.User.Given) {
 			continue
 		}
 		for _, n := range p.user.Phones {
 			if e, ok := exts[n]; !ok || e.line < p.rec.Line {
-				exts[n] = ext{settings: p.user.Extension(), line: p.rec.Line, apply: p.create || givesSettings(p.rec.User.Given)}
+				exts[n] = extWrite{settings: p.user.Extension(), line: p.rec.Line, apply: p.create || givesSettings(p.rec.User.Given)}
 			}
 		}
 	}
@@ -407,35 +404,113 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		return nil, nil
 	}
 	numbers := sortedKeys(exts)
+	ids := make(map[string]int64, len(numbers))
+	var toUpdate []string
+	check := func(rows pgx.Rows) error {
+		var (
+			id       int64
+			number   string
+			cur      userrow.ExtensionSettings
+			byImport *int64
+			byLine   *int32
+		)
+		_, err := pgx.ForEachRow(rows, []any{&id, &number, &cur.RecordingMode, &cur.Voice, &cur.InstantMessaging, &cur.Video, &cur.DesktopScreen, &byImport, &byLine}, func() error {
+			ids[number] = id
+			e := exts[number]
+			sameImport := byImport != nil && *byImport == a.chunk.ImportID
+			if e.apply && cur != e.settings && (!sameImport || byLine == nil || int(*byLine) < e.line) {
+				toUpdate = append(toUpdate, number)
+			}
+			return nil
+		})
+		return err
+	}
+	const selectExt = `SELECT id, number, recording_mode, voice, instant_messaging, video, desktop_screen, set_by_import, set_by_line
+		FROM extensions WHERE tenant_id = $1 AND number = ANY($2)`
+	rows, err := tx.Query(ctx, selectExt, a.chunk.Tenant, numbers)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(rows); err != nil {
+		return nil, err
+	}
+	if missing := missingKeys(numbers, ids); len(missing) > 0 {
+		cols := extColumns(exts, missing)
+		rows, err := tx.Query(ctx, `INSERT INTO extensions (tenant_id, number, recording_mode, voice, instant_messaging,
+				video, desktop_screen, set_by_import, set_by_line)
+			SELECT $1, n, m, v, im, vi, ds, $2, l
+			FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l)
+			ORDER BY n
+			ON CONFLICT (tenant_id, number) DO NOTHING
+			RETURNING id, number`, append([]any{a.chunk.Tenant, a.chunk.ImportID}, cols...)...)
+		if err != nil {
+			return nil, err
+		}
+		var (
+			id     int64
+			number string
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&id, &number}, func() error { ids[number] = id; return nil }); err != nil {
+			return nil, err
+		}
+		// Inserted meanwhile by another applier: look them up like the others.
+		if raced := missingKeys(numbers, ids); len(raced) > 0 {
+			rows, err := tx.Query(ctx, selectExt, a.chunk.Tenant, raced)
+			if err != nil {
+				return nil, err
+			}
+			if err := check(rows); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(toUpdate) > 0 {
+		cols := extColumns(exts, toUpdate)
+		// The guard is repeated in SQL: another applier may have set a later
+		// line of this import since the rows were read.
+		if _, err := tx.Exec(ctx, `UPDATE extensions e SET recording_mode = t.m, voice = t.v, instant_messaging = t.im,
+				video = t.vi, desktop_screen = t.ds, set_by_import = $2, set_by_line = t.l, updated_at = now()
+			FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l)
+			WHERE e.tenant_id = $1 AND e.number = t.n
+				AND (e.set_by_import IS DISTINCT FROM $2 OR e.set_by_line IS NULL OR e.set_by_line < t.l)`,
+			append([]any{a.chunk.Tenant, a.chunk.ImportID}, cols...)...); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// extWrite is what the chunk sets on one extension.
+type extWrite struct {
+	settings userrow.ExtensionSettings
+	line     int
+	apply    bool // the record gives settings: they apply to an existing extension too
+}
+
+// extColumns lays out the given extensions as the arrays the statements take:
+// numbers, modes, the four flags and the lines.
+func extColumns(exts map[string]extWrite, numbers []string) []any {
 	var (
 		modes                    = make([]string, len(numbers))
 		voice, im, video, screen = make([]bool, len(numbers)), make([]bool, len(numbers)), make([]bool, len(numbers)), make([]bool, len(numbers))
-		lines                    = make([]*int32, len(numbers)) // NULL: create with these settings, never update
+		lines                    = make([]int32, len(numbers))
 	)
 	for i, n := range numbers {
 		e := exts[n]
 		modes[i], voice[i], im[i], video[i], screen[i] = e.settings.RecordingMode, e.settings.Voice, e.settings.InstantMessaging, e.settings.Video, e.settings.DesktopScreen
-		if e.apply {
-			line := int32(e.line)
-			lines[i] = &line
+		lines[i] = int32(e.line)
+	}
+	return []any{numbers, modes, voice, im, video, screen, lines}
+}
+
+func missingKeys(keys []string, have map[string]int64) []string {
+	var out []string
+	for _, k := range keys {
+		if _, ok := have[k]; !ok {
+			out = append(out, k)
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO extensions AS e (tenant_id, number, recording_mode, voice, instant_messaging,
-			video, desktop_screen, set_by_import, set_by_line)
-		SELECT $1, n, m, v, im, vi, ds, $2, l
-		FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l)
-		ORDER BY n
-		ON CONFLICT (tenant_id, number) DO UPDATE SET recording_mode = excluded.recording_mode, voice = excluded.voice,
-			instant_messaging = excluded.instant_messaging, video = excluded.video, desktop_screen = excluded.desktop_screen,
-			set_by_import = excluded.set_by_import, set_by_line = excluded.set_by_line, updated_at = now()
-		WHERE excluded.set_by_line IS NOT NULL
-			AND (e.set_by_import IS DISTINCT FROM excluded.set_by_import OR e.set_by_line IS NULL OR e.set_by_line < excluded.set_by_line)
-			AND (e.recording_mode, e.voice, e.instant_messaging, e.video, e.desktop_screen) IS DISTINCT FROM
-			(excluded.recording_mode, excluded.voice, excluded.instant_messaging, excluded.video, excluded.desktop_screen)`,
-		a.chunk.Tenant, a.chunk.ImportID, numbers, modes, voice, im, video, screen, lines); err != nil {
-		return nil, err
-	}
-	return a.idsByKey(ctx, tx, `SELECT id, number FROM extensions WHERE tenant_id = $1 AND number = ANY($2)`, numbers)
+	return out
 }
 
 // givesSettings reports whether a record gives any of the extension settings.

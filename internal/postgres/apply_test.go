@@ -330,3 +330,39 @@ func TestRemovedRoleLeavesUsers(t *testing.T) {
 		t.Errorf("roles after replacing the catalog: %q", got)
 	}
 }
+
+// Within one import the record with the higher line sets an extension,
+// whichever chunk is applied first.
+func TestLaterLineSetsExtension(t *testing.T) {
+	t.Parallel()
+	for _, order := range [][]int{{0, 1}, {1, 0}} {
+		s := pgtest.Store(t)
+		tenant := pgtest.Tenant(t)
+		ctx := t.Context()
+		id, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: t.Name()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddChunks(ctx, tenant, id, []postgres.ChunkSpec{{Seq: 0, Records: 1}, {Seq: 1, Records: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		later := parse(t, nil, map[userrow.Column]string{userrow.UserName: "Later", userrow.LoginID: "later", userrow.PhoneMapping: "+3630000", userrow.RecordingMode: "no"})
+		later[0].Line = 900
+		earlier := parse(t, nil, map[userrow.Column]string{userrow.UserName: "Earlier", userrow.LoginID: "earlier", userrow.PhoneMapping: "+36 30 000", userrow.RecordingMode: "manual", userrow.Voice: "1"})
+		earlier[0].Line = 5
+		chunks := [][]postgres.Record{later, earlier}
+		for _, seq := range order {
+			if _, err := s.ApplyChunk(ctx, postgres.Chunk{Tenant: tenant, ImportID: id, Seq: seq}, chunks[seq], postgres.ApplyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mode string
+		var voice bool
+		if err := s.Pool().QueryRow(ctx, `SELECT recording_mode, voice FROM extensions WHERE tenant_id = $1 AND number = '+3630000'`, tenant).Scan(&mode, &voice); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "no" || voice {
+			t.Errorf("chunks applied in order %v: extension has mode %q voice %v, want line 900's \"no\" and no voice", order, mode, voice)
+		}
+	}
+}

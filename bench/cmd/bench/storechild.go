@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/userimport/userimport/internal/importer"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/userfile"
 )
@@ -97,10 +94,10 @@ func warmUp(ctx context.Context, store *postgres.Store, n int) error {
 	return nil
 }
 
-// engineImport imports the file as the queue does: the planner reads and
-// validates it, cuts it into chunks and records them; then two workers apply
-// the chunks at once. Timed from the start of reading to the last commit;
-// want checks the summed outcome against the number of records.
+// engineImport imports the file through importer.Local: reading and
+// validating run while o.appliers goroutines apply the chunks, as workers
+// would. Timed from the start of reading to the last commit; want checks the
+// summed outcome against the number of records.
 func engineImport(ctx context.Context, store *postgres.Store, file string, o childOpts, want func(postgres.Outcome, int) error) (storeResult, error) {
 	f, err := os.Open(file) //nolint:gosec // the parent passes a file it generated itself
 	if err != nil {
@@ -111,122 +108,21 @@ func engineImport(ctx context.Context, store *postgres.Store, file string, o chi
 	if err != nil {
 		return storeResult{}, err
 	}
-	if err := warmUp(ctx, store, o.appliers); err != nil {
+	if err := warmUp(ctx, store, o.appliers+1); err != nil {
 		return storeResult{}, err
 	}
-
 	start := time.Now()
-	roles, err := store.Roles(ctx, o.tenant)
-	if err != nil {
-		return storeResult{}, err
-	}
-	chunks, specs, n, err := readChunks(f, userfile.Options{Roles: roles, SizeHint: st.Size()}, o.chunk)
-	if err != nil {
-		return storeResult{}, err
-	}
-	read := time.Since(start)
-
-	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: o.tenant, Kind: "local", Source: filepath.Base(file), SourceSize: st.Size()})
-	if err != nil {
-		return storeResult{}, err
-	}
-	if err := store.AddChunks(ctx, o.tenant, id, specs); err != nil {
-		return storeResult{}, err
-	}
-	planned := time.Since(start)
-
-	out, busy, err := applyChunks(ctx, store, o, id, chunks)
+	sum, err := importer.Local(ctx, store, f, importer.Options{
+		Tenant: o.tenant, Source: filepath.Base(file), ChunkSize: o.chunk, Appliers: o.appliers,
+		File: userfile.Options{SizeHint: st.Size()},
+	})
 	if err != nil {
 		return storeResult{}, err
 	}
 	elapsed := time.Since(start)
-
-	if err := want(out, n); err != nil {
+	out := postgres.Outcome{Created: sum.Created, Updated: sum.Updated, Unchanged: sum.Unchanged, Rejected: sum.Rejected}
+	if err := want(out, sum.Records); err != nil {
 		return storeResult{}, err
 	}
-	if _, err := store.FinishImport(ctx, o.tenant, id, 0); err != nil {
-		return storeResult{}, err
-	}
-	return storeResult{
-		result: result{Seconds: elapsed.Seconds(), Records: n, Bytes: st.Size()},
-		Phases: []phase{
-			{"read+validate", read.Seconds()},
-			{"plan", (planned - read).Seconds()},
-			{"apply", (elapsed - planned).Seconds()},
-			{"mean ApplyChunk", busy.Seconds() / float64(len(chunks))},
-		},
-	}, nil
-}
-
-// readChunks reads the whole file and cuts its records into chunks.
-func readChunks(r io.Reader, opts userfile.Options, size int) (chunks [][]postgres.Record, specs []postgres.ChunkSpec, n int, err error) {
-	ur := userfile.NewReader(r, opts)
-	defer ur.Close()
-	var cur []postgres.Record
-	for {
-		rec, err := ur.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		n++
-		if len(cur) == 0 {
-			cur = make([]postgres.Record, 0, size)
-			specs = append(specs, postgres.ChunkSpec{Seq: len(specs), Offset: rec.Offset, FirstLine: rec.Line})
-		}
-		spec := &specs[len(specs)-1]
-		spec.Length, spec.Records = rec.End-spec.Offset, spec.Records+1
-		// The record's raw bytes live in a buffer the reader reuses.
-		cur = append(cur, postgres.Record{Line: rec.Line, User: rec.User, Errors: rec.Errors, Raw: bytes.Clone(rec.Raw())})
-		if len(cur) == size {
-			chunks, cur = append(chunks, cur), nil
-		}
-	}
-	if len(cur) > 0 {
-		chunks = append(chunks, cur)
-	}
-	return chunks, specs, n, nil
-}
-
-// applyChunks applies the chunks from o.appliers goroutines, each taking the
-// next chunk not yet taken, as workers do. It returns the summed outcome and
-// the summed time spent in ApplyChunk.
-func applyChunks(ctx context.Context, store *postgres.Store, o childOpts, importID int64, chunks [][]postgres.Record) (postgres.Outcome, time.Duration, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		next  atomic.Int64
-		mu    sync.Mutex
-		total postgres.Outcome
-		busy  time.Duration
-		errs  []error
-		wg    sync.WaitGroup
-	)
-	for range o.appliers {
-		wg.Go(func() {
-			for {
-				seq := int(next.Add(1)) - 1
-				if seq >= len(chunks) || ctx.Err() != nil {
-					return
-				}
-				t := time.Now()
-				out, err := store.ApplyChunk(ctx, postgres.Chunk{Tenant: o.tenant, ImportID: importID, Seq: seq}, chunks[seq], postgres.ApplyOptions{})
-				mu.Lock()
-				busy += time.Since(t)
-				total.Created += out.Created
-				total.Updated += out.Updated
-				total.Unchanged += out.Unchanged
-				total.Rejected += out.Rejected
-				if err != nil {
-					errs = append(errs, fmt.Errorf("apply chunk %d: %w", seq, err))
-					cancel()
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return total, busy, errors.Join(errs...)
+	return storeResult{result: result{Seconds: elapsed.Seconds(), Records: sum.Records, Bytes: st.Size()}}, nil
 }
