@@ -571,6 +571,10 @@ func (a *applier) idsByKey(ctx context.Context, tx pgx.Tx, query string, keys []
 	return ids, err
 }
 
+// idBlock is the increment of the user_id_blocks sequence: one nextval
+// reserves that many ids.
+const idBlock = 1024
+
 // createUsers inserts the new users with COPY, ids reserved beforehand so that
 // their memberships can be written without reading anything back.
 func (a *applier) createUsers(ctx context.Context, tx pgx.Tx, work []*pending) error {
@@ -583,15 +587,17 @@ func (a *applier) createUsers(ctx context.Context, tx pgx.Tx, work []*pending) e
 	if len(creates) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('users', 'id')) FROM generate_series(1, $1)`, len(creates))
+	rows, err := tx.Query(ctx, `SELECT nextval('user_id_blocks') FROM generate_series(1, $1)`, (len(creates)+idBlock-1)/idBlock)
 	if err != nil {
 		return err
 	}
 	i := 0
-	var id int64
-	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {
-		creates[i].id = id
-		i++
+	var start int64
+	if _, err := pgx.ForEachRow(rows, []any{&start}, func() error {
+		for id := start; id < start+idBlock && i < len(creates); id++ {
+			creates[i].id = id
+			i++
+		}
 		return nil
 	}); err != nil {
 		return err
