@@ -66,7 +66,8 @@ demo: ## Generate 10 000 users (1 % invalid), validate them, import them into th
 comma := ,
 DEMO_ROLES := agent,supervisor,admin,auditor
 
-bench: ## Run the reproducible benchmarks (bench/cmd/bench)
+bench: ## Run the reproducible benchmarks (bench/cmd/bench): parse and store suites, on the local stack
+	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
 	go run ./bench/cmd/bench
 
 # -fuzzminimizetime 1x: Go's minimiser can stall on a failing input for the

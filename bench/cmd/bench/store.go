@@ -326,7 +326,9 @@ func printStoreTable(file string, size int64, f storeFlags, samples map[string][
 	fmt.Println("Where the time goes (medians of each phase):")
 	fmt.Println()
 	for _, m := range []string{modeFresh, modeAgain, modeNaive} {
-		fmt.Printf("- %s: %s\n", storeLabel(m, f), strings.Trim(phasesText(medianPhases(samples[m])), " ()"))
+		if phases := medianPhases(samples[m]); len(phases) > 0 {
+			fmt.Printf("- %s: %s\n", storeLabel(m, f), strings.Trim(phasesText(phases), " ()"))
+		}
 	}
 
 	fresh, again := med[modeFresh].Seconds/copyTime, med[modeAgain].Seconds/copyTime
