@@ -188,17 +188,7 @@ through the same engine as the queue's workers. Exit status: 0 every record impo
 }
 
 func writeImportTable(w io.Writer, name string, sum *importer.Summary) error {
-	res := validation{
-		Records: sum.Records, Valid: sum.Valid, Invalid: sum.Invalid, Delimiter: sum.Delimiter, Header: sum.Header,
-		FileError: sum.FileError,
-	}
-	for _, p := range sum.Errors {
-		res.Errors = append(res.Errors, problem(p))
-	}
-	for _, p := range sum.Warnings {
-		res.Warnings = append(res.Warnings, problem(p))
-	}
-	if err := writeTable(w, name, &res); err != nil {
+	if err := writeTable(w, name, &sum.Report); err != nil {
 		return err
 	}
 	if sum.FileError != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/userfile"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -81,7 +82,7 @@ func TestImportAndExportCommands(t *testing.T) {
 		Updated   int       `json:"updated"`
 		Unchanged int       `json:"unchanged"`
 		Rejected  int       `json:"rejected"`
-		Errors    []problem `json:"errors"`
+		Errors    []userfile.Problem `json:"errors"`
 	}
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatalf("import output %q (stderr %q): %v", out, errOut, err)

@@ -16,25 +16,6 @@ import (
 	"github.com/userimport/userimport/internal/userrow"
 )
 
-// validation is the result of validate; its JSON form is a contract other
-// tools consume.
-type validation struct {
-	Records   int       `json:"records"`
-	Valid     int       `json:"valid"`
-	Invalid   int       `json:"invalid"`
-	Delimiter string    `json:"delimiter"`
-	Header    bool      `json:"header"`
-	Errors    []problem `json:"errors"`
-	Warnings  []problem `json:"warnings"`
-	FileError *string   `json:"file_error"`
-}
-
-type problem struct {
-	Line    int    `json:"line"`
-	Column  string `json:"column"`
-	Message string `json:"message"`
-}
-
 func runValidate(ctx context.Context, e env, args []string) int {
 	fs := newFlags(e, "validate", "validate [--delimiter auto|comma|semicolon] [--header auto|skip|none] [--roles agent,supervisor,...] [--format table|json] FILE|-",
 		`  importctl validate users.csv
@@ -114,8 +95,8 @@ func splitList(s string) []string {
 
 // validateFile reads the whole file. A file-level rejection is part of the
 // result; only I/O errors and cancellation are returned as errors.
-func validateFile(ctx context.Context, in io.Reader, opts userfile.Options) (*validation, error) {
-	res := &validation{Errors: []problem{}, Warnings: []problem{}}
+func validateFile(ctx context.Context, in io.Reader, opts userfile.Options) (*userfile.Report, error) {
+	res := userfile.NewReport()
 	r := userfile.NewReader(in, opts)
 	defer r.Close()
 	for n := 0; ; n++ {
@@ -127,35 +108,19 @@ func validateFile(ctx context.Context, in io.Reader, opts userfile.Options) (*va
 			break
 		}
 		if err != nil {
-			if userfile.IsRejection(err) {
-				msg := err.Error()
-				res.FileError = &msg
-				break
+			if !userfile.IsRejection(err) {
+				return nil, err
 			}
-			return nil, err
+			res.End(r, err)
+			return &res, nil
 		}
-		res.Records++
-		if rec.Valid() {
-			res.Valid++
-		} else {
-			res.Invalid++
-		}
-		res.Errors = appendProblems(res.Errors, rec.Line, rec.Errors)
-		res.Warnings = appendProblems(res.Warnings, rec.Line, rec.Warnings)
+		res.Count(rec, true)
 	}
-	res.Delimiter = userfile.DelimiterName(r.Delimiter())
-	res.Header = r.Header()
-	return res, nil
+	res.End(r, nil)
+	return &res, nil
 }
 
-func appendProblems(dst []problem, line int, probs []userrow.Problem) []problem {
-	for _, p := range probs {
-		dst = append(dst, problem{Line: line, Column: p.Column.String(), Message: p.Message})
-	}
-	return dst
-}
-
-func writeTable(w io.Writer, name string, res *validation) error {
+func writeTable(w io.Writer, name string, res *userfile.Report) error {
 	bw := bufio.NewWriter(w)
 	if name == "-" {
 		name = "standard input"
@@ -172,7 +137,7 @@ func writeTable(w io.Writer, name string, res *validation) error {
 		name, plural(res.Records, "record"), res.Valid, res.Invalid, res.Delimiter, header)
 	for _, list := range []struct {
 		title string
-		probs []problem
+		probs []userfile.Problem
 	}{{"Errors", res.Errors}, {"Warnings (the records are still imported)", res.Warnings}} {
 		if len(list.probs) == 0 {
 			continue

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/userimport/userimport/internal/userfile"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -109,7 +111,7 @@ func TestGen(t *testing.T) {
 	}
 	// What gen writes, validate reads: 5 of 50 records are invalid.
 	code, out, _ := runCLI(t, a, "validate", "--roles", "agent,supervisor,admin,auditor", "--format", "json", "-")
-	var res validation
+	var res userfile.Report
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}

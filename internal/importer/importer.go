@@ -38,35 +38,22 @@ type Options struct {
 	Progress func(records int)
 }
 
-// Problem is an error or warning about one record.
-type Problem struct {
-	Line    int    `json:"line"`
-	Column  string `json:"column"`
-	Message string `json:"message"`
-}
-
-// Summary is the outcome of an import.
+// Summary is the outcome of an import: the file's report (its errors are
+// every rejected record's, the database's refusals included) and the counts.
 type Summary struct {
-	ImportID  int64     `json:"import_id"`
-	Records   int       `json:"records"`
-	Valid     int       `json:"valid"`
-	Invalid   int       `json:"invalid"`
-	Delimiter string    `json:"delimiter"`
-	Header    bool      `json:"header"`
-	Errors    []Problem `json:"errors"`
-	Warnings  []Problem `json:"warnings"`
-	FileError *string   `json:"file_error"`
-	Created   int       `json:"created"`
-	Updated   int       `json:"updated"`
-	Unchanged int       `json:"unchanged"`
-	Rejected  int       `json:"rejected"`
+	ImportID int64 `json:"import_id"`
+	userfile.Report
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Rejected  int `json:"rejected"`
 }
 
 // Local imports the file r for opts.Tenant. A file rejected as a whole is
 // reported in Summary.FileError, not as an error; errors are I/O and store
 // failures.
 func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options) (Summary, error) {
-	sum := Summary{Errors: []Problem{}, Warnings: []Problem{}}
+	sum := Summary{Report: userfile.NewReport()}
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = DefaultChunkSize
 	}
@@ -132,15 +119,13 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 		if !userfile.IsRejection(readErr) {
 			return sum, readErr
 		}
-		msg := readErr.Error()
-		sum.FileError = &msg
-		sum.Delimiter, sum.Header = userfile.DelimiterName(fr.Delimiter()), fr.Header()
-		return sum, store.RejectImport(ctx, opts.Tenant, id, msg)
+		sum.End(fr, readErr)
+		return sum, store.RejectImport(ctx, opts.Tenant, id, *sum.FileError)
 	}
-	sum.Delimiter, sum.Header = userfile.DelimiterName(fr.Delimiter()), fr.Header()
+	sum.End(fr, nil)
 	if err := store.Rejects(ctx, opts.Tenant, id, func(r postgres.Reject) error {
 		for _, e := range r.Errors {
-			sum.Errors = append(sum.Errors, Problem{Line: r.Line, Column: e.Column, Message: e.Message})
+			sum.Errors = append(sum.Errors, userfile.Problem{Line: r.Line, Column: e.Column, Message: e.Message})
 		}
 		return nil
 	}); err != nil {
@@ -180,15 +165,7 @@ func read(ctx context.Context, fr *userfile.Reader, opts Options, sum *Summary, 
 		if err != nil {
 			return err
 		}
-		sum.Records++
-		if rec.Valid() {
-			sum.Valid++
-		} else {
-			sum.Invalid++
-		}
-		for _, w := range rec.Warnings {
-			sum.Warnings = append(sum.Warnings, Problem{Line: rec.Line, Column: w.Column.String(), Message: w.Message})
-		}
+		sum.Count(rec, false) // errors come from the store, with the database's refusals
 		if len(c.recs) == 0 {
 			c.recs = make([]postgres.Record, 0, opts.ChunkSize)
 			c.spec.Offset, c.spec.FirstLine = rec.Offset, rec.Line

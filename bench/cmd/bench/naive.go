@@ -22,15 +22,11 @@ import (
 // every user, group, extension and role by its key before writing it. It
 // holds one connection, as such an importer does.
 func naiveImport(ctx context.Context, store *postgres.Store, file string, o childOpts) (storeResult, error) {
-	f, err := os.Open(file) //nolint:gosec // the parent passes a file it generated itself
+	f, size, err := openGenerated(file)
 	if err != nil {
 		return storeResult{}, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return storeResult{}, err
-	}
 	conn, err := store.Pool().Acquire(ctx)
 	if err != nil {
 		return storeResult{}, err
@@ -42,7 +38,7 @@ func naiveImport(ctx context.Context, store *postgres.Store, file string, o chil
 	if err != nil {
 		return storeResult{}, err
 	}
-	ur := userfile.NewReader(f, userfile.Options{Roles: roles, SizeHint: st.Size()})
+	ur := userfile.NewReader(f, userfile.Options{Roles: roles, SizeHint: size})
 	defer ur.Close()
 	w := naiveWriter{conn: conn.Conn(), tenant: o.tenant}
 	n := 0

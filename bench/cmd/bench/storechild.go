@@ -99,22 +99,18 @@ func warmUp(ctx context.Context, store *postgres.Store, n int) error {
 // would. Timed from the start of reading to the last commit; want checks the
 // summed outcome against the number of records.
 func engineImport(ctx context.Context, store *postgres.Store, file string, o childOpts, want func(postgres.Outcome, int) error) (storeResult, error) {
-	f, err := os.Open(file) //nolint:gosec // the parent passes a file it generated itself
+	f, size, err := openGenerated(file)
 	if err != nil {
 		return storeResult{}, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return storeResult{}, err
-	}
 	if err := warmUp(ctx, store, o.appliers+1); err != nil {
 		return storeResult{}, err
 	}
 	start := time.Now()
 	sum, err := importer.Local(ctx, store, f, importer.Options{
 		Tenant: o.tenant, Source: filepath.Base(file), ChunkSize: o.chunk, Appliers: o.appliers,
-		File: userfile.Options{SizeHint: st.Size()},
+		File: userfile.Options{SizeHint: size},
 	})
 	if err != nil {
 		return storeResult{}, err
@@ -124,5 +120,19 @@ func engineImport(ctx context.Context, store *postgres.Store, file string, o chi
 	if err := want(out, sum.Records); err != nil {
 		return storeResult{}, err
 	}
-	return storeResult{result: result{Seconds: elapsed.Seconds(), Records: sum.Records, Bytes: st.Size()}}, nil
+	return storeResult{result: result{Seconds: elapsed.Seconds(), Records: sum.Records, Bytes: size}}, nil
+}
+
+// openGenerated opens a file the parent generated and returns its size.
+func openGenerated(file string) (*os.File, int64, error) {
+	f, err := os.Open(file) //nolint:gosec // the parent passes a file it generated itself
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
 }
