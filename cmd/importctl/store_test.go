@@ -77,11 +77,11 @@ func TestImportAndExportCommands(t *testing.T) {
 	_, file, _ := runCLI(t, "", "gen", "--rows", "500", "--seed", "4", "--invalid", "0.02")
 	code, out, errOut := runDB(t, file, "import", "--tenant", tenant, "--local", "--format", "json", "-")
 	var sum struct {
-		Records   int       `json:"records"`
-		Created   int       `json:"created"`
-		Updated   int       `json:"updated"`
-		Unchanged int       `json:"unchanged"`
-		Rejected  int       `json:"rejected"`
+		Records   int                `json:"records"`
+		Created   int                `json:"created"`
+		Updated   int                `json:"updated"`
+		Unchanged int                `json:"unchanged"`
+		Rejected  int                `json:"rejected"`
 		Errors    []userfile.Problem `json:"errors"`
 	}
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
