@@ -117,7 +117,7 @@ type Reader struct {
 	rawBuf   []byte // raw's own storage once it spans lines
 	rawOwned bool   // raw is in rawBuf, not in the read buffer
 	fieldBuf []byte // unquoted, trimmed field values back to back
-	bounds   []int  // start and end of each field in fieldBuf
+	bounds   []int  // start and end of each field in raw, or in fieldBuf (marked inBuf)
 	fields   []string
 	str      stringArena // backs the field strings
 

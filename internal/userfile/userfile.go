@@ -136,14 +136,28 @@ func NewReader(r io.Reader, opts Options) *Reader {
 		src:      r,
 		opts:     opts,
 		validate: userrow.NewValidator(userrow.Options{Roles: opts.Roles}),
-		check:    userrow.NewFileCheck(int(opts.SizeHint / bytesPerRecordGuess)),
 		stop:     make(chan struct{}),
 	}
 }
 
-// bytesPerRecordGuess turns a file size into an expected number of records; a
-// guess too low only costs the tables some growing.
-const bytesPerRecordGuess = 256
+// sizeCheck makes the whole-file checks, sized from the first batch: the
+// file's size over its records' average size, and their average number of
+// extensions. Without a size hint, the tables start small and grow.
+func (r *Reader) sizeCheck(first *batch) {
+	var records, extensions int
+	if n := len(first.recs); n > 0 && r.opts.SizeHint > 0 {
+		bytes := first.recs[n-1].End - first.recs[0].Offset
+		phones := 0
+		for i := range first.recs {
+			phones += len(first.recs[i].User.Phones)
+		}
+		if bytes > 0 {
+			records = int(r.opts.SizeHint * int64(n) / bytes)
+			extensions = records * phones / n
+		}
+	}
+	r.check = userrow.NewFileCheck(records, extensions)
+}
 
 // Delimiter returns the delimiter in use (0 before the first Read).
 func (r *Reader) Delimiter() byte {
@@ -195,6 +209,9 @@ func (r *Reader) Read() (*Record, error) {
 			return nil, r.err
 		}
 		<-b.done
+		if r.check == nil {
+			r.sizeCheck(b)
+		}
 		if r.cur != nil {
 			select { // its records were valid until this Read
 			case r.free <- r.cur:

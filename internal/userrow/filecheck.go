@@ -18,13 +18,14 @@ type FileCheck struct {
 // Lines above this are stored as this; the message then says "or later".
 const maxStoredLine = 1<<32 - 1
 
-// NewFileCheck returns an empty FileCheck sized for about the given number of
-// records (0 if unknown): a good guess spares the tables their growing.
-func NewFileCheck(records int) *FileCheck {
+// NewFileCheck returns an empty FileCheck sized for about the given numbers
+// of records and extensions (0 if unknown). A good estimate spares the tables
+// their growing, and with it the memory that growing leaves behind.
+func NewFileCheck(records, extensions int) *FileCheck {
 	return &FileCheck{
 		seed:   maphash.MakeSeed(),
 		logins: newFPTable[uint32](records),
-		exts:   newFPTable[uint8](records * 3 / 2),
+		exts:   newFPTable[uint8](extensions),
 	}
 }
 
@@ -89,3 +90,4 @@ func packSettings(s ExtensionSettings) uint8 {
 	}
 	return v
 }
+

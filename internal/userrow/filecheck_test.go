@@ -47,7 +47,7 @@ func TestFPTableAgreesWithMap(t *testing.T) {
 
 func TestFileCheckLogins(t *testing.T) {
 	t.Parallel()
-	f := NewFileCheck(0)
+	f := NewFileCheck(0, 0)
 	for i := range 10_000 {
 		if p := f.Login(i+2, fmt.Sprintf("user%d@example.com", i)); p != nil {
 			t.Fatalf("line %d: unexpected %v", i+2, p)
@@ -61,7 +61,7 @@ func TestFileCheckLogins(t *testing.T) {
 
 func TestFileCheckExtensions(t *testing.T) {
 	t.Parallel()
-	f := NewFileCheck(0)
+	f := NewFileCheck(0, 0)
 	a := User{Phones: []string{"+3612345", "sip:a@pbx"}, RecordingMode: "full"}
 	b := User{Phones: []string{"+3699999"}, RecordingMode: "full"}
 	same := User{Phones: []string{"+3612345"}} // empty mode is full: the same settings

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -56,6 +57,9 @@ type result struct {
 	Seconds float64 `json:"seconds"`
 	Records int     `json:"records"`
 	Bytes   int64   `json:"bytes"`
+	// PeakHeap is the heap the Go runtime obtained from the OS (HeapSys),
+	// which never shrinks: the peak. 0 when not known (a whole command).
+	PeakHeap uint64 `json:"peak_heap"`
 }
 
 // sample is one child's result with the peak RSS the kernel recorded for it.
@@ -173,14 +177,18 @@ func parseSuite(ctx context.Context, self, importctl, file string, rows, runs in
 	}
 	base := median(samples["encoding/csv"])
 	fmt.Printf("## %d rows (%s, %.1f MB)\n\n", rows, filepath.Base(file), float64(base.Bytes)/1e6)
-	fmt.Println("| mode | median s | rows/s | MB/s | peak RSS MiB | throughput vs encoding/csv |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| mode | median s | rows/s | MB/s | peak heap MiB | peak RSS MiB | throughput vs encoding/csv |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	records := median(samples["encoding/csv"]).Records
 	for _, m := range modes {
 		s := median(samples[m])
 		s.Records = records
-		fmt.Printf("| %s | %.3f | %.0f | %.1f | %.1f | %.0f%% |\n", label(m), s.Seconds,
-			float64(s.Records)/s.Seconds, float64(s.Bytes)/1e6/s.Seconds,
+		heap := "—"
+		if h := maxHeap(samples[m]); h > 0 {
+			heap = fmt.Sprintf("%.1f", float64(h)/(1<<20))
+		}
+		fmt.Printf("| %s | %.3f | %.0f | %.1f | %s | %.1f | %.0f%% |\n", label(m), s.Seconds,
+			float64(s.Records)/s.Seconds, float64(s.Bytes)/1e6/s.Seconds, heap,
 			float64(maxRSS(samples[m]))/(1<<20), 100*base.Seconds/s.Seconds)
 	}
 	fmt.Println()
@@ -294,6 +302,14 @@ func median(ss []sample) sample {
 	return sorted[len(sorted)/2]
 }
 
+func maxHeap(ss []sample) uint64 {
+	var m uint64
+	for _, s := range ss {
+		m = max(m, s.PeakHeap)
+	}
+	return m
+}
+
 func maxRSS(ss []sample) int64 {
 	var m int64
 	for _, s := range ss {
@@ -328,7 +344,10 @@ func child(ctx context.Context, mode string, args []string) error {
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(result{Seconds: time.Since(start).Seconds(), Records: n, Bytes: st.Size()})
+	elapsed := time.Since(start)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return json.NewEncoder(os.Stdout).Encode(result{Seconds: elapsed.Seconds(), Records: n, Bytes: st.Size(), PeakHeap: ms.HeapSys})
 }
 
 var modesByName = map[string]func(r io.Reader, size int64) (int, error){
@@ -336,7 +355,7 @@ var modesByName = map[string]func(r io.Reader, size int64) (int, error){
 	"csvfile":      parseCSVFile,
 	"validate": func(r io.Reader, size int64) (int, error) {
 		if size >= 64<<20 {
-			debug.SetGCPercent(25) // as importctl validate does for large files
+			debug.SetGCPercent(15) // as importctl validate does for large files
 		}
 		return validate(r, size)
 	},
