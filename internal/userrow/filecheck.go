@@ -90,4 +90,3 @@ func packSettings(s ExtensionSettings) uint8 {
 	}
 	return v
 }
-
