@@ -285,7 +285,7 @@ func (a *applier) applyIsolated(ctx context.Context, work []*pending) error {
 		return err
 	}
 	if len(work) == 1 {
-		a.reject(work[0].rec, userrow.Problem{Column: userrow.NoColumn, Message: "the database refused the record: " + dbMessage(err)})
+		a.reject(work[0].rec, userrow.Problem{Column: userrow.NoColumn, Message: rejectMessage(err)})
 		return nil
 	}
 	half := len(work) / 2
@@ -293,6 +293,15 @@ func (a *applier) applyIsolated(ctx context.Context, work []*pending) error {
 		return err
 	}
 	return a.applyIsolated(ctx, work[half:])
+}
+
+// rejectMessage says why a record was refused at write time.
+func rejectMessage(err error) string {
+	var refused refusedError
+	if errors.As(err, &refused) {
+		return string(refused)
+	}
+	return "the database refused the record: " + dbMessage(err)
 }
 
 func dbMessage(err error) string {
@@ -391,8 +400,8 @@ func (a *applier) roleIDs(ctx context.Context, tx pgx.Tx, work []*pending) (map[
 	}
 	for _, k := range sortedKeys(names) {
 		if _, ok := ids[k]; !ok {
-			// A data problem of the records naming it: let bisection find them.
-			return nil, &pgconn.PgError{Code: "23503", Message: fmt.Sprintf("role %q is not in the tenant's role catalog", names[k])}
+			// A problem of the records naming it: let bisection find them.
+			return nil, refusedError(fmt.Sprintf("role %q is not in the tenant's role catalog", names[k]))
 		}
 	}
 	return ids, nil

@@ -366,3 +366,37 @@ func TestLaterLineSetsExtension(t *testing.T) {
 		}
 	}
 }
+
+// A role removed from the catalog after the file was validated rejects the
+// records naming it, and only them.
+func TestRoleRemovedSinceValidation(t *testing.T) {
+	t.Parallel()
+	s := pgtest.Store(t)
+	tenant := pgtest.Tenant(t)
+	roles := []string{"agent", "auditor"}
+	if err := s.SetRoles(t.Context(), tenant, roles); err != nil {
+		t.Fatal(err)
+	}
+	recs := parse(t, roles,
+		map[userrow.Column]string{userrow.UserName: "A", userrow.LoginID: "a", userrow.Roles: "agent"},
+		map[userrow.Column]string{userrow.UserName: "B", userrow.LoginID: "b", userrow.Roles: "auditor"},
+		map[userrow.Column]string{userrow.UserName: "C", userrow.LoginID: "c"})
+	if err := s.RemoveRoles(t.Context(), tenant, []string{"auditor"}); err != nil {
+		t.Fatal(err)
+	}
+	id, out := apply(t, s, tenant, recs)
+	if diff := cmp.Diff(postgres.Outcome{Created: 2, Rejected: 1}, out); diff != "" {
+		t.Fatalf("outcome (-want +got):\n%s", diff)
+	}
+	var msgs []string
+	if err := s.Rejects(t.Context(), tenant, id, func(r postgres.Reject) error {
+		msgs = append(msgs, fmt.Sprintf("%d %s", r.Line, r.Errors[0].Message))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`3 role "auditor" is not in the tenant's role catalog`}
+	if diff := cmp.Diff(want, msgs); diff != "" {
+		t.Errorf("rejects (-want +got):\n%s", diff)
+	}
+}

@@ -125,9 +125,20 @@ func (s *Store) EnsureTenant(ctx context.Context, tenant string) error {
 	return err
 }
 
-// isDataError reports whether err is the database refusing data (a
-// constraint, a value out of range): the record is at fault, not the system.
+// refusedError is the engine refusing a record itself, as the database
+// refuses one that breaks a constraint.
+type refusedError string
+
+func (e refusedError) Error() string { return string(e) }
+
+// isDataError reports whether err is the database (or the engine) refusing
+// data (a constraint, a value out of range): the record is at fault, not the
+// system, and retrying will not help.
 func isDataError(err error) bool {
+	var refused refusedError
+	if errors.As(err, &refused) {
+		return true
+	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return false
