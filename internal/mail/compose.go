@@ -1,0 +1,354 @@
+package mail
+
+import (
+	"bytes"
+	_ "embed" // the message templates
+	"fmt"
+	htmltemplate "html/template"
+	"path"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Result is what the e-mail reports: one import, as it ended.
+type Result struct {
+	Tenant   string
+	File     string // the uploaded file's name, e.g. "users.csv"
+	ImportID int64
+	State    string // finished, rejected or failed (anything else reads as finished)
+	// FileError is why the file was rejected as a whole (State rejected), or
+	// what stopped the import (State failed).
+	FileError string
+
+	Records, Created, Updated, Unchanged, Rejected, Warnings int
+	Duration                                                 time.Duration
+
+	// FirstErrors are a few problems to quote in the message (up to 10 are shown).
+	FirstErrors []Problem
+	DryRun      bool
+
+	// Report is the error report, a CSV in the upload's format: attached as
+	// text/csv when not empty.
+	Report []byte
+	// ReportName is the attachment's name; "<file>-errors.csv" when empty.
+	ReportName string
+	// ReportURL is where to download the report when it is too large to
+	// attach (the caller decides): linked when Report is empty.
+	ReportURL string
+}
+
+// Problem is an error about one record of the file.
+type Problem struct {
+	Line    int
+	Column  string // the column's title; "" for the record as a whole
+	Message string
+}
+
+// States of an import that the e-mail tells apart.
+const (
+	StateFinished = "finished"
+	StateRejected = "rejected"
+	StateFailed   = "failed"
+)
+
+const (
+	maxProblems      = 10  // problems quoted in the message
+	maxSubjectReason = 120 // characters of a rejection's reason in the subject
+	maxSubjectFile   = 80  // characters of the file name in the subject
+)
+
+var (
+	//go:embed result.txt.tmpl
+	textSource string
+	//go:embed result.html.tmpl
+	htmlSource string
+
+	textTemplate = texttemplate.Must(texttemplate.New("text").Parse(textSource))
+	htmlTemplate = htmltemplate.Must(htmltemplate.New("html").Parse(htmlSource))
+)
+
+// view is what the templates show. Every string in it is plain text: the
+// HTML template escapes it.
+type view struct {
+	Heading  string
+	Intro    []string // paragraphs before the figures
+	Rows     []row
+	Problems []string
+	More     bool // there are more problems than Problems shows
+
+	// The error report: attached (Attached), linked (URL) or neither.
+	Attached bool
+	Report   string // its name
+	URL      string
+	Fix      string // how to fix and re-upload
+}
+
+type row struct{ Label, Value string }
+
+// Compose returns the subject, the plain-text body and the HTML body of r's
+// e-mail. Values from the tenant's file (its name, error messages) are
+// escaped in the HTML and stripped of control characters everywhere.
+func Compose(r Result) (subject, text, html string) {
+	v := newView(r)
+	var tb, hb bytes.Buffer
+	// The templates are fixed and the view holds only strings, bools and
+	// slices: executing them cannot fail but on a bug, which the tests catch.
+	if err := textTemplate.Execute(&tb, v); err != nil {
+		panic(fmt.Sprintf("mail: text template: %v", err))
+	}
+	if err := htmlTemplate.Execute(&hb, v); err != nil {
+		panic(fmt.Sprintf("mail: html template: %v", err))
+	}
+	return composeSubject(r), tb.String(), hb.String()
+}
+
+func composeSubject(r Result) string {
+	what := "Import"
+	if r.DryRun {
+		what = "Dry run"
+	}
+	file := truncate(oneLine(fileName(r)), maxSubjectFile)
+	switch r.State {
+	case StateRejected:
+		if reason := oneLine(r.FileError); reason != "" {
+			return fmt.Sprintf("%s of %s rejected: %s", what, file, truncate(reason, maxSubjectReason))
+		}
+		return fmt.Sprintf("%s of %s rejected", what, file)
+	case StateFailed:
+		return fmt.Sprintf("%s of %s failed", what, file)
+	}
+	if r.DryRun {
+		return fmt.Sprintf("Dry run of %s: %s to create, %s to update, %s unchanged, %s rejected",
+			file, thousands(r.Created), thousands(r.Updated), thousands(r.Unchanged), thousands(r.Rejected))
+	}
+	return fmt.Sprintf("Import of %s: %s created, %s updated, %s unchanged, %s rejected",
+		file, thousands(r.Created), thousands(r.Updated), thousands(r.Unchanged), thousands(r.Rejected))
+}
+
+func newView(r Result) view {
+	file := oneLine(fileName(r))
+	reason := oneLine(r.FileError)
+	v := view{Report: oneLine(reportName(r)), Attached: len(r.Report) > 0}
+	if !v.Attached {
+		v.URL = strings.TrimSpace(r.ReportURL)
+	}
+
+	what := "Import"
+	if r.DryRun {
+		what = "Dry run"
+	}
+	created, updated := "Created", "Updated"
+	if r.DryRun {
+		created, updated = "To create", "To update"
+	}
+	switch r.State {
+	case StateRejected:
+		v.Heading = fmt.Sprintf("%s of %s rejected", what, file)
+		v.Intro = append(v.Intro, fmt.Sprintf("%s was rejected as a whole, and nothing was imported.", file))
+		if reason != "" {
+			v.Intro = append(v.Intro, "Reason: "+reason)
+		}
+		v.Intro = append(v.Intro, "Correct the file and upload it again.")
+	case StateFailed:
+		v.Heading = fmt.Sprintf("%s of %s failed", what, file)
+		msg := fmt.Sprintf("The %s of %s stopped because of an error on our side.", strings.ToLower(what), file)
+		if reason != "" {
+			msg = fmt.Sprintf("The %s of %s stopped because of an error on our side: %s.",
+				strings.ToLower(what), file, strings.TrimSuffix(reason, "."))
+		}
+		v.Intro = append(v.Intro, msg)
+		if !r.DryRun {
+			v.Intro = append(v.Intro, "The figures below show what was done before it stopped. "+
+				"You can upload the file again later: the users already imported will count as unchanged.")
+		}
+	default:
+		v.Heading = fmt.Sprintf("%s of %s finished", what, file)
+		if r.DryRun {
+			v.Intro = append(v.Intro, "This was a dry run: nothing was changed. "+
+				"The figures show what importing the file would do.")
+		}
+		if r.Rejected == 0 {
+			if r.DryRun {
+				v.Intro = append(v.Intro, "Every record is valid.")
+			} else {
+				v.Intro = append(v.Intro, "Every record was imported.")
+			}
+		}
+	}
+
+	add := func(label, value string) { v.Rows = append(v.Rows, row{label, value}) }
+	add("Tenant", oneLine(r.Tenant))
+	add("File", file)
+	if r.ImportID != 0 {
+		add("Import ID", strconv.FormatInt(r.ImportID, 10))
+	}
+	if r.State != StateRejected || r.Records > 0 {
+		add("Records", thousands(r.Records))
+		add(created, thousands(r.Created))
+		add(updated, thousands(r.Updated))
+		add("Unchanged", thousands(r.Unchanged))
+		add("Rejected", thousands(r.Rejected))
+		add("Warnings", thousands(r.Warnings))
+	}
+	if r.Duration > 0 {
+		add("Duration", duration(r.Duration))
+	}
+
+	lines := map[int]bool{}
+	for i, p := range r.FirstErrors {
+		if i == maxProblems {
+			v.More = true
+			break
+		}
+		v.Problems = append(v.Problems, problem(p))
+		lines[p.Line] = true
+	}
+	if r.Rejected > len(lines) {
+		v.More = true
+	}
+
+	v.Fix = fixText(r, v, file)
+	return v
+}
+
+// fixText says what was rejected and how to fix it, and where the report is.
+func fixText(r Result, v view, file string) string {
+	report := ""
+	switch {
+	case v.Attached:
+		report = "the attached error report " + v.Report
+	case v.URL != "":
+		report = "the error report " + v.Report + " (link above)"
+	}
+	var b strings.Builder
+	if r.Rejected > 0 {
+		verb := "were"
+		if r.DryRun {
+			verb = "would be"
+		}
+		if r.Rejected == 1 {
+			fmt.Fprintf(&b, "1 record %s rejected. ", strings.Replace(verb, "were", "was", 1))
+		} else {
+			fmt.Fprintf(&b, "%s records %s rejected. ", thousands(r.Rejected), verb)
+		}
+	}
+	switch {
+	case r.State == StateFailed || r.State == StateRejected:
+		// Uploading the report alone would leave out the records not yet
+		// imported: the intro says to upload the whole file again.
+		if report != "" {
+			fmt.Fprintf(&b, "%s lists them, with their line and what is wrong.", capitalise(report))
+		}
+	case r.DryRun:
+		// Nothing was imported: the whole file is to be corrected.
+		if r.Rejected > 0 {
+			fmt.Fprintf(&b, "Correct them in %s before importing it", file)
+			if report != "" {
+				fmt.Fprintf(&b, "; %s lists them, with their line and what is wrong", report)
+			}
+			b.WriteString(".")
+		}
+	case report != "":
+		them := "them"
+		if r.Rejected == 0 {
+			them = "the records"
+		}
+		fmt.Fprintf(&b, "Correct %s in %s and upload it as a new file: it holds only the rejected records, "+
+			"in the columns of %s, with two more at the end, Line (the record's line in %s) and Errors "+
+			"(what is wrong with it), which an import ignores.", them, report, file, file)
+	case r.Rejected > 0:
+		fmt.Fprintf(&b, "Correct them in %s and upload it again: the users already imported will count as unchanged.", file)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func capitalise(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// problem reads "line 313, User name: required: the user's full name".
+func problem(p Problem) string {
+	var b strings.Builder
+	if p.Line > 0 {
+		b.WriteString("line ")
+		b.WriteString(thousands(p.Line))
+	}
+	if col := oneLine(p.Column); col != "" {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(col)
+	}
+	if b.Len() > 0 {
+		b.WriteString(": ")
+	}
+	b.WriteString(oneLine(p.Message))
+	return b.String()
+}
+
+func fileName(r Result) string {
+	if strings.TrimSpace(r.File) == "" {
+		return "your file"
+	}
+	return r.File
+}
+
+func reportName(r Result) string {
+	if r.ReportName != "" {
+		return r.ReportName
+	}
+	base := path.Base(strings.ReplaceAll(r.File, `\`, "/"))
+	if r.File == "" || base == "." || base == "/" {
+		return "errors.csv"
+	}
+	return strings.TrimSuffix(base, path.Ext(base)) + "-errors.csv"
+}
+
+// oneLine turns control characters (newlines included) into spaces and
+// squeezes runs of white space: a value from a file must not forge lines of
+// the message or its headers.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError
+	}), " ")
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// thousands formats n with commas: 9900 → "9,900".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// duration rounds d for people: "850ms", "42s", "2m13s", "1h5m0s".
+func duration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
