@@ -35,6 +35,21 @@ type Options struct {
 	SizeHint int64
 	// Workers validate batches of records in parallel; 0 means GOMAXPROCS.
 	Workers int
+	// Range, when set, reads one range of a file that was planned (see
+	// PlanFile) instead of a whole file.
+	Range *Range
+}
+
+// Range is a byte range of a planned file, starting at a record. The layout
+// and the delimiter (Options.Delimiter) come from the plan; no header row is
+// read, and the whole-file checks are not run again: their rejections come
+// with the range.
+type Range struct {
+	Columns     []userrow.Column // the plan's Layout.Columns()
+	StartLine   int
+	StartOffset int64
+	// Rejected are the records the whole-file checks rejected, by line.
+	Rejected map[int]userrow.Problem
 }
 
 // ParseDelimiter reads an option value: auto, comma or semicolon.
@@ -85,6 +100,8 @@ type Record struct {
 	Errors   []userrow.Problem
 	Warnings []userrow.Problem
 	raw      []byte
+	// fileWide is the problem the whole-file checks found, if any.
+	fileWide *userrow.Problem
 }
 
 // Valid reports whether the record can be imported.
@@ -209,7 +226,7 @@ func (r *Reader) Read() (*Record, error) {
 			return nil, r.err
 		}
 		<-b.done
-		if r.check == nil {
+		if r.check == nil && r.opts.Range == nil {
 			r.sizeCheck(b)
 		}
 		if r.cur != nil {
@@ -226,8 +243,16 @@ func (r *Reader) Read() (*Record, error) {
 	return rec, nil
 }
 
-// crossCheck applies the whole-file checks, in file order.
+// crossCheck applies the whole-file checks, in file order; for a range, the
+// plan's rejections.
 func (r *Reader) crossCheck(rec *Record) {
+	if rg := r.opts.Range; rg != nil {
+		if p, ok := rg.Rejected[rec.Line]; ok {
+			rec.Errors = append(rec.Errors, p)
+			rec.fileWide = &p
+		}
+		return
+	}
 	if rec.Fields == nil || hasColumn(rec.Errors, userrow.LoginID) {
 		return
 	}
@@ -245,6 +270,7 @@ func (r *Reader) crossCheck(rec *Record) {
 	}
 	if p := r.check.Login(rec.Line, login); p != nil {
 		rec.Errors = append(rec.Errors, *p)
+		rec.fileWide = p
 	}
 	if rec.Valid() {
 		rec.Warnings = r.check.Extensions(&rec.User)
@@ -296,13 +322,21 @@ func (r *Reader) split(work chan<- *batch) {
 		}
 		return true
 	}
-	r.csv = csvfile.NewReader(r.src, csvfile.Options{Delimiter: r.opts.Delimiter, MaxFileBytes: r.opts.MaxFileBytes})
+	csvOpts := csvfile.Options{Delimiter: r.opts.Delimiter, MaxFileBytes: r.opts.MaxFileBytes}
+	if rg := r.opts.Range; rg != nil {
+		r.layout = userrow.LayoutOf(rg.Columns)
+		csvOpts.StartLine, csvOpts.StartOffset, csvOpts.Fields = rg.StartLine, rg.StartOffset, r.layout.Fields()
+	}
+	r.csv = csvfile.NewReader(r.src, csvOpts)
 	b := r.newBatch()
-	first, err := r.readLayout()
-	if err != nil {
-		b.err = err
-		send(b)
-		return
+	var first *csvfile.Record
+	if r.layout == nil {
+		var err error
+		if first, err = r.readLayout(); err != nil {
+			b.err = err
+			send(b)
+			return
+		}
 	}
 	if first != nil {
 		r.add(b, *first)
@@ -311,7 +345,7 @@ func (r *Reader) split(work chan<- *batch) {
 	for {
 		rec, err := r.csv.Read()
 		if err != nil {
-			if errors.Is(err, io.EOF) && records == 0 {
+			if errors.Is(err, io.EOF) && records == 0 && r.opts.Range == nil {
 				err = ErrEmpty
 				if r.layout.Header() {
 					err = ErrHeaderOnly

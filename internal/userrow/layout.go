@@ -3,6 +3,7 @@ package userrow
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -80,6 +81,16 @@ type Layout struct {
 
 // Positional is the layout of a file without a header: the 27 columns in order.
 func Positional() *Layout { return &Layout{} }
+
+// Columns returns the column of each field (NoColumn for ignored ones), or nil
+// for a positional layout: with LayoutOf, how a planned layout is kept.
+func (l *Layout) Columns() []Column { return slices.Clone(l.columns) }
+
+// LayoutOf rebuilds a layout from Columns, for reading a range of a file whose
+// header was read before. The range itself has no header row.
+func LayoutOf(columns []Column) *Layout {
+	return &Layout{columns: slices.Clone(columns)}
+}
 
 // Header reports whether the file's first record is a header row (and so is
 // not data).
