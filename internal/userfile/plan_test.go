@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/userimport/userimport/internal/usergen"
 	"github.com/userimport/userimport/internal/userfile"
+	"github.com/userimport/userimport/internal/usergen"
 )
 
 // outcome is what reading a record decides, as the tests compare it.
