@@ -1,4 +1,4 @@
-// Package worker will hold the asynq handlers that carry out an import, their
+// Package worker holds the asynq handlers that carry out an import, their
 // ServeMux and middleware:
 //
 //   - import:plan reads the file from S3 once, checks what spans the whole file
@@ -11,9 +11,7 @@
 //     (a CSV in the upload's format) and sends the result e-mail.
 //
 // Task payloads carry byte ranges, never rows. The handlers depend on small
-// interfaces (the user store, the object store, the mailer) declared here and
-// implemented in internal/...; cmd/worker wires them to an asynq.Server. It
-// shares only internal/task with package producer and never imports it.
-//
-// Nothing lives here yet: the queue pipeline is planned (see README.md).
+// interfaces (the object store, the queue, the mailer) declared here, and on
+// the PostgreSQL store; a cmd/worker (planned) wires them to an asynq.Server.
+// It shares only internal/task with package producer and never imports it.
 package worker

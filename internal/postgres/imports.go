@@ -160,3 +160,110 @@ func (s *Store) Rejects(ctx context.Context, tenant string, importID int64, fn f
 	})
 	return err
 }
+
+// Plan is what the planner stores for the chunks: how to read a range of the
+// source, and the records the whole-file checks rejected.
+type Plan struct {
+	Delimiter string              `json:"delimiter"` // "," or ";"
+	Columns   []int               `json:"columns"`   // the layout's columns; null for a positional file
+	Rejected  map[int]PlanProblem `json:"rejected"`  // by line
+	Warnings  int                 `json:"warnings"`
+}
+
+// PlanProblem is a whole-file rejection.
+type PlanProblem struct {
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+}
+
+// SavePlan stores the plan and the chunks of an import and moves it to
+// running. Saving the same plan again (a redelivered plan task) changes
+// nothing.
+func (s *Store) SavePlan(ctx context.Context, tenant string, importID int64, p Plan, chunks []ChunkSpec) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE imports SET plan = $3, warnings = $4 WHERE tenant_id = $1 AND id = $2 AND plan IS NULL`,
+		tenant, importID, b, p.Warnings); err != nil {
+		return err
+	}
+	return s.AddChunks(ctx, tenant, importID, chunks)
+}
+
+// Job is an import as a worker needs it.
+type Job struct {
+	Import
+	Options map[string]any
+	Plan    *Plan // nil before planning
+}
+
+// Job returns the import with its options and plan.
+func (s *Store) Job(ctx context.Context, tenant string, id int64) (Job, error) {
+	im, err := s.Import(ctx, tenant, id)
+	if err != nil {
+		return Job{}, err
+	}
+	j := Job{Import: im}
+	var opts, plan []byte
+	if err := s.pool.QueryRow(ctx, `SELECT options, plan FROM imports WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(&opts, &plan); err != nil {
+		return Job{}, err
+	}
+	if err := json.Unmarshal(opts, &j.Options); err != nil {
+		return Job{}, fmt.Errorf("import %d options: %w", id, err)
+	}
+	if plan != nil {
+		j.Plan = &Plan{}
+		if err := json.Unmarshal(plan, j.Plan); err != nil {
+			return Job{}, fmt.Errorf("import %d plan: %w", id, err)
+		}
+	}
+	return j, nil
+}
+
+// MarkNotified records that the result e-mail went out; it reports false when
+// it had already (the e-mail must not go out twice).
+func (s *Store) MarkNotified(ctx context.Context, tenant string, id int64) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE imports SET notified_at = now() WHERE tenant_id = $1 AND id = $2 AND notified_at IS NULL`, tenant, id)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Notified reports whether the result e-mail went out.
+func (s *Store) Notified(ctx context.Context, tenant string, id int64) (bool, error) {
+	var at *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT notified_at FROM imports WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(&at)
+	return at != nil, err
+}
+
+// SetReport records where an import's error report is.
+func (s *Store) SetReport(ctx context.Context, tenant string, id int64, where string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE imports SET report = $3 WHERE tenant_id = $1 AND id = $2`, tenant, id, where)
+	return err
+}
+
+// ChunkState is a chunk of an import and whether it is applied.
+type ChunkState struct {
+	ChunkSpec
+	Done bool
+}
+
+// Chunks returns an import's chunks in order.
+func (s *Store) Chunks(ctx context.Context, tenant string, importID int64) ([]ChunkState, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, byte_offset, byte_length, first_line, records, state = 'done'
+		FROM import_chunks WHERE tenant_id = $1 AND import_id = $2 ORDER BY seq`, tenant, importID)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out []ChunkState
+		c   ChunkState
+	)
+	_, err = pgx.ForEachRow(rows, []any{&c.Seq, &c.Offset, &c.Length, &c.FirstLine, &c.Records, &c.Done}, func() error {
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}

@@ -353,3 +353,14 @@ func isNotFound(err error) bool {
 func unquote(etag string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(etag, `"`), `"`)
 }
+
+// Delete removes an object; a missing one is not an error (S3 answers alike).
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if key == "" {
+		return errors.New("delete: empty key")
+	}
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key}); err != nil {
+		return fmt.Errorf("delete s3://%s/%s: %w", s.bucket, key, err)
+	}
+	return nil
+}

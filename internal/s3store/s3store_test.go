@@ -76,7 +76,7 @@ func newStore(t *testing.T) (st *s3store.Store, prefix string) {
 			return
 		}
 		for _, k := range keys {
-			if err := s3store.Delete(ctx, st, k); err != nil {
+			if err := st.Delete(ctx, k); err != nil {
 				t.Errorf("clean up: delete %s: %v", k, err)
 			}
 		}

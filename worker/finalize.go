@@ -1,0 +1,228 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/userimport/userimport/internal/csvfile"
+	"github.com/userimport/userimport/internal/mail"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/internal/userfile"
+	"github.com/userimport/userimport/internal/userrow"
+)
+
+// errNotYet makes asynq retry finalize later: a chunk is still running.
+var errNotYet = errors.New("chunks still running")
+
+// Finalize finishes an import whose chunks are all applied: it writes the
+// error report next to the source, marks the import finished and sends the
+// result e-mail. Run again, it changes nothing and sends nothing twice.
+func (h *Handlers) Finalize(ctx context.Context, t *asynq.Task) error {
+	p, err := task.Parse[task.ImportFinalizePayload](t)
+	if err != nil {
+		return err
+	}
+	log := h.d.Log.With(zap.String("tenant", p.Tenant), zap.Int64("import_id", p.ImportID))
+	job, err := h.job(ctx, p.Tenant, p.ImportID)
+	if err != nil {
+		return err
+	}
+	if job.State != "rejected" && job.State != "finished" {
+		if job.Plan == nil || job.ChunksDone < job.Chunks {
+			return fmt.Errorf("finalize import %d: %d of %d chunks done: %w", job.ID, job.ChunksDone, job.Chunks, errNotYet)
+		}
+		res, err := h.writeReport(ctx, &job)
+		if err != nil {
+			return err
+		}
+		if _, err := h.d.Store.FinishImport(ctx, p.Tenant, p.ImportID, job.Plan.Warnings); err != nil {
+			return err
+		}
+		log.Info("import finished", zap.Int("rejected", res.rejects), zap.String("report", res.where))
+	}
+	return h.notify(ctx, log, p)
+}
+
+type report struct {
+	csv         []byte
+	key, where  string
+	rejects     int
+	firstErrors []mail.Problem
+}
+
+// writeReport writes the rejected records in the upload's format, with Line
+// and Errors columns, next to the source (key + ".errors.csv").
+func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, error) {
+	var (
+		res report
+		buf bytes.Buffer
+	)
+	delim := byte(',')
+	if job.Plan.Delimiter != "" {
+		delim = job.Plan.Delimiter[0]
+	}
+	layout := userrow.Positional()
+	if job.Plan.Columns != nil {
+		cols := make([]userrow.Column, len(job.Plan.Columns))
+		for i, c := range job.Plan.Columns {
+			cols[i] = userrow.Column(c)
+		}
+		layout = userrow.LayoutOf(cols)
+	}
+	w := userfile.NewWriter(&buf, delim)
+	if err := w.WriteHeader(userrow.ReportLine, userrow.ReportErrors); err != nil {
+		return res, err
+	}
+	err := h.d.Store.Rejects(ctx, job.Tenant, job.ID, func(r postgres.Reject) error {
+		res.rejects++
+		var msgs []string
+		for _, e := range r.Errors {
+			if len(res.firstErrors) < 10 {
+				res.firstErrors = append(res.firstErrors, mail.Problem{Line: r.Line, Column: e.Column, Message: e.Message})
+			}
+			if e.Column != "" {
+				msgs = append(msgs, e.Column+": "+e.Message)
+			} else {
+				msgs = append(msgs, e.Message)
+			}
+		}
+		return w.WriteRecord(reportFields(r.Raw, delim, layout), fmt.Sprint(r.Line), strings.Join(msgs, "; "))
+	})
+	if err != nil {
+		return res, err
+	}
+	if err := w.Flush(); err != nil {
+		return res, err
+	}
+	if res.rejects == 0 {
+		return res, nil
+	}
+	key, err := h.key(job.Source)
+	if err != nil {
+		return res, err
+	}
+	res.csv, res.key = buf.Bytes(), strings.TrimSuffix(key, ".csv")+".errors.csv"
+	if _, err := h.d.Files.Put(ctx, res.key, res.csv, "text/csv; charset=utf-8"); err != nil {
+		return res, err
+	}
+	res.where = "s3://" + h.d.Files.Bucket() + "/" + res.key
+	return res, h.d.Store.SetReport(ctx, job.Tenant, job.ID, res.where)
+}
+
+// reportFields puts a rejected record's fields back in the 27 columns. A
+// record that cannot be split (a bad quote) keeps its text, whole, in the
+// first column, so that nothing the uploader sent is lost.
+func reportFields(raw []byte, delim byte, layout *userrow.Layout) []string {
+	out := make([]string, userrow.NumColumns)
+	rec, err := csvfile.NewReader(bytes.NewReader(raw), csvfile.Options{Delimiter: delim, MaxFileBytes: -1}).Read()
+	if err != nil || rec.Fields == nil {
+		out[0] = strings.TrimRight(string(raw), "\r\n")
+		return out
+	}
+	for i, f := range rec.Fields {
+		if c := layout.Column(i); c != userrow.NoColumn {
+			out[c] = f
+		}
+	}
+	return out
+}
+
+// notify sends the result e-mail once.
+func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFinalizePayload) error {
+	job, err := h.job(ctx, p.Tenant, p.ImportID)
+	if err != nil {
+		return err
+	}
+	if sent, err := h.d.Store.Notified(ctx, p.Tenant, p.ImportID); err != nil || sent {
+		return err
+	}
+	to := recipients(job.Options)
+	if len(to) == 0 {
+		log.Info("no one to notify")
+		_, err := h.d.Store.MarkNotified(ctx, p.Tenant, p.ImportID)
+		return err
+	}
+	res := mail.Result{
+		Tenant: job.Tenant, File: job.Source, ImportID: job.ID, State: job.State, FileError: job.Error,
+		Records: job.Records, Created: job.Created, Updated: job.Updated, Unchanged: job.Unchanged, Rejected: job.Rejected,
+		DryRun: job.DryRun,
+	}
+	if job.Plan != nil {
+		res.Warnings = job.Plan.Warnings
+	}
+	if job.FinishedAt != nil && job.StartedAt != nil {
+		res.Duration = job.FinishedAt.Sub(*job.StartedAt)
+	}
+	if job.State == "finished" && job.Rejected > 0 {
+		rep, err := h.readReport(ctx, &job)
+		if err != nil {
+			return err
+		}
+		res.FirstErrors = rep.firstErrors
+		if len(rep.csv) <= h.d.AttachLimit {
+			res.Report = rep.csv
+		} else if res.ReportURL, err = h.d.Files.PresignGet(ctx, rep.key, 7*24*time.Hour); err != nil {
+			return err
+		}
+	}
+	if err := h.d.Mail.Send(ctx, to, res); err != nil {
+		if mail.IsPermanent(err) {
+			log.Warn("result e-mail refused", zap.Error(err))
+			_, merr := h.d.Store.MarkNotified(ctx, p.Tenant, p.ImportID)
+			return merr // a bad address: retrying will not help, and the import stands
+		}
+		return fmt.Errorf("send result e-mail: %w", err)
+	}
+	_, err = h.d.Store.MarkNotified(ctx, p.Tenant, p.ImportID)
+	log.Info("result e-mail sent", zap.Int("recipients", len(to)))
+	return err
+}
+
+// readReport reads the report back for the e-mail (a retried finalize may not
+// have written it in this attempt).
+func (h *Handlers) readReport(ctx context.Context, job *postgres.Job) (report, error) {
+	var rep report
+	err := h.d.Store.Rejects(ctx, job.Tenant, job.ID, func(r postgres.Reject) error {
+		for _, e := range r.Errors {
+			if len(rep.firstErrors) < 10 {
+				rep.firstErrors = append(rep.firstErrors, mail.Problem{Line: r.Line, Column: e.Column, Message: e.Message})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	key, err := h.key(job.Source)
+	if err != nil {
+		return rep, err
+	}
+	rep.key = strings.TrimSuffix(key, ".csv") + ".errors.csv"
+	body, err := h.d.Files.OpenRange(ctx, rep.key, 0, -1)
+	if err != nil {
+		return rep, err
+	}
+	defer body.Close()
+	rep.csv, err = io.ReadAll(io.LimitReader(body, int64(h.d.AttachLimit)+1))
+	return rep, err
+}
+
+func recipients(opts map[string]any) []string {
+	list, _ := opts["notify"].([]any)
+	var to []string
+	for _, v := range list {
+		if s, ok := v.(string); ok && s != "" {
+			to = append(to, s)
+		}
+	}
+	return to
+}

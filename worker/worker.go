@@ -1,0 +1,342 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/userimport/userimport/internal/csvfile"
+	"github.com/userimport/userimport/internal/mail"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/internal/userfile"
+	"github.com/userimport/userimport/internal/userrow"
+)
+
+// Files is the object store as the handlers use it.
+type Files interface {
+	Bucket() string
+	Head(ctx context.Context, key string) (s3store.Object, error)
+	OpenRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	Put(ctx context.Context, key string, body []byte, contentType string) (s3store.Object, error)
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
+
+// Enqueuer puts tasks on the queue (an *asynq.Client).
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Mailer sends result e-mails (a *mail.Sender).
+type Mailer interface {
+	Send(ctx context.Context, to []string, r mail.Result) error
+}
+
+var (
+	_ Files    = (*s3store.Store)(nil)
+	_ Enqueuer = (*asynq.Client)(nil)
+	_ Mailer   = (*mail.Sender)(nil)
+)
+
+// Deps are what the handlers work with.
+type Deps struct {
+	Store     *postgres.Store
+	Files     Files
+	Queue     Enqueuer
+	Mail      Mailer
+	Log       *zap.Logger
+	ChunkSize int   // records per chunk; 0: DefaultChunkSize
+	MaxFile   int64 // bytes; 0: csvfile.DefaultMaxFileBytes
+	// AttachLimit is the largest error report attached to the e-mail; a larger
+	// one is linked (presigned, valid a week). 0: 5 MiB.
+	AttachLimit int
+}
+
+// DefaultChunkSize is the number of records in a chunk task.
+const DefaultChunkSize = 2000
+
+// Handlers carry out imports.
+type Handlers struct{ d Deps }
+
+// NewServeMux returns the asynq ServeMux with the import handlers.
+func NewServeMux(d Deps) *asynq.ServeMux {
+	if d.ChunkSize <= 0 {
+		d.ChunkSize = DefaultChunkSize
+	}
+	if d.MaxFile <= 0 {
+		d.MaxFile = csvfile.DefaultMaxFileBytes
+	}
+	if d.AttachLimit <= 0 {
+		d.AttachLimit = 5 << 20
+	}
+	h := &Handlers{d: d}
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(task.TypeImportPlan, h.Plan)
+	mux.HandleFunc(task.TypeImportChunk, h.Chunk)
+	mux.HandleFunc(task.TypeImportFinalize, h.Finalize)
+	return mux
+}
+
+// Plan reads an import's source once: it rejects a bad file as a whole, or
+// cuts it into chunks, stores them with what only the whole file shows, and
+// enqueues a task per chunk. Run again, it enqueues the chunks again (their
+// task IDs make the duplicates no-ops), so a crash between storing and
+// enqueueing loses nothing.
+func (h *Handlers) Plan(ctx context.Context, t *asynq.Task) error {
+	p, err := task.Parse[task.ImportPlanPayload](t)
+	if err != nil {
+		return err
+	}
+	log := h.d.Log.With(zap.String("tenant", p.Tenant), zap.Int64("import_id", p.ImportID))
+	job, err := h.job(ctx, p.Tenant, p.ImportID)
+	if err != nil {
+		return err
+	}
+	if job.State == "finished" || job.State == "rejected" {
+		return nil
+	}
+	if job.Plan == nil {
+		if err := h.plan(ctx, log, &job); err != nil {
+			return err
+		}
+		if job, err = h.job(ctx, p.Tenant, p.ImportID); err != nil {
+			return err
+		}
+	}
+	if job.State == "rejected" {
+		return h.enqueueFinalize(ctx, p.Tenant, p.ImportID)
+	}
+	chunks, err := h.d.Store.Chunks(ctx, p.Tenant, p.ImportID)
+	if err != nil {
+		return err
+	}
+	for _, c := range chunks {
+		if c.Done {
+			continue
+		}
+		t, err := task.NewImportChunk(task.ImportChunkPayload{
+			Tenant: p.Tenant, ImportID: p.ImportID, Seq: c.Seq, Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine,
+		}, task.QueueDefault)
+		if err != nil {
+			return err
+		}
+		if err := h.enqueue(ctx, t); err != nil {
+			return err
+		}
+	}
+	log.Info("import planned", zap.Int("chunks", len(chunks)))
+	return nil
+}
+
+func (h *Handlers) plan(ctx context.Context, log *zap.Logger, job *postgres.Job) error {
+	key, err := h.key(job.Source)
+	if err != nil {
+		return err
+	}
+	obj, err := h.d.Files.Head(ctx, key)
+	if err != nil {
+		if errors.Is(err, s3store.ErrNotFound) {
+			return h.reject(ctx, job, fmt.Sprintf("the file %s does not exist (any more)", job.Source))
+		}
+		return err
+	}
+	if obj.Size > h.d.MaxFile {
+		return h.reject(ctx, job, fmt.Sprintf("the file is %d MiB, more than the limit of %d MiB", obj.Size>>20, h.d.MaxFile>>20))
+	}
+	opts, err := h.fileOptions(ctx, job)
+	if err != nil {
+		return err
+	}
+	opts.SizeHint = obj.Size
+	body, err := h.d.Files.OpenRange(ctx, key, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	start := time.Now()
+	plan, err := userfile.PlanFile(ctx, body, opts, h.d.ChunkSize)
+	if err != nil {
+		return fmt.Errorf("plan %s: %w", job.Source, err)
+	}
+	if plan.FileError != nil {
+		return h.reject(ctx, job, *plan.FileError)
+	}
+	stored := postgres.Plan{Delimiter: string(plan.Delimiter), Warnings: len(plan.Warnings), Rejected: map[int]postgres.PlanProblem{}}
+	if plan.Columns != nil {
+		stored.Columns = make([]int, len(plan.Columns))
+		for i, c := range plan.Columns {
+			stored.Columns[i] = int(c)
+		}
+	}
+	for line, pr := range plan.Rejected {
+		stored.Rejected[line] = postgres.PlanProblem{Column: int(pr.Column), Message: pr.Message}
+	}
+	specs := make([]postgres.ChunkSpec, len(plan.Chunks))
+	for i, c := range plan.Chunks {
+		specs[i] = postgres.ChunkSpec{Seq: c.Seq, Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine, Records: c.Records}
+	}
+	if err := h.d.Store.SavePlan(ctx, job.Tenant, job.ID, stored, specs); err != nil {
+		return err
+	}
+	log.Info("file read", zap.Int("records", plan.Records), zap.Int("invalid", plan.Invalid),
+		zap.Int("warnings", len(plan.Warnings)), zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// reject marks the import rejected as a whole; finalize then tells the uploader.
+func (h *Handlers) reject(ctx context.Context, job *postgres.Job, reason string) error {
+	return h.d.Store.RejectImport(ctx, job.Tenant, job.ID, reason)
+}
+
+// Chunk applies one chunk: its byte range is read from S3, validated with the
+// tenant's role catalog and the plan's whole-file rejections, and written by
+// the store's engine, effectively once. The last chunk enqueues finalize.
+func (h *Handlers) Chunk(ctx context.Context, t *asynq.Task) error {
+	p, err := task.Parse[task.ImportChunkPayload](t)
+	if err != nil {
+		return err
+	}
+	log := h.d.Log.With(zap.String("tenant", p.Tenant), zap.Int64("import_id", p.ImportID), zap.Int("chunk", p.Seq))
+	job, err := h.job(ctx, p.Tenant, p.ImportID)
+	if err != nil {
+		return err
+	}
+	if job.Plan == nil {
+		return fmt.Errorf("chunk %d of import %d has no plan: %w", p.Seq, p.ImportID, asynq.SkipRetry)
+	}
+	key, err := h.key(job.Source)
+	if err != nil {
+		return err
+	}
+	opts, err := h.fileOptions(ctx, &job)
+	if err != nil {
+		return err
+	}
+	body, err := h.d.Files.OpenRange(ctx, key, p.Offset, p.Length)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	start := time.Now()
+	recs, err := readRange(body, rangeOptions(opts, job.Plan, p))
+	if err != nil {
+		return fmt.Errorf("read chunk %d of %s: %w", p.Seq, job.Source, err)
+	}
+	out, err := h.d.Store.ApplyChunk(ctx, postgres.Chunk{Tenant: p.Tenant, ImportID: p.ImportID, Seq: p.Seq}, recs,
+		postgres.ApplyOptions{Defaults: userrow.Defaults{Today: job.CreatedAt}})
+	if err != nil {
+		return err
+	}
+	log.Info("chunk applied", zap.Int("created", out.Created), zap.Int("updated", out.Updated),
+		zap.Int("unchanged", out.Unchanged), zap.Int("rejected", out.Rejected),
+		zap.Bool("already_applied", out.AlreadyApplied), zap.Duration("took", time.Since(start)))
+	im, err := h.d.Store.Import(ctx, p.Tenant, p.ImportID)
+	if err != nil {
+		return err
+	}
+	if im.ChunksDone == im.Chunks {
+		return h.enqueueFinalize(ctx, p.Tenant, p.ImportID)
+	}
+	return nil
+}
+
+// readRange reads a chunk's records, copying what the reader reuses.
+func readRange(r io.Reader, opts userfile.Options) ([]postgres.Record, error) {
+	rd := userfile.NewReader(r, opts)
+	defer rd.Close()
+	var recs []postgres.Record
+	for {
+		rec, err := rd.Read()
+		if errors.Is(err, io.EOF) {
+			return recs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, postgres.Record{Line: rec.Line, User: rec.User, Errors: rec.Errors, Raw: bytes.Clone(rec.Raw())})
+	}
+}
+
+// rangeOptions are the options to read a chunk of a planned file.
+func rangeOptions(base userfile.Options, plan *postgres.Plan, p task.ImportChunkPayload) userfile.Options {
+	rg := &userfile.Range{StartLine: p.FirstLine, StartOffset: p.Offset, Rejected: map[int]userrow.Problem{}}
+	if plan.Columns != nil {
+		rg.Columns = make([]userrow.Column, len(plan.Columns))
+		for i, c := range plan.Columns {
+			rg.Columns[i] = userrow.Column(c)
+		}
+	}
+	for line, pr := range plan.Rejected {
+		rg.Rejected[line] = userrow.Problem{Column: userrow.Column(pr.Column), Message: pr.Message}
+	}
+	if plan.Delimiter != "" {
+		base.Delimiter = plan.Delimiter[0]
+	}
+	base.Header = userrow.HeaderNone
+	base.Range = rg
+	return base
+}
+
+// fileOptions are the options the import was created with, and the tenant's
+// role catalog as it is now.
+func (h *Handlers) fileOptions(ctx context.Context, job *postgres.Job) (userfile.Options, error) {
+	var opts userfile.Options
+	var err error
+	if d, ok := job.Options["delimiter"].(string); ok {
+		if opts.Delimiter, err = userfile.ParseDelimiter(d); err != nil {
+			return opts, fmt.Errorf("import %d: %w: %w", job.ID, err, asynq.SkipRetry)
+		}
+	}
+	if hd, ok := job.Options["header"].(string); ok {
+		if opts.Header, err = userrow.ParseHeaderMode(hd); err != nil {
+			return opts, fmt.Errorf("import %d: %w: %w", job.ID, err, asynq.SkipRetry)
+		}
+	}
+	opts.MaxFileBytes = h.d.MaxFile
+	opts.Roles, err = h.d.Store.Roles(ctx, job.Tenant)
+	return opts, err
+}
+
+// key returns the object key of an import's source, which must be in the
+// worker's bucket.
+func (h *Handlers) key(source string) (string, error) {
+	bucket, key, err := s3store.ParseURL(source)
+	if err != nil {
+		return "", fmt.Errorf("source %q: %w: %w", source, err, asynq.SkipRetry)
+	}
+	if bucket != h.d.Files.Bucket() {
+		return "", fmt.Errorf("source %q is not in bucket %s: %w", source, h.d.Files.Bucket(), asynq.SkipRetry)
+	}
+	return key, nil
+}
+
+func (h *Handlers) job(ctx context.Context, tenant string, id int64) (postgres.Job, error) {
+	job, err := h.d.Store.Job(ctx, tenant, id)
+	if errors.Is(err, postgres.ErrNotFound) {
+		return job, fmt.Errorf("%w: %w", err, asynq.SkipRetry) // deleted, or another tenant's: never retry
+	}
+	return job, err
+}
+
+func (h *Handlers) enqueueFinalize(ctx context.Context, tenant string, id int64) error {
+	t, err := task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: id})
+	if err != nil {
+		return err
+	}
+	return h.enqueue(ctx, t)
+}
+
+// enqueue puts a task on the queue; one already there (same task ID) is fine.
+func (h *Handlers) enqueue(ctx context.Context, t *asynq.Task) error {
+	if _, err := h.d.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return nil
+}

@@ -1,0 +1,341 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/userimport/userimport/internal/mail"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/internal/usergen"
+	"github.com/userimport/userimport/internal/userrow"
+	"github.com/userimport/userimport/worker"
+)
+
+func TestMain(m *testing.M) {
+	// The local stack's settings, when make test has not exported them.
+	for k, v := range map[string]string{
+		"S3_ENDPOINT": "http://127.0.0.1:9002", "S3_BUCKET": "userimport", "S3_FORCE_PATH_STYLE": "true",
+		"AWS_ACCESS_KEY_ID": "userimport", "AWS_SECRET_ACCESS_KEY": "userimport-secret", "AWS_REGION": "us-east-1",
+		"REDIS_URL": "redis://127.0.0.1:6379/0", "SMTP_URL": "smtp://127.0.0.1:1025", "MAIL_FROM": "userimport@localhost",
+		"MAILPIT_URL": "http://127.0.0.1:8025",
+	} {
+		if os.Getenv(k) == "" {
+			_ = os.Setenv(k, v)
+		}
+	}
+	os.Exit(pgtest.Main(m))
+}
+
+var demoRoles = []string{"agent", "supervisor", "admin", "auditor"}
+
+// The pipeline end to end on the real services: a file with 1 % invalid
+// records is uploaded to S3, its plan task enqueued, and two workers (asynq
+// servers) carry it out. Afterwards the users table holds exactly the valid
+// records, the error report in S3 lists exactly the invalid ones with their
+// lines, and one e-mail went out with the counts and the report.
+func TestImportThroughTheQueue(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := pgtest.Store(t)
+	files := s3(t)
+	tenant := pgtest.Tenant(t)
+	if err := store.SetRoles(ctx, tenant, demoRoles); err != nil {
+		t.Fatal(err)
+	}
+
+	var file bytes.Buffer
+	gen, err := usergen.Write(&file, usergen.Options{Rows: 5000, Seed: 31, Invalid: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "test/" + tenant + "/users.csv"
+	if _, err := files.Upload(ctx, key, &file, "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, k := range []string{key, "test/" + tenant + "/users.errors.csv"} {
+			_ = files.Delete(context.WithoutCancel(ctx), k)
+		}
+	})
+	to := "t-" + randomHex(6) + "@example.com"
+	id, err := store.CreateImport(ctx, postgres.NewImport{
+		Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
+		Options: map[string]any{"notify": []string{to}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	redis := redisOpt(t)
+	client := asynq.NewClient(redis)
+	t.Cleanup(func() { _ = client.Close() })
+	sender, err := mail.NewSender(mustMailConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: zap.NewNop(), ChunkSize: 700}
+	for range 2 { // two workers
+		srv := asynq.NewServer(redis, asynq.Config{
+			Concurrency: 2, Queues: task.Queues, Logger: quietLogger{},
+			// The test's queue is shared with nothing: no need to wait long.
+			DelayedTaskCheckInterval: 200 * time.Millisecond,
+			RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return 200 * time.Millisecond },
+		})
+		if err := srv.Start(worker.NewServeMux(deps)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Shutdown)
+	}
+	plan, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.EnqueueContext(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+
+	im := waitFinished(t, store, tenant, id)
+	valid := gen.Records - gen.Invalid
+	if im.Created != valid || im.Rejected != gen.Invalid || im.Records != gen.Records || im.Chunks != 8 {
+		t.Fatalf("import: %+v; want %d created, %d rejected of %d in 8 chunks", im, valid, gen.Invalid, gen.Records)
+	}
+	users := 0
+	if err := store.ExportUsers(ctx, tenant, func(*userrow.User) error { users++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if users != valid {
+		t.Errorf("%d users stored, want %d", users, valid)
+	}
+
+	// The error report: the invalid records, at their lines, in the format.
+	body, err := files.OpenRange(ctx, "test/"+tenant+"/users.errors.csv", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := csv.NewReader(body).ReadAll()
+	body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines, want []int
+	for _, row := range report[1:] {
+		n, err := strconv.Atoi(row[userrow.NumColumns])
+		if err != nil {
+			t.Fatalf("report row %q: %v", row, err)
+		}
+		lines = append(lines, n)
+	}
+	for _, d := range gen.Defects {
+		want = append(want, d.Line)
+	}
+	if !slices.Equal(lines, want) || !slices.Equal(report[0][userrow.NumColumns:], []string{"Line", "Errors"}) {
+		t.Errorf("report lines %v\nwant %v (header %q)", lines, want, report[0])
+	}
+
+	// Exactly one e-mail, with the counts and the report.
+	msgs := waitMail(t, to)
+	if len(msgs) != 1 || msgs[0].Attachments != 1 {
+		t.Fatalf("e-mails to %s: %+v; want one with the report attached", to, msgs)
+	}
+	if wantSubject := fmt.Sprintf("%d rejected", gen.Invalid); !bytes.Contains([]byte(msgs[0].Subject), []byte(wantSubject)) {
+		t.Errorf("subject %q lacks %q", msgs[0].Subject, wantSubject)
+	}
+	// Finalize delivered again sends nothing more.
+	fin, err := task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := worker.NewServeMux(deps)
+	if err := mux.ProcessTask(ctx, fin); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if msgs := waitMail(t, to); len(msgs) != 1 {
+		t.Errorf("%d e-mails after finalize ran again, want 1", len(msgs))
+	}
+}
+
+// A file rejected as a whole ends the import with the reason, and its
+// uploader is told.
+func TestRejectedFile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := pgtest.Store(t)
+	files := s3(t)
+	tenant := pgtest.Tenant(t)
+	key := "test/" + tenant + "/bad.csv"
+	if _, err := files.Put(ctx, key, []byte("User name,Login ID,Emial\nA,a,x\n"), "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = files.Delete(context.WithoutCancel(ctx), key) })
+	to := "t-" + randomHex(6) + "@example.com"
+	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key, Options: map[string]any{"notify": []string{to}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := mail.NewSender(mustMailConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := &recorder{}
+	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queued, Mail: sender, Log: zap.NewNop()})
+	plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
+	if err := mux.ProcessTask(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	if len(queued.tasks) != 1 || queued.tasks[0].Type() != task.TypeImportFinalize {
+		t.Fatalf("plan of a rejected file enqueued %v, want finalize", queued.types())
+	}
+	if err := mux.ProcessTask(ctx, queued.tasks[0]); err != nil {
+		t.Fatal(err)
+	}
+	im, err := store.Import(ctx, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.State != "rejected" || !bytes.Contains([]byte(im.Error), []byte(`"Emial"`)) {
+		t.Errorf("import %+v", im)
+	}
+	if msgs := waitMail(t, to); len(msgs) != 1 || !bytes.Contains([]byte(msgs[0].Subject), []byte("rejected")) {
+		t.Errorf("e-mails: %+v", msgs)
+	}
+}
+
+// recorder is an Enqueuer that keeps the tasks.
+type recorder struct{ tasks []*asynq.Task }
+
+func (r *recorder) EnqueueContext(_ context.Context, t *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
+	r.tasks = append(r.tasks, t)
+	return &asynq.TaskInfo{}, nil
+}
+
+func (r *recorder) types() []string {
+	var out []string
+	for _, t := range r.tasks {
+		out = append(out, t.Type())
+	}
+	return out
+}
+
+func waitFinished(t *testing.T, store *postgres.Store, tenant string, id int64) postgres.Import {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		im, err := store.Import(t.Context(), tenant, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if im.State == "finished" || im.State == "rejected" || im.State == "failed" {
+			return im
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("import still %s after 90 s: %+v", im.State, im)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type mailpitMessage struct {
+	ID          string `json:"ID"`
+	Subject     string `json:"Subject"`
+	Attachments int    `json:"Attachments"`
+}
+
+// waitMail returns the messages mailpit holds for address, waiting up to 10 s
+// for the first.
+func waitMail(t *testing.T, address string) []mailpitMessage {
+	t.Helper()
+	q := url.Values{"query": {fmt.Sprintf("to:%q", address)}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, os.Getenv("MAILPIT_URL")+"/api/v1/search?"+q.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Messages []mailpitMessage `json:"messages"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&res)
+		_ = resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Messages) > 0 || time.Now().After(deadline) {
+			return res.Messages
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func s3(t *testing.T) *s3store.Store {
+	t.Helper()
+	cfg, err := s3store.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3store.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func mustMailConfig(t *testing.T) mail.Config {
+	t.Helper()
+	c, err := mail.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func redisOpt(t *testing.T) asynq.RedisClientOpt {
+	t.Helper()
+	opt, err := asynq.ParseRedisURI(os.Getenv("REDIS_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := opt.(asynq.RedisClientOpt)
+	if !ok {
+		t.Fatal("REDIS_URL: want a redis:// URL in tests")
+	}
+	o.DB = 13 // the tests' own: the service's queues are never touched
+	return o
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// quietLogger keeps asynq's own log out of the test output.
+type quietLogger struct{}
+
+func (quietLogger) Debug(...any) {}
+func (quietLogger) Info(...any)  {}
+func (quietLogger) Warn(...any)  {}
+func (quietLogger) Error(...any) {}
+func (quietLogger) Fatal(...any) {}
