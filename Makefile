@@ -45,26 +45,8 @@ down: ## Stop what `make up` started (never the machine's own services)
 # `go run` turns every non-zero exit into 1, so the demo builds importctl and runs
 # the binary: validate exits 1 when some records are invalid (expected here: 1 % of
 # the rows are generated invalid) and 2 on a real failure.
-# validate and import exit 1 when some records are invalid, as the demo's file
-# is generated to have (`|| [ $$? -eq 1 ]`); any other failure stops the demo.
-demo: ## Generate 10 000 users (1 % invalid), validate them, import them into the local stack, export and re-import
-	@mkdir -p bin bench/out
-	go build -o bin/importctl ./cmd/importctl
-	@stack_env="$$($(STACK) up)"; eval "$$stack_env"; set -x; \
-	bin/importctl gen --rows 10000 --seed 1 --invalid 0.01 > bench/out/demo.csv; \
-	bin/importctl validate --roles $(DEMO_ROLES) bench/out/demo.csv > bench/out/demo-validate.txt || [ $$? -eq 1 ]; \
-	head -n 8 bench/out/demo-validate.txt; \
-	bin/importctl migrate; \
-	bin/importctl roles set --tenant demo $(subst $(comma), ,$(DEMO_ROLES)); \
-	bin/importctl import --tenant demo --local bench/out/demo.csv > bench/out/demo-import.txt || [ $$? -eq 1 ]; \
-	tail -n 1 bench/out/demo-import.txt; \
-	bin/importctl export --tenant demo -o bench/out/demo-export.csv; \
-	bin/importctl import --tenant demo --local bench/out/demo-export.csv | tail -n 1; \
-	{ set +x; } 2>/dev/null; \
-	echo "==> tenant demo in $$DATABASE_URL; full reports in bench/out/demo-*.txt; re-importing the export changed nothing"
-
-comma := ,
-DEMO_ROLES := agent,supervisor,admin,auditor
+demo: ## The main job end to end on the local stack: 50 000 users through the queue and two workers, e-mail in mailpit
+	deploy/local/demo.sh
 
 bench: ## Run the reproducible benchmarks (bench/cmd/bench): parse and store suites, on the local stack
 	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \

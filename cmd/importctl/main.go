@@ -41,6 +41,7 @@ var commands = []command{
 	{"gen", "write a realistic user file with a chosen share of invalid records", runGen},
 	{"migrate", "bring the database schema up to date (DATABASE_URL)", runMigrate},
 	{"import", "import a user file for a tenant (--local: in this process)", runImport},
+	{"status", "show an import's state and counts (--wait: until it ends)", runStatus},
 	{"export", "write a tenant's users in the import format", runExport},
 	{"roles", "list or change a tenant's role catalog", runRoles},
 }

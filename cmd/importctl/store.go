@@ -109,16 +109,21 @@ An import assigns roles from the tenant's catalog only: a record naming another 
 }
 
 func runImport(ctx context.Context, e env, args []string) int {
-	fs := newFlags(e, "import", "import --tenant T --local [--delimiter auto|comma|semicolon] [--header auto|skip|none] [--chunk N] [--format table|json] FILE|-",
-		`  importctl import --tenant acme --local users.csv
-  importctl import --tenant acme --local --format json users.csv
+	fs := newFlags(e, "import", "import --tenant T [--local] [--wait] [--notify ADDR,...] [--delimiter auto|comma|semicolon] [--header auto|skip|none] [--chunk N] [--format table|json] FILE|-|s3://bucket/key",
+		`  importctl import --tenant acme --wait users.csv            # upload to S3, queue it, wait for the workers
+  importctl import --tenant acme --notify admin@acme.example s3://userimport/incoming/acme/users.csv
+  importctl import --tenant acme --local users.csv            # in this process, no queue
   importctl export --tenant acme | importctl import --tenant acme --local -     # every record unchanged
-Validates the file with the tenant's role catalog and applies it directly, chunk by chunk,
-through the same engine as the queue's workers. Exit status: 0 every record imported,
-1 some record rejected or the file rejected, 2 usage, I/O or database error.
+Without --local, a local file is uploaded to S3 (S3_BUCKET) and an import queued for the
+workers (REDIS_URL); --wait follows it to the end. With --local, the file is validated with
+the tenant's role catalog and applied here, chunk by chunk, through the same engine.
+Exit status: 0 every record imported (or queued, without --wait), 1 some record rejected or
+the file rejected, 2 usage, I/O, queue or database error.
 `)
 	tenant := fs.String("tenant", "", "the tenant (required; created on first use)")
-	local := fs.Bool("local", false, "import in this process, synchronously (the queue pipeline is not built yet)")
+	local := fs.Bool("local", false, "import in this process, synchronously, instead of through the queue")
+	wait := fs.Bool("wait", false, "wait until the workers have finished the import, showing progress")
+	notify := fs.String("notify", "", "comma-separated e-mail addresses that get the result (queue imports)")
 	delimiter := fs.String("delimiter", "auto", "field delimiter: auto, comma or semicolon")
 	header := fs.String("header", "auto", "first row: auto, skip or none")
 	chunk := fs.Int("chunk", importer.DefaultChunkSize, "records applied in one transaction")
@@ -130,11 +135,12 @@ through the same engine as the queue's workers. Exit status: 0 every record impo
 	if len(pos) != 1 {
 		return usageError(e, "import", "name one file, or - for standard input (see --help)")
 	}
-	if !*local {
-		return usageError(e, "import", "only --local imports exist so far: add --local to import in this process")
-	}
 	if err := postgres.ValidTenant(*tenant); err != nil {
 		return usageError(e, "import", "--tenant: "+err.Error())
+	}
+	if !*local {
+		return queueImport(ctx, e, queueOptions{tenant: *tenant, source: pos[0], delimiter: *delimiter, header: *header,
+			notify: splitList(*notify), wait: *wait, format: *format})
 	}
 	opts := importer.Options{Tenant: *tenant, Source: pos[0], ChunkSize: *chunk}
 	var err error

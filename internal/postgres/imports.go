@@ -39,6 +39,7 @@ type Import struct {
 	Rejected   int
 	Chunks     int
 	ChunksDone int
+	Report     string // where the error report is; "" when there is none
 	CreatedAt  time.Time
 	StartedAt  *time.Time
 	FinishedAt *time.Time
@@ -121,10 +122,10 @@ func (s *Store) FinishImport(ctx context.Context, tenant string, importID int64,
 func (s *Store) Import(ctx context.Context, tenant string, id int64) (Import, error) {
 	var im Import
 	err := s.pool.QueryRow(ctx, `SELECT id, tenant_id, kind, source, state, coalesce(error, ''), dry_run, records,
-			created, updated, unchanged, rejected, chunks, chunks_done, created_at, started_at, finished_at
+			created, updated, unchanged, rejected, chunks, chunks_done, coalesce(report, ''), created_at, started_at, finished_at
 		FROM imports WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(
 		&im.ID, &im.Tenant, &im.Kind, &im.Source, &im.State, &im.Error, &im.DryRun, &im.Records,
-		&im.Created, &im.Updated, &im.Unchanged, &im.Rejected, &im.Chunks, &im.ChunksDone,
+		&im.Created, &im.Updated, &im.Unchanged, &im.Rejected, &im.Chunks, &im.ChunksDone, &im.Report,
 		&im.CreatedAt, &im.StartedAt, &im.FinishedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Import{}, fmt.Errorf("import %d: %w", id, ErrNotFound)

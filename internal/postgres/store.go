@@ -79,7 +79,9 @@ const migrationLockID = 0x75736572696d70 // "userimp"
 // Migrate brings the schema up to date. It is idempotent and safe to run from
 // several processes at once.
 func (s *Store) Migrate(ctx context.Context) error {
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID))
+	// Workers that start together wait for the first: poll the lock every
+	// second (goose's default is five) for up to five minutes.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/userimport/userimport/internal/config"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/internal/userfile"
+	"github.com/userimport/userimport/internal/userrow"
+)
+
+type queueOptions struct {
+	tenant, source, delimiter, header, format string
+	notify                                    []string
+	wait                                      bool
+}
+
+// queueResult is the JSON form of a queued import's outcome.
+type queueResult struct {
+	ID        int64  `json:"id"`
+	State     string `json:"state"`
+	Records   int    `json:"records"`
+	Created   int    `json:"created"`
+	Updated   int    `json:"updated"`
+	Unchanged int    `json:"unchanged"`
+	Rejected  int    `json:"rejected"`
+	Report    string `json:"report,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// queueImport uploads a local file (or takes an s3:// one), records the
+// import and queues its plan for the workers.
+func queueImport(ctx context.Context, e env, o queueOptions) int {
+	if _, err := userfile.ParseDelimiter(o.delimiter); err != nil {
+		return usageError(e, "import", err.Error())
+	}
+	if _, err := userrow.ParseHeaderMode(o.header); err != nil {
+		return usageError(e, "import", err.Error())
+	}
+	if err := oneOf("format", o.format, "table", "json"); err != nil {
+		return usageError(e, "import", err.Error())
+	}
+	if o.source == "-" {
+		return usageError(e, "import", "a queued import needs a file or s3:// object (standard input works with --local)")
+	}
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return failure(e, "import", err)
+	}
+	files, err := s3store.New(ctx, cfg.S3)
+	if err != nil {
+		return failure(e, "import", err)
+	}
+	source := o.source
+	if strings.HasPrefix(source, "s3://") {
+		bucket, key, err := s3store.ParseURL(source)
+		if err != nil {
+			return usageError(e, "import", err.Error())
+		}
+		if bucket != files.Bucket() {
+			return usageError(e, "import", fmt.Sprintf("%s is not in the service's bucket %s (S3_BUCKET)", source, files.Bucket()))
+		}
+		if _, err := files.Head(ctx, key); err != nil {
+			return failure(e, "import", err)
+		}
+	} else {
+		f, err := os.Open(source)
+		if err != nil {
+			return failure(e, "import", fmt.Errorf("%w (check the path)", err))
+		}
+		defer f.Close()
+		key := uploadKey(o.tenant, filepath.Base(source))
+		if _, err := files.Upload(ctx, key, f, "text/csv"); err != nil {
+			return failure(e, "import", err)
+		}
+		source = "s3://" + files.Bucket() + "/" + key
+	}
+	store, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return failure(e, "import", err)
+	}
+	defer store.Close()
+	notify := make([]any, len(o.notify))
+	for i, a := range o.notify {
+		notify[i] = a
+	}
+	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: o.tenant, Source: source, RequestedBy: "importctl",
+		Options: map[string]any{"delimiter": o.delimiter, "header": o.header, "notify": notify}})
+	if err != nil {
+		return failure(e, "import", err)
+	}
+	redis, err := cfg.Redis()
+	if err != nil {
+		return failure(e, "import", err)
+	}
+	client := asynq.NewClient(redis)
+	defer client.Close()
+	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: o.tenant, ImportID: id}, task.QueueDefault)
+	if err == nil {
+		_, err = client.EnqueueContext(ctx, t)
+	}
+	if err != nil {
+		return failure(e, "import", fmt.Errorf("queue import %d: %w", id, err))
+	}
+	fmt.Fprintf(e.stderr, "import %d queued: %s\n", id, source)
+	if !o.wait {
+		if o.format == "json" {
+			return writeJSON(e, queueResult{ID: id, State: "queued"})
+		}
+		fmt.Fprintf(e.stdout, "import %d queued; follow it with: importctl status --tenant %s %d\n", id, o.tenant, id)
+		return exitOK
+	}
+	im, err := waitImport(ctx, e, store, o.tenant, id)
+	if err != nil {
+		return failure(e, "import", err)
+	}
+	return reportImport(e, im, o.format)
+}
+
+// waitImport polls the import until it ends, showing progress on a terminal.
+func waitImport(ctx context.Context, e env, store *postgres.Store, tenant string, id int64) (postgres.Import, error) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	progress := isTerminal(e.stderr)
+	for {
+		im, err := store.Import(ctx, tenant, id)
+		if err != nil {
+			return im, err
+		}
+		if progress {
+			pct := 0
+			if im.Chunks > 0 {
+				pct = 100 * im.ChunksDone / im.Chunks
+			}
+			fmt.Fprintf(e.stderr, "\r[%-40s] %3d%%  %s, %d records", strings.Repeat("#", pct*40/100), pct, im.State, im.Records)
+		}
+		switch im.State {
+		case "finished", "rejected", "failed":
+			if progress {
+				fmt.Fprint(e.stderr, "\n")
+			}
+			return im, nil
+		}
+		select {
+		case <-ctx.Done():
+			return im, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// reportImport prints an ended import and returns the exit status it means.
+func reportImport(e env, im postgres.Import, format string) int {
+	res := queueResult{ID: im.ID, State: im.State, Records: im.Records, Created: im.Created, Updated: im.Updated,
+		Unchanged: im.Unchanged, Rejected: im.Rejected, Report: im.Report, Error: im.Error}
+	if format == "json" {
+		if code := writeJSON(e, res); code != exitOK {
+			return code
+		}
+	} else {
+		switch im.State {
+		case "rejected":
+			fmt.Fprintf(e.stdout, "import %d rejected: %s\n", im.ID, im.Error)
+		default:
+			fmt.Fprintf(e.stdout, "import %d %s: %d records, %d created, %d updated, %d unchanged, %d rejected\n",
+				im.ID, im.State, im.Records, im.Created, im.Updated, im.Unchanged, im.Rejected)
+			if im.Report != "" {
+				fmt.Fprintf(e.stdout, "error report: %s\n", im.Report)
+			}
+		}
+	}
+	if im.State != "finished" || im.Rejected > 0 {
+		return exitInvalid
+	}
+	return exitOK
+}
+
+func writeJSON(e env, v any) int {
+	if err := json.NewEncoder(e.stdout).Encode(v); err != nil {
+		return failure(e, "import", err)
+	}
+	return exitOK
+}
+
+// uploadKey names an uploaded file: per tenant, unique, the file's name kept
+// for people reading the bucket.
+func uploadKey(tenant, name string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r < 0x20 {
+			return '_'
+		}
+		return r
+	}, name)
+	return fmt.Sprintf("uploads/%s/%s-%s/%s", tenant, time.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(b), name)
+}
+
+func runStatus(ctx context.Context, e env, args []string) int {
+	fs := newFlags(e, "status", "status --tenant T [--wait] [--format table|json] IMPORT_ID",
+		`  importctl status --tenant acme 42
+  importctl status --tenant acme --wait --format json 42
+Exit status: 0 finished with every record imported, 1 some record or the file rejected
+(or, without --wait, still running), 2 usage or service error.
+`)
+	tenant := fs.String("tenant", "", "the tenant (required)")
+	wait := fs.Bool("wait", false, "wait until the import has ended, showing progress")
+	format := fs.String("format", "table", "output: table or json")
+	pos, code, ok := parseArgs(fs, e, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageError(e, "status", "name one import ID (see --help)")
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || id <= 0 {
+		return usageError(e, "status", fmt.Sprintf("import ID %q: want a number", pos[0]))
+	}
+	if err := postgres.ValidTenant(*tenant); err != nil {
+		return usageError(e, "status", "--tenant: "+err.Error())
+	}
+	if err := oneOf("format", *format, "table", "json"); err != nil {
+		return usageError(e, "status", err.Error())
+	}
+	store, err := openStore(ctx, e)
+	if err != nil {
+		return failure(e, "status", err)
+	}
+	defer store.Close()
+	var im postgres.Import
+	if *wait {
+		im, err = waitImport(ctx, e, store, *tenant, id)
+	} else {
+		im, err = store.Import(ctx, *tenant, id)
+	}
+	if errors.Is(err, postgres.ErrNotFound) {
+		return failure(e, "status", fmt.Errorf("tenant %s has no import %d", *tenant, id))
+	}
+	if err != nil {
+		return failure(e, "status", err)
+	}
+	return reportImport(e, im, *format)
+}

@@ -1,0 +1,135 @@
+// Command worker carries out imports: an asynq server running the import:plan,
+// import:chunk and import:finalize handlers. Run as many as you like, on as
+// many machines: they share the work through Redis.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/userimport/userimport/internal/config"
+	"github.com/userimport/userimport/internal/mail"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+// shutdownTimeout is how long in-flight tasks get to finish on SIGTERM; the
+// unfinished ones go back to the queue (a chunk's transaction rolls back and
+// the chunk is applied again later, effectively once).
+const shutdownTimeout = 25 * time.Second
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	printConfig := fs.Bool("print-config", false, "print the configuration (secrets masked) and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: worker [--print-config]
+
+Runs import tasks from Redis until SIGTERM. Configuration comes from the environment
+(see README.md): DATABASE_URL, REDIS_URL, S3_ENDPOINT, S3_BUCKET, S3_FORCE_PATH_STYLE,
+AWS_* (the SDK's default chain), SMTP_URL, MAIL_FROM, WORKER_CONCURRENCY, CHUNK_SIZE, LOG_LEVEL.
+
+Examples:
+  eval "$(deploy/local/stack.sh env)"; worker        # on the local stack
+  WORKER_CONCURRENCY=8 worker
+  worker --print-config
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if *printConfig {
+		return cfg.Print(stdout)
+	}
+	log, err := newLogger(cfg.LogLevel, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	store, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	// Every worker migrates at start; the advisory lock makes them take turns.
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	files, err := s3store.New(ctx, cfg.S3)
+	if err != nil {
+		return err
+	}
+	sender, err := mail.NewSender(cfg.Mail)
+	if err != nil {
+		return err
+	}
+	redis, err := cfg.Redis()
+	if err != nil {
+		return err
+	}
+	client := asynq.NewClient(redis)
+	defer client.Close()
+
+	srv := asynq.NewServer(redis, asynq.Config{
+		Concurrency:     cfg.Concurrency,
+		Queues:          task.Queues,
+		ShutdownTimeout: shutdownTimeout,
+		Logger:          log.Sugar().Named("asynq"),
+		// One place logs task failures (STYLE.md §4).
+		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
+			log.Warn("task failed", zap.String("type", t.Type()), zap.Error(err))
+		}),
+	})
+	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: log, ChunkSize: cfg.ChunkSize})
+	log.Info("worker starting", zap.Int("concurrency", cfg.Concurrency), zap.String("bucket", cfg.S3.Bucket))
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	<-ctx.Done()
+	log.Info("worker stopping: in-flight tasks finish or go back to the queue")
+	srv.Shutdown()
+	return nil
+}
+
+func newLogger(level string, w io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(w), lvl)
+	return zap.New(core), nil
+}

@@ -1,0 +1,132 @@
+// Package config loads the service's settings from the environment, the same
+// names for every binary, validates them and prints them with secrets masked.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/userimport/userimport/internal/mail"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/s3store"
+)
+
+// Config is every setting of the service.
+type Config struct {
+	DatabaseURL string
+	RedisURL    string
+	S3          s3store.Config
+	Mail        mail.Config
+	// Worker settings.
+	Concurrency int // tasks a worker runs at once
+	ChunkSize   int // records per chunk task
+	LogLevel    string
+}
+
+// Defaults are the local stack's values, so that nothing needs setting there.
+const (
+	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	DefaultConcurrency = 4
+	DefaultChunkSize   = 2000
+)
+
+// Load reads the settings with getenv and checks them; the error lists every
+// setting that is wrong.
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		DatabaseURL: or(getenv("DATABASE_URL"), postgres.DefaultURL),
+		RedisURL:    or(getenv("REDIS_URL"), DefaultRedisURL),
+		LogLevel:    or(getenv("LOG_LEVEL"), "info"),
+	}
+	var errs []error
+	var err error
+	if c.S3, err = s3store.ConfigFromEnv(envOr(getenv, "S3_BUCKET", "userimport")); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Mail, err = mail.ConfigFromEnv(envOr(envOr(getenv, "SMTP_URL", "smtp://127.0.0.1:1025"), "MAIL_FROM", "userimport@localhost")); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Concurrency, err = positive(getenv, "WORKER_CONCURRENCY", DefaultConcurrency); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ChunkSize, err = positive(getenv, "CHUNK_SIZE", DefaultChunkSize); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Redis(); err != nil {
+		errs = append(errs, err)
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		errs = append(errs, errors.New("DATABASE_URL: want postgres://user:password@host:port/database"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL %q: use debug, info, warn or error", c.LogLevel))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Redis returns asynq's connection options for REDIS_URL (redis://, rediss://
+// for TLS, redis-sentinel:// for Sentinel).
+func (c Config) Redis() (asynq.RedisConnOpt, error) {
+	opt, err := asynq.ParseRedisURI(c.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w (want redis://[:password@]host:port/db)", err)
+	}
+	return opt, nil
+}
+
+// Print writes the settings, one a line, secrets masked.
+func (c Config) Print(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "DATABASE_URL=%s\nREDIS_URL=%s\nS3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_FORCE_PATH_STYLE=%t\nSMTP_URL=%s\nMAIL_FROM=%s\nWORKER_CONCURRENCY=%d\nCHUNK_SIZE=%d\nLOG_LEVEL=%s\n",
+		maskURL(c.DatabaseURL), maskURL(c.RedisURL), c.S3.Endpoint, c.S3.Bucket, c.S3.ForcePathStyle,
+		c.Mail.Redacted(), c.Mail.From, c.Concurrency, c.ChunkSize, c.LogLevel)
+	return err
+}
+
+// maskURL hides a URL's password.
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<invalid URL>"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// envOr is getenv with a default for one variable.
+func envOr(getenv func(string) string, name, def string) func(string) string {
+	return func(k string) string {
+		if v := getenv(k); v != "" || k != name {
+			return v
+		}
+		return def
+	}
+}
+
+func positive(getenv func(string) string, name string, def int) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s %q: want a whole number above 0", name, v)
+	}
+	return n, nil
+}
