@@ -1,0 +1,268 @@
+// Package e2e drives the built binaries as a user does, against the real
+// services make test provides: PostgreSQL, Redis, versitygw and mailpit.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/usergen"
+	"github.com/userimport/userimport/internal/userrow"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// localStack are the local stack's settings, used where make test has not
+// exported them.
+var localStack = map[string]string{
+	"S3_ENDPOINT": "http://127.0.0.1:9002", "S3_BUCKET": "userimport", "S3_FORCE_PATH_STYLE": "true",
+	"AWS_ACCESS_KEY_ID": "userimport", "AWS_SECRET_ACCESS_KEY": "userimport-secret", "AWS_REGION": "us-east-1",
+	"REDIS_URL": "redis://127.0.0.1:6379/0", "SMTP_URL": "smtp://127.0.0.1:1025", "MAIL_FROM": "userimport@localhost",
+	"MAILPIT_URL": "http://127.0.0.1:8025",
+}
+
+func getenv(k string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return localStack[k]
+}
+
+// env is the binaries' environment: the stack's, with the test database and a
+// Redis database of the test's own (12), so that no other queue is touched.
+func env(t *testing.T) []string {
+	t.Helper()
+	out := os.Environ()
+	for k := range localStack {
+		out = append(out, k+"="+getenv(k))
+	}
+	redis, err := url.Parse(getenv("REDIS_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	redis.Path = "/12"
+	return append(out, "DATABASE_URL="+pgtest.URL(t), "REDIS_URL="+redis.String(), "LOG_LEVEL=warn")
+}
+
+// build compiles importctl and worker once per test binary.
+func build(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", dir+"/", "../cmd/importctl", "../cmd/worker")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// The acceptance run: a 20,000-record file with 1 % invalid records, imported
+// through the queue by two worker processes. Afterwards the users table holds
+// exactly the valid records, the error report lists exactly the invalid ones
+// with their lines, one e-mail went out with the counts and the report, and
+// importctl status shows the same counts.
+func TestImportWithTwoWorkers(t *testing.T) {
+	bin := build(t)
+	environ := env(t)
+	run := func(stdin []byte, args ...string) (int, []byte) {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), filepath.Join(bin, "importctl"), args...)
+		cmd.Env, cmd.Stdin = environ, bytes.NewReader(stdin)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		code := 0
+		if ee := (*exec.ExitError)(nil); err != nil {
+			if !asExit(err, &ee) {
+				t.Fatalf("importctl %v: %v", args, err)
+			}
+			code = ee.ExitCode()
+		}
+		if code > 1 {
+			t.Fatalf("importctl %v: exit %d: %s", args, code, stderr.Bytes())
+		}
+		return code, out
+	}
+	run(nil, "migrate")
+	tenant := pgtestTenant()
+	run(nil, "roles", "set", "--tenant", tenant, "agent", "supervisor", "admin", "auditor")
+
+	for i := range 2 {
+		w := exec.CommandContext(context.WithoutCancel(t.Context()), filepath.Join(bin, "worker"))
+		w.Env = environ
+		var logs bytes.Buffer
+		w.Stdout, w.Stderr = &logs, &logs
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = w.Process.Signal(syscall.SIGTERM)
+			_ = w.Wait()
+			if t.Failed() {
+				t.Logf("worker %d log:\n%s", i+1, logs.Bytes())
+			}
+		})
+	}
+
+	var file bytes.Buffer
+	gen, err := usergen.Write(&file, usergen.Options{Rows: 20000, Seed: 41, Invalid: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "users.csv")
+	if err := os.WriteFile(path, file.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	to := "e2e-" + randomHex(6) + "@example.com"
+	code, out := run(nil, "import", "--tenant", tenant, "--wait", "--format", "json", "--notify", to, path)
+	var res struct {
+		ID        int64  `json:"id"`
+		State     string `json:"state"`
+		Records   int    `json:"records"`
+		Created   int    `json:"created"`
+		Updated   int    `json:"updated"`
+		Unchanged int    `json:"unchanged"`
+		Rejected  int    `json:"rejected"`
+		Report    string `json:"report"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("import output %q: %v", out, err)
+	}
+	valid := gen.Records - gen.Invalid
+	if code != 1 || res.State != "finished" || res.Records != gen.Records || res.Created != valid || res.Rejected != gen.Invalid {
+		t.Fatalf("import: exit %d, %+v; want finished, %d created, %d rejected", code, res, valid, gen.Invalid)
+	}
+
+	// The users table holds exactly the valid records.
+	_, export := run(nil, "export", "--tenant", tenant)
+	exported, err := csv.NewReader(bytes.NewReader(export)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exported)-1 != valid {
+		t.Errorf("%d users exported, want %d", len(exported)-1, valid)
+	}
+
+	// The error report lists exactly the invalid records, at their lines.
+	files := s3(t)
+	_, key, err := s3store.ParseURL(res.Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := files.OpenRange(t.Context(), key, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := csv.NewReader(body).ReadAll()
+	_ = body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines, want []int
+	for _, row := range report[1:] {
+		n, _ := strconv.Atoi(row[userrow.NumColumns])
+		lines = append(lines, n)
+	}
+	for _, d := range gen.Defects {
+		want = append(want, d.Line)
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("report lines %v, want %v", lines, want)
+	}
+
+	// One e-mail with the counts and the report.
+	msgs := waitMail(t, to)
+	if len(msgs) != 1 || msgs[0].Attachments != 1 || !strings.Contains(msgs[0].Subject, fmt.Sprintf("%d rejected", gen.Invalid)) {
+		t.Errorf("e-mails to %s: %+v", to, msgs)
+	}
+
+	// importctl status shows the same.
+	_, status := run(nil, "status", "--tenant", tenant, "--format", "json", strconv.FormatInt(res.ID, 10))
+	if !bytes.Equal(bytes.TrimSpace(status), bytes.TrimSpace(out)) {
+		t.Errorf("status %s\ndiffers from the import's %s", status, out)
+	}
+}
+
+func asExit(err error, target **exec.ExitError) bool {
+	ee, ok := err.(*exec.ExitError) //nolint:errorlint // exec returns it unwrapped
+	if ok {
+		*target = ee
+	}
+	return ok
+}
+
+func pgtestTenant() string { return "e2e-" + randomHex(5) }
+
+type mailpitMessage struct {
+	Subject     string `json:"Subject"`
+	Attachments int    `json:"Attachments"`
+}
+
+func waitMail(t *testing.T, address string) []mailpitMessage {
+	t.Helper()
+	q := url.Values{"query": {fmt.Sprintf("to:%q", address)}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, getenv("MAILPIT_URL")+"/api/v1/search?"+q.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Messages []mailpitMessage `json:"messages"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&res)
+		_ = resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Messages) > 0 || time.Now().After(deadline) {
+			return res.Messages
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func s3(t *testing.T) *s3store.Store {
+	t.Helper()
+	for k := range localStack {
+		if os.Getenv(k) == "" {
+			t.Setenv(k, localStack[k])
+		}
+	}
+	cfg, err := s3store.ConfigFromEnv(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3store.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
