@@ -44,6 +44,7 @@ var commands = []command{
 	{"status", "show an import's state and counts (--wait: until it ends)", runStatus},
 	{"export", "write a tenant's users in the import format", runExport},
 	{"roles", "list or change a tenant's role catalog", runRoles},
+	{"tokens", "create, list or revoke a tenant's API tokens", runTokens},
 }
 
 func main() {

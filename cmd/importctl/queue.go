@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +19,7 @@ import (
 	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
+	"github.com/userimport/userimport/producer"
 )
 
 type queueOptions struct {
@@ -83,7 +82,7 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 			return failure(e, "import", fmt.Errorf("%w (check the path)", err))
 		}
 		defer f.Close()
-		key := uploadKey(o.tenant, filepath.Base(source))
+		key := producer.UploadKey(o.tenant, filepath.Base(source))
 		if _, err := files.Upload(ctx, key, f, "text/csv"); err != nil {
 			return failure(e, "import", err)
 		}
@@ -194,20 +193,6 @@ func writeJSON(e env, v any) int {
 		return failure(e, "import", err)
 	}
 	return exitOK
-}
-
-// uploadKey names an uploaded file: per tenant, unique, the file's name kept
-// for people reading the bucket.
-func uploadKey(tenant, name string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	name = strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r < 0x20 {
-			return '_'
-		}
-		return r
-	}, name)
-	return fmt.Sprintf("uploads/%s/%s-%s/%s", tenant, time.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(b), name)
 }
 
 func runStatus(ctx context.Context, e env, args []string) int {

@@ -23,6 +23,8 @@ type Config struct {
 	RedisURL    string
 	S3          s3store.Config
 	Mail        mail.Config
+	// Producer settings.
+	Addr string // where the HTTP API listens
 	// Worker settings.
 	Concurrency int // tasks a worker runs at once
 	ChunkSize   int // records per chunk task
@@ -32,6 +34,7 @@ type Config struct {
 // Defaults are the local stack's values, so that nothing needs setting there.
 const (
 	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	DefaultAddr        = "127.0.0.1:8080"
 	DefaultConcurrency = 4
 	DefaultChunkSize   = 2000
 )
@@ -43,6 +46,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DatabaseURL: or(getenv("DATABASE_URL"), postgres.DefaultURL),
 		RedisURL:    or(getenv("REDIS_URL"), DefaultRedisURL),
 		LogLevel:    or(getenv("LOG_LEVEL"), "info"),
+		Addr:        or(getenv("PRODUCER_ADDR"), DefaultAddr),
 	}
 	var errs []error
 	var err error
@@ -84,9 +88,9 @@ func (c Config) Redis() (asynq.RedisConnOpt, error) {
 
 // Print writes the settings, one a line, secrets masked.
 func (c Config) Print(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "DATABASE_URL=%s\nREDIS_URL=%s\nS3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_FORCE_PATH_STYLE=%t\nSMTP_URL=%s\nMAIL_FROM=%s\nWORKER_CONCURRENCY=%d\nCHUNK_SIZE=%d\nLOG_LEVEL=%s\n",
+	_, err := fmt.Fprintf(w, "DATABASE_URL=%s\nREDIS_URL=%s\nS3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_FORCE_PATH_STYLE=%t\nSMTP_URL=%s\nMAIL_FROM=%s\nPRODUCER_ADDR=%s\nWORKER_CONCURRENCY=%d\nCHUNK_SIZE=%d\nLOG_LEVEL=%s\n",
 		maskURL(c.DatabaseURL), maskURL(c.RedisURL), c.S3.Endpoint, c.S3.Bucket, c.S3.ForcePathStyle,
-		c.Mail.Redacted(), c.Mail.From, c.Concurrency, c.ChunkSize, c.LogLevel)
+		c.Mail.Redacted(), c.Mail.From, c.Addr, c.Concurrency, c.ChunkSize, c.LogLevel)
 	return err
 }
 

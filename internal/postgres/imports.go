@@ -118,15 +118,21 @@ func (s *Store) FinishImport(ctx context.Context, tenant string, importID int64,
 	return tag.RowsAffected() == 1, nil
 }
 
-// Import returns the tenant's import; another tenant's is ErrNotFound.
-func (s *Store) Import(ctx context.Context, tenant string, id int64) (Import, error) {
+// importColumns are read into an Import by scanImport.
+const importColumns = `id, tenant_id, kind, source, state, coalesce(error, ''), dry_run, records,
+	created, updated, unchanged, rejected, chunks, chunks_done, coalesce(report, ''), created_at, started_at, finished_at`
+
+func scanImport(row pgx.Row) (Import, error) {
 	var im Import
-	err := s.pool.QueryRow(ctx, `SELECT id, tenant_id, kind, source, state, coalesce(error, ''), dry_run, records,
-			created, updated, unchanged, rejected, chunks, chunks_done, coalesce(report, ''), created_at, started_at, finished_at
-		FROM imports WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(
-		&im.ID, &im.Tenant, &im.Kind, &im.Source, &im.State, &im.Error, &im.DryRun, &im.Records,
+	err := row.Scan(&im.ID, &im.Tenant, &im.Kind, &im.Source, &im.State, &im.Error, &im.DryRun, &im.Records,
 		&im.Created, &im.Updated, &im.Unchanged, &im.Rejected, &im.Chunks, &im.ChunksDone, &im.Report,
 		&im.CreatedAt, &im.StartedAt, &im.FinishedAt)
+	return im, err
+}
+
+// Import returns the tenant's import; another tenant's is ErrNotFound.
+func (s *Store) Import(ctx context.Context, tenant string, id int64) (Import, error) {
+	im, err := scanImport(s.pool.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE tenant_id = $1 AND id = $2`, tenant, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Import{}, fmt.Errorf("import %d: %w", id, ErrNotFound)
 	}
@@ -267,4 +273,14 @@ func (s *Store) Chunks(ctx context.Context, tenant string, importID int64) ([]Ch
 		return nil
 	})
 	return out, err
+}
+
+// Imports lists the tenant's imports, newest first, optionally in one state.
+func (s *Store) Imports(ctx context.Context, tenant, state string, limit int) ([]Import, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+importColumns+` FROM imports WHERE tenant_id = $1 AND ($2 = '' OR state = $2)
+		ORDER BY id DESC LIMIT $3`, tenant, state, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Import, error) { return scanImport(r) })
 }

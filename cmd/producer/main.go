@@ -1,0 +1,114 @@
+// Command producer serves the HTTP API that turns files into import jobs:
+// uploads are streamed to S3, recorded in PostgreSQL and queued for the
+// workers in Redis.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/userimport/userimport/internal/config"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/producer"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "producer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	printConfig := fs.Bool("print-config", false, "print the configuration (secrets masked) and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: producer [--print-config]
+
+Serves the HTTP API (PRODUCER_ADDR, default 127.0.0.1:8080) until SIGTERM. Configuration
+comes from the environment (see README.md).
+
+Examples:
+  eval "$(deploy/local/stack.sh env)"; producer
+  TOKEN=$(importctl tokens create --tenant acme --name curl)
+  curl -H "Authorization: Bearer $TOKEN" -F file=@users.csv -F notify=hr@acme.example http://127.0.0.1:8080/v1/imports
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if *printConfig {
+		return cfg.Print(stdout)
+	}
+	lvl, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(stderr), lvl))
+	defer func() { _ = log.Sync() }()
+
+	store, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	files, err := s3store.New(ctx, cfg.S3)
+	if err != nil {
+		return err
+	}
+	redis, err := cfg.Redis()
+	if err != nil {
+		return err
+	}
+	queue := asynq.NewClient(redis)
+	defer queue.Close()
+
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: queue, Log: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("producer listening", zap.String("addr", cfg.Addr))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	case <-ctx.Done():
+	}
+	log.Info("producer stopping: finishing requests in flight")
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}

@@ -1,0 +1,262 @@
+package producer_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/producer"
+)
+
+func TestMain(m *testing.M) {
+	for k, v := range map[string]string{
+		"S3_ENDPOINT": "http://127.0.0.1:9002", "S3_BUCKET": "userimport", "S3_FORCE_PATH_STYLE": "true",
+		"AWS_ACCESS_KEY_ID": "userimport", "AWS_SECRET_ACCESS_KEY": "userimport-secret", "AWS_REGION": "us-east-1",
+	} {
+		if os.Getenv(k) == "" {
+			_ = os.Setenv(k, v)
+		}
+	}
+	os.Exit(pgtest.Main(m))
+}
+
+// recorder is the queue: it keeps what is enqueued.
+type recorder struct {
+	mu    sync.Mutex
+	tasks []*asynq.Task
+}
+
+func (r *recorder) EnqueueContext(_ context.Context, t *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tasks = append(r.tasks, t)
+	return &asynq.TaskInfo{}, nil
+}
+
+type env struct {
+	srv   *httptest.Server
+	store *postgres.Store
+	files *s3store.Store
+	queue *recorder
+}
+
+func setup(t *testing.T) env {
+	t.Helper()
+	store := pgtest.Store(t)
+	cfg, err := s3store.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := s3store.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &recorder{}
+	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: q, Log: zap.NewNop(), MaxUpload: 1 << 20}))
+	t.Cleanup(srv.Close)
+	return env{srv: srv, store: store, files: files, queue: q}
+}
+
+func token(t *testing.T, s *postgres.Store, tenant string) string {
+	t.Helper()
+	secret, _, err := s.CreateToken(t.Context(), tenant, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+func do(t *testing.T, method, url, tok, ctype string, body io.Reader) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+func multipartFile(t *testing.T, name string, content []byte, fields map[string]string) (string, *bytes.Buffer) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		if err := w.WriteField(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := w.CreateFormFile("file", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w.FormDataContentType(), &buf
+}
+
+// Every route needs a token; without one, or with a bad or revoked one, the
+// answer is 401 with a JSON error.
+func TestRoutesRequireAToken(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	tenant := pgtest.Tenant(t)
+	revoked := token(t, e.store, tenant)
+	toks, err := e.store.Tokens(t.Context(), tenant)
+	if err != nil || len(toks) != 1 {
+		t.Fatal(toks, err)
+	}
+	if err := e.store.RevokeToken(t.Context(), tenant, toks[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, route := range []struct{ method, path string }{
+		{"POST", "/v1/imports"}, {"GET", "/v1/imports"}, {"GET", "/v1/imports/1"}, {"GET", "/v1/imports/1/errors"},
+	} {
+		for _, tok := range []string{"", "uit_not-a-token", "not even the prefix", revoked} {
+			code, body := do(t, route.method, e.srv.URL+route.path, tok, "application/json", strings.NewReader("{}"))
+			if code != http.StatusUnauthorized || !bytes.Contains(body, []byte(`"code":"unauthorized"`)) {
+				t.Errorf("%s %s with token %q: %d %s", route.method, route.path, tok, code, body)
+			}
+		}
+	}
+	if code, _ := do(t, "GET", e.srv.URL+"/healthz", "", "", nil); code != http.StatusOK {
+		t.Errorf("healthz: %d", code)
+	}
+}
+
+// An upload lands in S3, is recorded as an import of the token's tenant and
+// queued; another tenant's token cannot see it.
+func TestUploadAndIsolation(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	a, b := pgtest.Tenant(t), pgtest.Tenant(t)
+	tokA, tokB := token(t, e.store, a), token(t, e.store, b)
+	content := []byte("User name,Login ID\nAnna,anna\n")
+	ctype, body := multipartFile(t, "../../etc/users.csv", content, map[string]string{"delimiter": "comma", "notify": "hr@example.com"})
+	code, out := do(t, "POST", e.srv.URL+"/v1/imports", tokA, ctype, body)
+	var view struct {
+		ID     int64  `json:"id"`
+		State  string `json:"state"`
+		Source string `json:"source"`
+	}
+	if err := json.Unmarshal(out, &view); err != nil || code != http.StatusAccepted {
+		t.Fatalf("upload: %d %s (%v)", code, out, err)
+	}
+	// The file's name is kept, but never as a path.
+	if !strings.HasPrefix(view.Source, "s3://userimport/uploads/"+a+"/") || !strings.HasSuffix(view.Source, "/users.csv") || strings.Contains(view.Source, "..") {
+		t.Errorf("source %q", view.Source)
+	}
+	_, key, err := s3store.ParseURL(view.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.files.Delete(context.WithoutCancel(t.Context()), key) })
+	rc, err := e.files.OpenRange(t.Context(), key, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, content) {
+		t.Errorf("stored %q, uploaded %q", got, content)
+	}
+	if len(e.queue.tasks) != 1 || e.queue.tasks[0].Type() != task.TypeImportPlan {
+		t.Fatalf("queued %d tasks", len(e.queue.tasks))
+	}
+	p, err := task.Parse[task.ImportPlanPayload](e.queue.tasks[0])
+	if err != nil || p.Tenant != a || p.ImportID != view.ID {
+		t.Errorf("plan task %+v, %v", p, err)
+	}
+
+	url := e.srv.URL + "/v1/imports/" + itoa(view.ID)
+	if code, out := do(t, "GET", url, tokA, "", nil); code != http.StatusOK || !bytes.Contains(out, []byte(`"state":"planning"`)) {
+		t.Errorf("GET own import: %d %s", code, out)
+	}
+	if code, out := do(t, "GET", e.srv.URL+"/v1/imports?state=planning", tokA, "", nil); code != http.StatusOK || !bytes.Contains(out, []byte(view.Source)) {
+		t.Errorf("list: %d %s", code, out)
+	}
+	// Tenant B sees nothing of A's: the same answer as for a missing import.
+	for _, path := range []string{url, url + "/errors", e.srv.URL + "/v1/imports/999999"} {
+		if code, out := do(t, "GET", path, tokB, "", nil); code != http.StatusNotFound || !bytes.Contains(out, []byte(`"code":"not_found"`)) {
+			t.Errorf("GET %s with B's token: %d %s", path, code, out)
+		}
+	}
+	if code, out := do(t, "GET", e.srv.URL+"/v1/imports", tokB, "", nil); code != http.StatusOK || bytes.Contains(out, []byte(view.Source)) {
+		t.Errorf("B's list shows A's import: %s", out)
+	}
+}
+
+// Bad requests get a clear error and create nothing.
+func TestBadRequests(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	tenant := pgtest.Tenant(t)
+	tok := token(t, e.store, tenant)
+	big := bytes.Repeat([]byte("a,b\n"), 1<<19) // 2 MiB, over the test's 1 MiB limit
+	bigType, bigBody := multipartFile(t, "big.csv", big, nil)
+	var emptyForm bytes.Buffer
+	mw := multipart.NewWriter(&emptyForm)
+	_ = mw.WriteField("delimiter", "comma")
+	_ = mw.Close()
+	badDelimType, badDelimBody := multipartFile(t, "u.csv", []byte("a,b\n"), map[string]string{"delimiter": "tab"})
+	for _, tc := range []struct {
+		name, ctype string
+		body        io.Reader
+		status      int
+		code        string
+	}{
+		{"wrong content type", "text/plain", strings.NewReader("hello"), http.StatusUnsupportedMediaType, "unsupported_media_type"},
+		{"malformed JSON", "application/json", strings.NewReader(`{"source":`), http.StatusBadRequest, "bad_request"},
+		{"unknown JSON field", "application/json", strings.NewReader(`{"source":"s3://userimport/x.csv","dry":true}`), http.StatusBadRequest, "bad_request"},
+		{"path traversal in the key", "application/json", strings.NewReader(`{"source":"s3://userimport/../secrets.csv"}`), http.StatusBadRequest, "bad_request"},
+		{"another bucket", "application/json", strings.NewReader(`{"source":"s3://elsewhere/users.csv"}`), http.StatusBadRequest, "bad_request"},
+		{"missing object", "application/json", strings.NewReader(`{"source":"s3://userimport/does/not/exist.csv"}`), http.StatusBadRequest, "bad_request"},
+		{"no file part", mw.FormDataContentType(), &emptyForm, http.StatusBadRequest, "bad_request"},
+		{"bad delimiter", badDelimType, badDelimBody, http.StatusBadRequest, "bad_request"},
+		{"too large", bigType, bigBody, http.StatusRequestEntityTooLarge, "too_large"},
+	} {
+		code, out := do(t, "POST", e.srv.URL+"/v1/imports", tok, tc.ctype, tc.body)
+		if code != tc.status || !bytes.Contains(out, []byte(`"code":"`+tc.code+`"`)) {
+			t.Errorf("%s: %d %s; want %d %s", tc.name, code, out, tc.status, tc.code)
+		}
+	}
+	ims, err := e.store.Imports(t.Context(), tenant, "", 10)
+	if err != nil || len(ims) != 0 || len(e.queue.tasks) != 0 {
+		t.Errorf("bad requests created %d imports, queued %d tasks (%v)", len(ims), len(e.queue.tasks), err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

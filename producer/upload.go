@@ -1,0 +1,28 @@
+package producer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// UploadKey names an uploaded file: per tenant, unique, the file's own name
+// kept (made safe) for people reading the bucket.
+func UploadKey(tenant, name string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, name)
+	if name == "" || name == "." || name == ".." || name == "/" {
+		name = "upload.csv"
+	}
+	return fmt.Sprintf("uploads/%s/%s-%s/%s", tenant, time.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(b), name)
+}
