@@ -10,6 +10,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -66,7 +69,7 @@ func env(t *testing.T) []string {
 func build(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", dir+"/", "../cmd/importctl", "../cmd/worker")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", dir+"/", "../cmd/importctl", "../cmd/worker", "../cmd/producer")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -265,4 +268,142 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// The same through the HTTP API: the producer binary takes a multipart
+// upload with a tenant's token, and the import it queues is carried out by a
+// worker; the API then shows the counts and serves the error report.
+func TestImportThroughTheAPI(t *testing.T) {
+	bin := build(t)
+	port := freePort(t)
+	environ := append(env(t), "PRODUCER_ADDR=127.0.0.1:"+strconv.Itoa(port))
+	ctl := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), filepath.Join(bin, "importctl"), args...)
+		cmd.Env = environ
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("importctl %v: %v", args, err)
+		}
+		return out
+	}
+	ctl("migrate")
+	tenant := pgtestTenant()
+	ctl("roles", "set", "--tenant", tenant, "agent", "supervisor", "admin", "auditor")
+	token := strings.TrimSpace(string(ctl("tokens", "create", "--tenant", tenant, "--name", "e2e")))
+	for _, name := range []string{"producer", "worker"} {
+		p := exec.CommandContext(context.WithoutCancel(t.Context()), filepath.Join(bin, name))
+		p.Env = environ
+		var logs bytes.Buffer
+		p.Stdout, p.Stderr = &logs, &logs
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = p.Process.Signal(syscall.SIGTERM)
+			_ = p.Wait()
+			if t.Failed() {
+				t.Logf("%s log:\n%s", name, logs.Bytes())
+			}
+		})
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, base+"/healthz")
+
+	var file bytes.Buffer
+	gen, err := usergen.Write(&file, usergen.Options{Rows: 3000, Seed: 42, Invalid: 0.02})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("file", "users.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = fw.Write(file.Bytes())
+	_ = mw.Close()
+	code, out := call(t, http.MethodPost, base+"/v1/imports", token, mw.FormDataContentType(), &body)
+	var view struct {
+		ID       int64  `json:"id"`
+		State    string `json:"state"`
+		Created  int    `json:"created"`
+		Rejected int    `json:"rejected"`
+		Progress int    `json:"progress"`
+		Links    struct {
+			Errors string `json:"errors"`
+		} `json:"links"`
+	}
+	if err := json.Unmarshal(out, &view); err != nil || code != http.StatusAccepted {
+		t.Fatalf("upload: %d %s", code, out)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for view.State != "finished" {
+		if time.Now().After(deadline) {
+			t.Fatalf("import still %s after 60 s", view.State)
+		}
+		time.Sleep(200 * time.Millisecond)
+		code, out = call(t, http.MethodGet, fmt.Sprintf("%s/v1/imports/%d", base, view.ID), token, "", nil)
+		if err := json.Unmarshal(out, &view); err != nil || code != http.StatusOK {
+			t.Fatalf("status: %d %s", code, out)
+		}
+	}
+	if view.Created != gen.Records-gen.Invalid || view.Rejected != gen.Invalid || view.Progress != 100 || view.Links.Errors == "" {
+		t.Fatalf("finished import: %s", out)
+	}
+	code, report := call(t, http.MethodGet, base+view.Links.Errors, token, "", nil)
+	rows, err := csv.NewReader(bytes.NewReader(report)).ReadAll()
+	if err != nil || code != http.StatusOK || len(rows) != gen.Invalid+1 {
+		t.Errorf("error report: %d, %d rows (%v); want %d", code, len(rows), err, gen.Invalid+1)
+	}
+}
+
+func call(t *testing.T, method, url, token, ctype string, body io.Reader) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not answer", url)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
