@@ -48,6 +48,7 @@ type Deps struct {
 	Queue     Enqueuer
 	Log       *zap.Logger
 	MaxUpload int64 // bytes; 0: 512 MiB
+	Events    Events
 }
 
 // API serves the HTTP API, version 1.
@@ -59,6 +60,9 @@ func NewHandler(d Deps) http.Handler {
 	if d.MaxUpload <= 0 {
 		d.MaxUpload = 512 << 20
 	}
+	if d.Events.Prefix == "" {
+		d.Events.Prefix = "incoming/"
+	}
 	a := &API{d: d}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -66,6 +70,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("GET /v1/imports", a.auth(a.listImports))
 	mux.Handle("GET /v1/imports/{id}", a.auth(a.getImport))
 	mux.Handle("GET /v1/imports/{id}/errors", a.auth(a.getErrors))
+	mux.HandleFunc("POST /v1/events/s3", a.s3Events)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: see the API's documentation in README.md")
 	})

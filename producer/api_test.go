@@ -144,6 +144,7 @@ func TestRoutesRequireAToken(t *testing.T) {
 	}
 	for _, route := range []struct{ method, path string }{
 		{"POST", "/v1/imports"}, {"GET", "/v1/imports"}, {"GET", "/v1/imports/1"}, {"GET", "/v1/imports/1/errors"},
+		{"POST", "/v1/events/s3"}, // no secret configured: always refused
 	} {
 		for _, tok := range []string{"", "uit_not-a-token", "not even the prefix", revoked} {
 			code, body := do(t, route.method, e.srv.URL+route.path, tok, "application/json", strings.NewReader("{}"))
@@ -260,3 +261,72 @@ func TestBadRequests(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// S3 event notifications start one import per object version under the
+// prefix, for the tenant the key names; anything else is ignored or refused.
+func TestS3Events(t *testing.T) {
+	t.Parallel()
+	store := pgtest.Store(t)
+	cfg, err := s3store.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := s3store.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &recorder{}
+	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: q, Log: zap.NewNop(),
+		Events: producer.Events{Secret: "s3cret"}}))
+	t.Cleanup(srv.Close)
+	tenant := pgtest.Tenant(t)
+	event := func(name, key, etag string) string {
+		return `{"Records":[{"eventName":"` + name + `","s3":{"bucket":{"name":"userimport"},"object":{"key":"` + key + `","size":10,"eTag":"` + etag + `"}}}]}`
+	}
+	post := func(tok, query, body string) (int, []byte) {
+		return do(t, "POST", srv.URL+"/v1/events/s3"+query, tok, "application/json", strings.NewReader(body))
+	}
+	created := event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", "abc")
+	if code, out := post("s3cret", "", created); code != http.StatusOK || len(q.tasks) != 1 {
+		t.Fatalf("event: %d %s, %d tasks", code, out, len(q.tasks))
+	}
+	// The same object version again (a redelivered event): one import.
+	if code, _ := post("", "?token=s3cret", created); code != http.StatusOK || len(q.tasks) != 1 {
+		t.Errorf("redelivered event queued %d tasks, want still 1", len(q.tasks))
+	}
+	ims, err := store.Imports(t.Context(), tenant, "", 10)
+	if err != nil || len(ims) != 1 || ims[0].Source != "s3://userimport/incoming/"+tenant+"/users 2026.csv" {
+		t.Fatalf("imports %+v (%v)", ims, err)
+	}
+	// A new version of the same object is a new import.
+	if post("s3cret", "", event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", "def")); len(q.tasks) != 2 {
+		t.Errorf("new version: %d tasks, want 2", len(q.tasks))
+	}
+	// Ignored: a test event, a deletion, a key outside the prefix or without
+	// a valid tenant, another bucket.
+	for _, body := range []string{
+		`{"Service":"Amazon S3","Event":"s3:TestEvent"}`,
+		event("s3:ObjectRemoved:Delete", "incoming/"+tenant+"/x.csv", "1"),
+		event("s3:ObjectCreated:Put", "elsewhere/"+tenant+"/x.csv", "1"),
+		event("s3:ObjectCreated:Put", "incoming/Bad Tenant/x.csv", "1"),
+		event("s3:ObjectCreated:Put", "incoming/"+tenant+"/../x.csv", "1"),
+		strings.Replace(event("s3:ObjectCreated:Put", "incoming/"+tenant+"/y.csv", "1"), `"userimport"`, `"other"`, 1),
+	} {
+		if code, out := post("s3cret", "", body); code != http.StatusOK {
+			t.Errorf("%s: %d %s", body, code, out)
+		}
+	}
+	if len(q.tasks) != 2 {
+		t.Errorf("ignored events queued tasks: %d", len(q.tasks))
+	}
+	// Refused: no secret, a wrong one, malformed JSON.
+	if code, _ := post("", "", created); code != http.StatusUnauthorized {
+		t.Errorf("no secret: %d", code)
+	}
+	if code, _ := post("wrong", "", created); code != http.StatusUnauthorized {
+		t.Errorf("wrong secret: %d", code)
+	}
+	if code, _ := post("s3cret", "", `{"Records":[`); code != http.StatusBadRequest {
+		t.Errorf("malformed: %d", code)
+	}
+}

@@ -94,8 +94,9 @@ Examples:
 	defer queue.Close()
 
 	srv := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: queue, Log: log}),
+		Addr: cfg.Addr,
+		Handler: producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: queue, Log: log,
+			Events: producer.Events{Secret: cfg.EventsSecret, Prefix: cfg.EventsPrefix}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

@@ -24,7 +24,9 @@ type Config struct {
 	S3          s3store.Config
 	Mail        mail.Config
 	// Producer settings.
-	Addr string // where the HTTP API listens
+	Addr         string // where the HTTP API listens
+	EventsSecret string // authenticates S3 event notifications; empty: endpoint off
+	EventsPrefix string // where tenants drop files: <prefix><tenant>/<name>
 	// Worker settings.
 	Concurrency int // tasks a worker runs at once
 	ChunkSize   int // records per chunk task
@@ -43,10 +45,12 @@ const (
 // setting that is wrong.
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
-		DatabaseURL: or(getenv("DATABASE_URL"), postgres.DefaultURL),
-		RedisURL:    or(getenv("REDIS_URL"), DefaultRedisURL),
-		LogLevel:    or(getenv("LOG_LEVEL"), "info"),
-		Addr:        or(getenv("PRODUCER_ADDR"), DefaultAddr),
+		DatabaseURL:  or(getenv("DATABASE_URL"), postgres.DefaultURL),
+		RedisURL:     or(getenv("REDIS_URL"), DefaultRedisURL),
+		LogLevel:     or(getenv("LOG_LEVEL"), "info"),
+		Addr:         or(getenv("PRODUCER_ADDR"), DefaultAddr),
+		EventsSecret: getenv("S3_EVENTS_SECRET"),
+		EventsPrefix: or(getenv("S3_EVENTS_PREFIX"), "incoming/"),
 	}
 	var errs []error
 	var err error
@@ -88,10 +92,18 @@ func (c Config) Redis() (asynq.RedisConnOpt, error) {
 
 // Print writes the settings, one a line, secrets masked.
 func (c Config) Print(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "DATABASE_URL=%s\nREDIS_URL=%s\nS3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_FORCE_PATH_STYLE=%t\nSMTP_URL=%s\nMAIL_FROM=%s\nPRODUCER_ADDR=%s\nWORKER_CONCURRENCY=%d\nCHUNK_SIZE=%d\nLOG_LEVEL=%s\n",
+	_, err := fmt.Fprintf(w, "DATABASE_URL=%s\nREDIS_URL=%s\nS3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_FORCE_PATH_STYLE=%t\nSMTP_URL=%s\nMAIL_FROM=%s\nPRODUCER_ADDR=%s\nS3_EVENTS_SECRET=%s\nS3_EVENTS_PREFIX=%s\nWORKER_CONCURRENCY=%d\nCHUNK_SIZE=%d\nLOG_LEVEL=%s\n",
 		maskURL(c.DatabaseURL), maskURL(c.RedisURL), c.S3.Endpoint, c.S3.Bucket, c.S3.ForcePathStyle,
-		c.Mail.Redacted(), c.Mail.From, c.Addr, c.Concurrency, c.ChunkSize, c.LogLevel)
+		c.Mail.Redacted(), c.Mail.From, c.Addr, masked(c.EventsSecret), c.EventsPrefix, c.Concurrency, c.ChunkSize, c.LogLevel)
 	return err
+}
+
+// masked says whether a secret is set, never what it is.
+func masked(secret string) string {
+	if secret == "" {
+		return "(unset)"
+	}
+	return "xxxxx"
 }
 
 // maskURL hides a URL's password.

@@ -80,6 +80,33 @@ func (s *Store) CreateImport(ctx context.Context, n NewImport) (int64, error) {
 	return id, err
 }
 
+// CreateEventImport records an import for an object announced by an S3
+// event, once per object version: it reports false (and the existing import's
+// ID) when the same source and ETag were announced before.
+func (s *Store) CreateEventImport(ctx context.Context, n NewImport) (int64, bool, error) {
+	if err := s.EnsureTenant(ctx, n.Tenant); err != nil {
+		return 0, false, err
+	}
+	opts, err := json.Marshal(n.Options)
+	if err != nil {
+		return 0, false, err
+	}
+	var id int64
+	err = s.pool.QueryRow(ctx, `INSERT INTO imports (tenant_id, kind, source, source_etag, source_size, options, requested_by, state, started_at)
+		VALUES ($1, 'event', $2, $3, NULLIF($4, 0), $5, 's3 event', 'planning', now())
+		ON CONFLICT (tenant_id, source, source_etag) WHERE kind = 'event' DO NOTHING
+		RETURNING id`, n.Tenant, n.Source, n.SourceETag, n.SourceSize, opts).Scan(&id)
+	if err == nil {
+		return id, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, err
+	}
+	err = s.pool.QueryRow(ctx, `SELECT id FROM imports WHERE tenant_id = $1 AND kind = 'event' AND source = $2 AND source_etag = $3`,
+		n.Tenant, n.Source, n.SourceETag).Scan(&id)
+	return id, false, err
+}
+
 // AddChunks records an import's chunks and moves it to running. Adding the
 // same chunks again (a redelivered plan) changes nothing.
 func (s *Store) AddChunks(ctx context.Context, tenant string, importID int64, chunks []ChunkSpec) error {
