@@ -107,6 +107,7 @@ type importRequest struct {
 	Delimiter string   `json:"delimiter"`
 	Header    string   `json:"header"`
 	Notify    []string `json:"notify"`
+	DryRun    bool     `json:"dry_run"` // plan and validate, count what would happen, write no user
 }
 
 // createImport takes a file (multipart/form-data, part "file", with fields
@@ -146,7 +147,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, tenant string
 	for i, n := range req.Notify {
 		notify[i] = n
 	}
-	id, err := a.d.Store.CreateImport(r.Context(), postgres.NewImport{Tenant: tenant, Source: req.Source, RequestedBy: "api",
+	id, err := a.d.Store.CreateImport(r.Context(), postgres.NewImport{Tenant: tenant, Source: req.Source, RequestedBy: "api", DryRun: req.DryRun,
 		Options: map[string]any{"delimiter": req.Delimiter, "header": req.Header, "notify": notify}})
 	if err != nil {
 		a.internal(w, r, err)
@@ -201,7 +202,7 @@ func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
 				return req, err
 			}
 			req.Source = "s3://" + a.d.Files.Bucket() + "/" + key
-		case "delimiter", "header", "notify":
+		case "delimiter", "header", "notify", "dry_run":
 			b, err := io.ReadAll(io.LimitReader(part, 4096))
 			if err != nil {
 				return req, err
@@ -212,6 +213,12 @@ func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
 				req.Delimiter = v
 			case "header":
 				req.Header = v
+			case "dry_run":
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return req, badRequestError(fmt.Sprintf("dry_run %q: use true or false", v))
+				}
+				req.DryRun = b
 			default:
 				for _, n := range strings.Split(v, ",") {
 					if n = strings.TrimSpace(n); n != "" {
@@ -220,7 +227,7 @@ func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
 				}
 			}
 		default:
-			return req, badRequestError(fmt.Sprintf("unknown field %q: send file, delimiter, header and notify", part.FormName()))
+			return req, badRequestError(fmt.Sprintf("unknown field %q: send file, delimiter, header, notify and dry_run", part.FormName()))
 		}
 	}
 	if req.Source == "" {
@@ -270,9 +277,19 @@ func checkOptions(req importRequest) error {
 
 func (a *API) getImport(w http.ResponseWriter, r *http.Request, tenant string) {
 	im, ok := a.lookup(w, r, tenant)
-	if ok {
-		writeJSON(w, http.StatusOK, newImportView(im))
+	if !ok {
+		return
 	}
+	v := newImportView(im)
+	if im.DryRun && im.State == "finished" {
+		g, e, err := a.d.Store.WouldCreate(r.Context(), tenant, im.ID)
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
+		v.WouldCreate = &wouldCreate{Groups: g, Extensions: e}
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (a *API) listImports(w http.ResponseWriter, r *http.Request, tenant string) {
@@ -355,20 +372,28 @@ func (a *API) lookup(w http.ResponseWriter, r *http.Request, tenant string) (pos
 
 // importView is an import as the API shows it.
 type importView struct {
-	ID         int64       `json:"id"`
-	State      string      `json:"state"`
-	Source     string      `json:"source"`
-	Records    int         `json:"records"`
-	Created    int         `json:"created"`
-	Updated    int         `json:"updated"`
-	Unchanged  int         `json:"unchanged"`
-	Rejected   int         `json:"rejected"`
-	Progress   int         `json:"progress"` // percent of chunks applied
-	Error      string      `json:"error,omitempty"`
-	CreatedAt  time.Time   `json:"created_at"`
-	StartedAt  *time.Time  `json:"started_at,omitempty"`
-	FinishedAt *time.Time  `json:"finished_at,omitempty"`
-	Links      importLinks `json:"links"`
+	ID        int64  `json:"id"`
+	State     string `json:"state"`
+	Source    string `json:"source"`
+	Records   int    `json:"records"`
+	Created   int    `json:"created"`
+	Updated   int    `json:"updated"`
+	Unchanged int    `json:"unchanged"`
+	Rejected  int    `json:"rejected"`
+	Progress  int    `json:"progress"` // percent of chunks applied
+	DryRun    bool   `json:"dry_run"`
+	// WouldCreate is what a finished dry run would create besides users.
+	WouldCreate *wouldCreate `json:"would_create,omitempty"`
+	Error       string       `json:"error,omitempty"`
+	CreatedAt   time.Time    `json:"created_at"`
+	StartedAt   *time.Time   `json:"started_at,omitempty"`
+	FinishedAt  *time.Time   `json:"finished_at,omitempty"`
+	Links       importLinks  `json:"links"`
+}
+
+type wouldCreate struct {
+	Groups     int `json:"groups"`
+	Extensions int `json:"extensions"`
 }
 
 type importLinks struct {
@@ -377,7 +402,7 @@ type importLinks struct {
 }
 
 func newImportView(im postgres.Import) importView {
-	v := importView{ID: im.ID, State: im.State, Source: im.Source, Records: im.Records, Created: im.Created,
+	v := importView{ID: im.ID, State: im.State, Source: im.Source, Records: im.Records, Created: im.Created, DryRun: im.DryRun,
 		Updated: im.Updated, Unchanged: im.Unchanged, Rejected: im.Rejected, Error: im.Error,
 		CreatedAt: im.CreatedAt, StartedAt: im.StartedAt, FinishedAt: im.FinishedAt,
 		Links: importLinks{Self: fmt.Sprintf("/v1/imports/%d", im.ID)}}

@@ -230,7 +230,7 @@ func (h *Handlers) Chunk(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("read chunk %d of %s: %w", p.Seq, job.Source, err)
 	}
 	out, err := h.d.Store.ApplyChunk(ctx, postgres.Chunk{Tenant: p.Tenant, ImportID: p.ImportID, Seq: p.Seq}, recs,
-		postgres.ApplyOptions{Defaults: userrow.Defaults{Today: job.CreatedAt}})
+		postgres.ApplyOptions{Defaults: userrow.Defaults{Today: job.CreatedAt}, DryRun: job.DryRun})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -339,3 +340,69 @@ func (quietLogger) Info(...any)  {}
 func (quietLogger) Warn(...any)  {}
 func (quietLogger) Error(...any) {}
 func (quietLogger) Fatal(...any) {}
+
+// A dry run goes through plan, chunks and finalize like an import, counts
+// what would happen, tells the uploader, and writes no user.
+func TestDryRunWritesNoUser(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := pgtest.Store(t)
+	files := s3(t)
+	tenant := pgtest.Tenant(t)
+	if err := store.SetRoles(ctx, tenant, demoRoles); err != nil {
+		t.Fatal(err)
+	}
+	var file bytes.Buffer
+	gen, err := usergen.Write(&file, usergen.Options{Rows: 1500, Seed: 33, Invalid: 0.02})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "test/" + tenant + "/dry.csv"
+	if _, err := files.Put(ctx, key, file.Bytes(), "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, k := range []string{key, "test/" + tenant + "/dry.errors.csv"} {
+			_ = files.Delete(context.WithoutCancel(ctx), k)
+		}
+	})
+	to := "t-" + randomHex(6) + "@example.com"
+	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
+		DryRun: true, Options: map[string]any{"notify": []string{to}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := mail.NewSender(mustMailConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := &recorder{}
+	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queue, Mail: sender, Log: zap.NewNop(), ChunkSize: 400})
+	plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
+	queue.tasks = append(queue.tasks, plan)
+	for i := 0; i < len(queue.tasks); i++ { // the queue, in order, as one worker would
+		if err := mux.ProcessTask(ctx, queue.tasks[i]); err != nil {
+			t.Fatalf("%s: %v", queue.tasks[i].Type(), err)
+		}
+	}
+	im, err := store.Import(ctx, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.State != "finished" || !im.DryRun || im.Created != gen.Records-gen.Invalid || im.Rejected != gen.Invalid {
+		t.Errorf("dry run: %+v", im)
+	}
+	users := 0
+	if err := store.ExportUsers(ctx, tenant, func(*userrow.User) error { users++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if users != 0 {
+		t.Errorf("a dry run wrote %d users", users)
+	}
+	if groups, _, err := store.WouldCreate(ctx, tenant, id); err != nil || groups == 0 {
+		t.Errorf("would create %d groups (%v)", groups, err)
+	}
+	if msgs := waitMail(t, to); len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "Dry run") {
+		t.Errorf("e-mails: %+v", msgs)
+	}
+}

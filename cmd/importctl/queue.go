@@ -25,7 +25,7 @@ import (
 type queueOptions struct {
 	tenant, source, delimiter, header, format string
 	notify                                    []string
-	wait                                      bool
+	wait, dryRun                              bool
 }
 
 // queueResult is the JSON form of a queued import's outcome.
@@ -97,7 +97,7 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 	for i, a := range o.notify {
 		notify[i] = a
 	}
-	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: o.tenant, Source: source, RequestedBy: "importctl",
+	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: o.tenant, Source: source, RequestedBy: "importctl", DryRun: o.dryRun,
 		Options: map[string]any{"delimiter": o.delimiter, "header": o.header, "notify": notify}})
 	if err != nil {
 		return failure(e, "import", err)

@@ -124,6 +124,7 @@ the file rejected, 2 usage, I/O, queue or database error.
 	local := fs.Bool("local", false, "import in this process, synchronously, instead of through the queue")
 	wait := fs.Bool("wait", false, "wait until the workers have finished the import, showing progress")
 	notify := fs.String("notify", "", "comma-separated e-mail addresses that get the result (queue imports)")
+	dryRun := fs.Bool("dry-run", false, "validate and count what would happen (create, update, unchanged), write no user")
 	delimiter := fs.String("delimiter", "auto", "field delimiter: auto, comma or semicolon")
 	header := fs.String("header", "auto", "first row: auto, skip or none")
 	chunk := fs.Int("chunk", importer.DefaultChunkSize, "records applied in one transaction")
@@ -140,9 +141,9 @@ the file rejected, 2 usage, I/O, queue or database error.
 	}
 	if !*local {
 		return queueImport(ctx, e, queueOptions{tenant: *tenant, source: pos[0], delimiter: *delimiter, header: *header,
-			notify: splitList(*notify), wait: *wait, format: *format})
+			notify: splitList(*notify), wait: *wait, format: *format, dryRun: *dryRun})
 	}
-	opts := importer.Options{Tenant: *tenant, Source: pos[0], ChunkSize: *chunk}
+	opts := importer.Options{Tenant: *tenant, Source: pos[0], ChunkSize: *chunk, DryRun: *dryRun}
 	var err error
 	if opts.File.Delimiter, err = userfile.ParseDelimiter(*delimiter); err != nil {
 		return usageError(e, "import", err.Error())

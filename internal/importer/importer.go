@@ -34,6 +34,7 @@ type Options struct {
 	// file is still being read; 0: DefaultAppliers.
 	Appliers int
 	Defaults userrow.Defaults
+	DryRun   bool // count what would happen; write no user
 	// Progress, when set, is called after each chunk with the records done.
 	Progress func(records int)
 }
@@ -58,7 +59,7 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 		opts.ChunkSize = DefaultChunkSize
 	}
 	id, err := store.CreateImport(ctx, postgres.NewImport{
-		Tenant: opts.Tenant, Kind: "local", Source: opts.Source,
+		Tenant: opts.Tenant, Kind: "local", Source: opts.Source, DryRun: opts.DryRun,
 		Options: map[string]any{"delimiter": userfile.DelimiterName(opts.File.Delimiter), "header": opts.File.Header.String()},
 	})
 	if err != nil {
@@ -92,7 +93,7 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 					return err
 				}
 				out, err := store.ApplyChunk(gctx, postgres.Chunk{Tenant: opts.Tenant, ImportID: id, Seq: c.spec.Seq}, c.recs,
-					postgres.ApplyOptions{Defaults: opts.Defaults})
+					postgres.ApplyOptions{Defaults: opts.Defaults, DryRun: opts.DryRun})
 				if err != nil {
 					return fmt.Errorf("apply chunk %d: %w", c.spec.Seq, err)
 				}

@@ -43,6 +43,10 @@ type Outcome struct {
 // ApplyOptions are the import-wide settings a chunk is applied with.
 type ApplyOptions struct {
 	Defaults userrow.Defaults // for users created
+	// DryRun classifies the records (create, update, unchanged, rejected) and
+	// notes the groups and extensions that would be created, but writes no
+	// user, group, extension or membership. The chunk is still marked done.
+	DryRun bool
 }
 
 // errRaced says a user the chunk creates was created meanwhile by another
@@ -160,7 +164,59 @@ func (a *applier) run(ctx context.Context, recs []Record) error {
 	if err != nil {
 		return err
 	}
+	if a.opts.DryRun {
+		return a.dryRun(ctx, work)
+	}
 	return a.applyIsolated(ctx, work)
+}
+
+// dryRun counts what writing the records would do, and notes the groups and
+// extensions they would create (once per import, across chunks).
+func (a *applier) dryRun(ctx context.Context, work []*pending) error {
+	groups, exts := map[string]string{}, map[string]string{}
+	for _, p := range work {
+		if p.create {
+			a.outcome.Created++
+		} else {
+			a.outcome.Updated++
+		}
+		if p.changedLists.Has(userrow.Groups) {
+			for _, g := range p.user.Groups {
+				groups[strings.ToLower(g)] = g
+			}
+		}
+		if p.changedLists.Has(userrow.PhoneMapping) {
+			for _, n := range p.user.Phones {
+				exts[n] = n
+			}
+		}
+	}
+	for _, kind := range []struct {
+		name, query string
+		names       map[string]string
+	}{
+		{"group", `SELECT id, name_key FROM groups WHERE tenant_id = $1 AND name_key = ANY($2)`, groups},
+		{"extension", `SELECT id, number FROM extensions WHERE tenant_id = $1 AND number = ANY($2)`, exts},
+	} {
+		if len(kind.names) == 0 {
+			continue
+		}
+		keys := sortedKeys(kind.names)
+		have, err := a.idsByKey(ctx, a.tx, kind.query, keys)
+		if err != nil {
+			return err
+		}
+		missing := missingKeys(keys, have)
+		spelled := make([]string, len(missing))
+		for i, k := range missing {
+			spelled[i] = kind.names[k]
+		}
+		if _, err := a.tx.Exec(ctx, `INSERT INTO import_would_create (import_id, tenant_id, kind, name)
+			SELECT $1, $2, $3, unnest($4::text[]) ON CONFLICT DO NOTHING`, a.chunk.ImportID, a.chunk.Tenant, kind.name, spelled); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (a *applier) reject(r *Record, probs ...userrow.Problem) {

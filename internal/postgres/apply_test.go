@@ -400,3 +400,42 @@ func TestRoleRemovedSinceValidation(t *testing.T) {
 		t.Errorf("rejects (-want +got):\n%s", diff)
 	}
 }
+
+// A dry run says what would happen and writes no user, group or extension.
+func TestDryRun(t *testing.T) {
+	t.Parallel()
+	s := pgtest.Store(t)
+	tenant := pgtest.Tenant(t)
+	ctx := t.Context()
+	apply(t, s, tenant, parse(t, nil, map[userrow.Column]string{userrow.UserName: "A", userrow.LoginID: "a", userrow.Groups: "Old", userrow.PhoneMapping: "+361"}))
+	before := export(t, s, tenant)
+	recs := parse(t, nil,
+		map[userrow.Column]string{userrow.UserName: "A", userrow.LoginID: "a", userrow.Groups: "Old", userrow.PhoneMapping: "+361"}, // unchanged
+		map[userrow.Column]string{userrow.UserName: "A2", userrow.LoginID: "a"},                                                     // duplicate in the chunk
+		map[userrow.Column]string{userrow.UserName: "B", userrow.LoginID: "b", userrow.Groups: "New;Old", userrow.PhoneMapping: "+362;+361"},
+		map[userrow.Column]string{userrow.UserName: "C", userrow.LoginID: "c", userrow.Groups: "new"},
+		map[userrow.Column]string{userrow.UserName: "D", userrow.LoginID: "d_bad"},
+	)
+	recs[1].Line = 99
+	id, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: t.Name(), DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddChunks(ctx, tenant, id, []postgres.ChunkSpec{{Seq: 0, Records: len(recs)}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.ApplyChunk(ctx, postgres.Chunk{Tenant: tenant, ImportID: id}, recs, postgres.ApplyOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(postgres.Outcome{Created: 2, Unchanged: 1, Rejected: 2}, out); diff != "" {
+		t.Errorf("dry run (-want +got):\n%s", diff)
+	}
+	groups, exts, err := s.WouldCreate(ctx, tenant, id)
+	if err != nil || groups != 1 || exts != 1 {
+		t.Errorf("would create %d groups and %d extensions (%v), want 1 and 1", groups, exts, err)
+	}
+	if diff := cmp.Diff(before, export(t, s, tenant)); diff != "" {
+		t.Errorf("a dry run changed the users (-before +after):\n%s", diff)
+	}
+}

@@ -311,3 +311,11 @@ func (s *Store) Imports(ctx context.Context, tenant, state string, limit int) ([
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Import, error) { return scanImport(r) })
 }
+
+// WouldCreate counts, for a dry run, the groups and extensions the import
+// would create.
+func (s *Store) WouldCreate(ctx context.Context, tenant string, importID int64) (groups, extensions int, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE kind = 'group'), count(*) FILTER (WHERE kind = 'extension')
+		FROM import_would_create WHERE tenant_id = $1 AND import_id = $2`, tenant, importID).Scan(&groups, &extensions)
+	return groups, extensions, err
+}
