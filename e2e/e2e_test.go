@@ -62,7 +62,9 @@ func env(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	redis.Path = "/12"
-	return append(out, "DATABASE_URL="+pgtest.URL(t), "REDIS_URL="+redis.String(), "LOG_LEVEL=warn")
+	// A queue namespace of the test's own: another test run sharing this
+	// Redis must not take its tasks.
+	return append(out, "DATABASE_URL="+pgtest.URL(t), "REDIS_URL="+redis.String(), "LOG_LEVEL=warn", "QUEUE_NAMESPACE=e2e-"+randomHex(4))
 }
 
 // build compiles importctl and worker once per test binary.

@@ -49,6 +49,7 @@ type Deps struct {
 	Log       *zap.Logger
 	MaxUpload int64 // bytes; 0: 512 MiB
 	Events    Events
+	Namespace task.Namespace // prefixes the queue names (QUEUE_NAMESPACE)
 }
 
 // API serves the HTTP API, version 1.
@@ -153,7 +154,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, tenant string
 		a.internal(w, r, err)
 		return
 	}
-	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
+	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, a.d.Namespace.Queue(task.QueueDefault))
 	if err == nil {
 		_, err = a.d.Queue.EnqueueContext(r.Context(), t)
 	}

@@ -91,7 +91,7 @@ func (a *API) s3Events(w http.ResponseWriter, r *http.Request) {
 		if !created {
 			continue // announced before: one import per object version
 		}
-		t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueBulk)
+		t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, a.d.Namespace.Queue(task.QueueBulk))
 		if err == nil {
 			_, err = a.d.Queue.EnqueueContext(r.Context(), t)
 		}

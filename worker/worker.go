@@ -57,6 +57,8 @@ type Deps struct {
 	// AttachLimit is the largest error report attached to the e-mail; a larger
 	// one is linked (presigned, valid a week). 0: 5 MiB.
 	AttachLimit int
+	// Namespace prefixes the queue names (QUEUE_NAMESPACE).
+	Namespace task.Namespace
 }
 
 // DefaultChunkSize is the number of records in a chunk task.
@@ -123,7 +125,7 @@ func (h *Handlers) Plan(ctx context.Context, t *asynq.Task) error {
 		}
 		t, err := task.NewImportChunk(task.ImportChunkPayload{
 			Tenant: p.Tenant, ImportID: p.ImportID, Seq: c.Seq, Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine,
-		}, task.QueueDefault)
+		}, h.d.Namespace.Queue(task.QueueDefault))
 		if err != nil {
 			return err
 		}
@@ -326,7 +328,7 @@ func (h *Handlers) job(ctx context.Context, tenant string, id int64) (postgres.J
 }
 
 func (h *Handlers) enqueueFinalize(ctx context.Context, tenant string, id int64) error {
-	t, err := task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: id})
+	t, err := task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: id}, h.d.Namespace.Queue(task.QueueCritical))
 	if err != nil {
 		return err
 	}

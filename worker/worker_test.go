@@ -92,10 +92,13 @@ func TestImportThroughTheQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: zap.NewNop(), ChunkSize: 700}
+	// A namespace of the test's own: another test run sharing this Redis
+	// must not take its tasks (it would not find the imports).
+	ns := task.Namespace("test-" + randomHex(4))
+	deps := worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: zap.NewNop(), ChunkSize: 700, Namespace: ns}
 	for range 2 { // two workers
 		srv := asynq.NewServer(redis, asynq.Config{
-			Concurrency: 2, Queues: task.Queues, Logger: quietLogger{},
+			Concurrency: 2, Queues: ns.Queues(), Logger: quietLogger{},
 			// The test's queue is shared with nothing: no need to wait long.
 			DelayedTaskCheckInterval: 200 * time.Millisecond,
 			RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return 200 * time.Millisecond },
@@ -105,7 +108,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 		}
 		t.Cleanup(srv.Shutdown)
 	}
-	plan, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
+	plan, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, ns.Queue(task.QueueDefault))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +163,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 		t.Errorf("subject %q lacks %q", msgs[0].Subject, wantSubject)
 	}
 	// Finalize delivered again sends nothing more.
-	fin, err := task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: id})
+	fin, err := task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: id}, ns.Queue(task.QueueCritical))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 	}
 	client := asynq.NewClient(redis)
 	defer client.Close()
-	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: o.tenant, ImportID: id}, task.QueueDefault)
+	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: o.tenant, ImportID: id}, cfg.Namespace.Queue(task.QueueDefault))
 	if err == nil {
 		_, err = client.EnqueueContext(ctx, t)
 	}

@@ -96,7 +96,7 @@ Examples:
 	srv := &http.Server{
 		Addr: cfg.Addr,
 		Handler: producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: queue, Log: log,
-			Events: producer.Events{Secret: cfg.EventsSecret, Prefix: cfg.EventsPrefix}}),
+			Events: producer.Events{Secret: cfg.EventsSecret, Prefix: cfg.EventsPrefix}, Namespace: cfg.Namespace}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

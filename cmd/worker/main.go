@@ -22,7 +22,6 @@ import (
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
-	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/worker"
 )
 
@@ -104,7 +103,7 @@ Examples:
 
 	srv := asynq.NewServer(redis, asynq.Config{
 		Concurrency:     cfg.Concurrency,
-		Queues:          task.Queues,
+		Queues:          cfg.Namespace.Queues(),
 		ShutdownTimeout: shutdownTimeout,
 		Logger:          log.Sugar().Named("asynq"),
 		// One place logs task failures (STYLE.md §4).
@@ -112,7 +111,8 @@ Examples:
 			log.Warn("task failed", zap.String("type", t.Type()), zap.Error(err))
 		}),
 	})
-	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: log, ChunkSize: cfg.ChunkSize})
+	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: log,
+		ChunkSize: cfg.ChunkSize, Namespace: cfg.Namespace})
 	log.Info("worker starting", zap.Int("concurrency", cfg.Concurrency), zap.String("bucket", cfg.S3.Bucket))
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start: %w", err)

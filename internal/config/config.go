@@ -15,12 +15,14 @@ import (
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/task"
 )
 
 // Config is every setting of the service.
 type Config struct {
 	DatabaseURL string
 	RedisURL    string
+	Namespace   task.Namespace // QUEUE_NAMESPACE: prefixes the queue names
 	S3          s3store.Config
 	Mail        mail.Config
 	// Producer settings.
@@ -47,6 +49,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		DatabaseURL:  or(getenv("DATABASE_URL"), postgres.DefaultURL),
 		RedisURL:     or(getenv("REDIS_URL"), DefaultRedisURL),
+		Namespace:    task.Namespace(getenv("QUEUE_NAMESPACE")),
 		LogLevel:     or(getenv("LOG_LEVEL"), "info"),
 		Addr:         or(getenv("PRODUCER_ADDR"), DefaultAddr),
 		EventsSecret: getenv("S3_EVENTS_SECRET"),
@@ -65,6 +68,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.ChunkSize, err = positive(getenv, "CHUNK_SIZE", DefaultChunkSize); err != nil {
 		errs = append(errs, err)
+	}
+	for _, r := range c.Namespace {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			errs = append(errs, fmt.Errorf("QUEUE_NAMESPACE %q: use lower-case letters, digits and -", c.Namespace))
+			break
+		}
 	}
 	if _, err := c.Redis(); err != nil {
 		errs = append(errs, err)
@@ -92,8 +101,8 @@ func (c Config) Redis() (asynq.RedisConnOpt, error) {
 
 // Print writes the settings, one a line, secrets masked.
 func (c Config) Print(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "DATABASE_URL=%s\nREDIS_URL=%s\nS3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_FORCE_PATH_STYLE=%t\nSMTP_URL=%s\nMAIL_FROM=%s\nPRODUCER_ADDR=%s\nS3_EVENTS_SECRET=%s\nS3_EVENTS_PREFIX=%s\nWORKER_CONCURRENCY=%d\nCHUNK_SIZE=%d\nLOG_LEVEL=%s\n",
-		maskURL(c.DatabaseURL), maskURL(c.RedisURL), c.S3.Endpoint, c.S3.Bucket, c.S3.ForcePathStyle,
+	_, err := fmt.Fprintf(w, "DATABASE_URL=%s\nREDIS_URL=%s\nQUEUE_NAMESPACE=%s\nS3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_FORCE_PATH_STYLE=%t\nSMTP_URL=%s\nMAIL_FROM=%s\nPRODUCER_ADDR=%s\nS3_EVENTS_SECRET=%s\nS3_EVENTS_PREFIX=%s\nWORKER_CONCURRENCY=%d\nCHUNK_SIZE=%d\nLOG_LEVEL=%s\n",
+		maskURL(c.DatabaseURL), maskURL(c.RedisURL), c.Namespace, c.S3.Endpoint, c.S3.Bucket, c.S3.ForcePathStyle,
 		c.Mail.Redacted(), c.Mail.From, c.Addr, masked(c.EventsSecret), c.EventsPrefix, c.Concurrency, c.ChunkSize, c.LogLevel)
 	return err
 }

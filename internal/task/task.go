@@ -30,8 +30,23 @@ const (
 	QueueBulk     = "bulk"
 )
 
-// Queues are the queues with their priorities, for asynq.Config.
-var Queues = map[string]int{QueueCritical: 6, QueueDefault: 3, QueueBulk: 1}
+// Namespace prefixes the queue names, so that several deployments (or test
+// runs) can share one Redis without taking each other's tasks. The zero value
+// is the plain names.
+type Namespace string
+
+// Queue returns the name of queue q in the namespace.
+func (n Namespace) Queue(q string) string {
+	if n == "" {
+		return q
+	}
+	return string(n) + "-" + q
+}
+
+// Queues are the namespace's queues with their priorities, for asynq.Config.
+func (n Namespace) Queues() map[string]int {
+	return map[string]int{n.Queue(QueueCritical): 6, n.Queue(QueueDefault): 3, n.Queue(QueueBulk): 1}
+}
 
 // ImportPlanPayload asks a worker to read an import's source once and cut it
 // into chunks.
@@ -79,10 +94,11 @@ func NewImportChunk(p ImportChunkPayload, queue string) (*asynq.Task, error) {
 		asynq.Queue(queue), asynq.Timeout(chunkTimeout))
 }
 
-// NewImportFinalize returns the finalize task of an import.
-func NewImportFinalize(p ImportFinalizePayload) (*asynq.Task, error) {
+// NewImportFinalize returns the finalize task of an import (for the critical
+// queue: the uploader is waiting).
+func NewImportFinalize(p ImportFinalizePayload, queue string) (*asynq.Task, error) {
 	return newTask(TypeImportFinalize, p, fmt.Sprintf("finalize:%s:%d", p.Tenant, p.ImportID),
-		asynq.Queue(QueueCritical), asynq.Timeout(finalizeTimeout))
+		asynq.Queue(queue), asynq.Timeout(finalizeTimeout))
 }
 
 func newTask(typ string, payload any, id string, opts ...asynq.Option) (*asynq.Task, error) {

@@ -86,10 +86,10 @@ func TestEnqueueTwiceMakesOneTask(t *testing.T) {
 			return mustEnqueue(task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: 7}, task.QueueDefault))
 		}, true},
 		{"finalize", func() error {
-			return mustEnqueue(task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: 7}))
+			return mustEnqueue(task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: 7}, task.QueueCritical))
 		}, false},
 		{"finalize again", func() error {
-			return mustEnqueue(task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: 7}))
+			return mustEnqueue(task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: 7}, task.QueueCritical))
 		}, true},
 	} {
 		err := tc.enqueue()
