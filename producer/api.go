@@ -71,6 +71,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("GET /v1/imports", a.auth(a.listImports))
 	mux.Handle("GET /v1/imports/{id}", a.auth(a.getImport))
 	mux.Handle("GET /v1/imports/{id}/errors", a.auth(a.getErrors))
+	mux.Handle("POST /v1/imports/{id}/retry", a.auth(a.retryImport))
 	mux.HandleFunc("POST /v1/events/s3", a.s3Events)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: see the API's documentation in README.md")

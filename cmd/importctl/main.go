@@ -42,6 +42,7 @@ var commands = []command{
 	{"migrate", "bring the database schema up to date (DATABASE_URL)", runMigrate},
 	{"import", "import a user file for a tenant (--local: in this process)", runImport},
 	{"status", "show an import's state and counts (--wait: until it ends)", runStatus},
+	{"retry", "import the rejected records of an import again", runRetry},
 	{"export", "write a tenant's users in the import format", runExport},
 	{"roles", "list or change a tenant's role catalog", runRoles},
 	{"tokens", "create, list or revoke a tenant's API tokens", runTokens},

@@ -241,3 +241,72 @@ Exit status: 0 finished with every record imported, 1 some record or the file re
 	}
 	return reportImport(e, im, *format)
 }
+
+func runRetry(ctx context.Context, e env, args []string) int {
+	fs := newFlags(e, "retry", "retry --tenant T [--wait] [--format table|json] IMPORT_ID",
+		`  importctl roles add --tenant acme auditor      # fix what made the records fail...
+  importctl retry --tenant acme --wait 42         # ...and import the rejected records again
+Re-imports only the rejected records of a finished import (its error report), through the
+queue, as a new import linked to the first. To fix the records themselves, correct the
+error report and import it like any file.
+`)
+	tenant := fs.String("tenant", "", "the tenant (required)")
+	wait := fs.Bool("wait", false, "wait until the retry has ended, showing progress")
+	format := fs.String("format", "table", "output: table or json")
+	pos, code, ok := parseArgs(fs, e, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageError(e, "retry", "name one import ID (see --help)")
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || id <= 0 {
+		return usageError(e, "retry", fmt.Sprintf("import ID %q: want a number", pos[0]))
+	}
+	if err := postgres.ValidTenant(*tenant); err != nil {
+		return usageError(e, "retry", "--tenant: "+err.Error())
+	}
+	if err := oneOf("format", *format, "table", "json"); err != nil {
+		return usageError(e, "retry", err.Error())
+	}
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return failure(e, "retry", err)
+	}
+	store, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return failure(e, "retry", err)
+	}
+	defer store.Close()
+	redis, err := cfg.Redis()
+	if err != nil {
+		return failure(e, "retry", err)
+	}
+	client := asynq.NewClient(redis)
+	defer client.Close()
+	child, err := producer.Retry(ctx, store, client, cfg.Namespace, *tenant, id)
+	if errors.Is(err, postgres.ErrNotFound) {
+		return failure(e, "retry", fmt.Errorf("tenant %s has no import %d", *tenant, id))
+	}
+	if errors.Is(err, producer.ErrNothingToRetry) {
+		fmt.Fprintf(e.stderr, "importctl retry: import %d: %v\n", id, err)
+		return exitInvalid
+	}
+	if err != nil {
+		return failure(e, "retry", err)
+	}
+	fmt.Fprintf(e.stderr, "import %d queued: the rejected records of import %d\n", child.ID, id)
+	if !*wait {
+		if *format == "json" {
+			return writeJSON(e, queueResult{ID: child.ID, State: "queued"})
+		}
+		fmt.Fprintf(e.stdout, "import %d queued; follow it with: importctl status --tenant %s %d\n", child.ID, *tenant, child.ID)
+		return exitOK
+	}
+	im, err := waitImport(ctx, e, store, *tenant, child.ID)
+	if err != nil {
+		return failure(e, "retry", err)
+	}
+	return reportImport(e, im, *format)
+}

@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/userimport/userimport/internal/mail"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/internal/userrow"
+	"github.com/userimport/userimport/producer"
+	"github.com/userimport/userimport/worker"
+)
+
+// queue keeps tasks for the test to run in order, as one worker would.
+type queue struct{ tasks []*asynq.Task }
+
+func (q *queue) EnqueueContext(_ context.Context, t *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
+	q.tasks = append(q.tasks, t)
+	return &asynq.TaskInfo{}, nil
+}
+
+func (q *queue) drain(t *testing.T, mux *asynq.ServeMux) {
+	t.Helper()
+	for len(q.tasks) > 0 {
+		next := q.tasks[0]
+		q.tasks = q.tasks[1:]
+		if err := mux.ProcessTask(t.Context(), next); err != nil {
+			t.Fatalf("%s: %v", next.Type(), err)
+		}
+	}
+}
+
+// Records rejected for a role missing from the catalog are imported by a
+// retry once the role is added; the retry is a new import linked to the
+// first, and re-imports only the rejected records.
+func TestRetryAfterFixingTheCatalog(t *testing.T) {
+	ctx := t.Context()
+	store, err := postgres.Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	files := s3(t)
+	tenant := pgtestTenant()
+	if err := store.SetRoles(ctx, tenant, []string{"agent"}); err != nil {
+		t.Fatal(err)
+	}
+	file := "User name,Login ID,Role API Names\nAnna,anna,agent\nBéla,bela,auditor\nCili,cili,\"agent\nauditor\"\nDani,dani_x,agent\nEmil,emil,\n"
+	key := "test/" + tenant + "/retry.csv"
+	if _, err := files.Put(ctx, key, []byte(file), "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, k := range []string{key, "test/" + tenant + "/retry.errors.csv", "test/" + tenant + "/retry.errors.errors.csv"} {
+			_ = files.Delete(context.WithoutCancel(ctx), k)
+		}
+	})
+	cfg, err := mail.ConfigFromEnv(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := mail.NewSender(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &queue{}
+	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: q, Mail: sender, Log: zap.NewNop()})
+	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
+	q.tasks = append(q.tasks, plan)
+	q.drain(t, mux)
+	first, err := store.Import(ctx, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Created != 2 || first.Rejected != 3 {
+		t.Fatalf("first import: %+v; want anna and emil created, three rejected", first)
+	}
+
+	if err := store.AddRoles(ctx, tenant, []string{"auditor"}); err != nil {
+		t.Fatal(err)
+	}
+	child, err := producer.Retry(ctx, store, q, "", tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.drain(t, mux)
+	retried, err := store.Import(ctx, tenant, child.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retried.Kind != "retry" || retried.Records != 3 || retried.Created != 2 || retried.Rejected != 1 {
+		t.Fatalf("retry: %+v; want bela and cili created, dani_x rejected again", retried)
+	}
+	logins := map[string]string{}
+	if err := store.ExportUsers(ctx, tenant, func(u *userrow.User) error {
+		logins[u.LoginID] = strings.Join(u.Roles, "+")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(logins) != 4 || logins["cili"] != "agent+auditor" || logins["bela"] != "auditor" {
+		t.Errorf("users after the retry: %v", logins)
+	}
+	// An import that rejected nothing has nothing to retry.
+	emil := "User name,Login ID\nEmil,emil\n"
+	key2 := "test/" + tenant + "/clean.csv"
+	if _, err := files.Put(ctx, key2, []byte(emil), "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = files.Delete(context.WithoutCancel(ctx), key2) })
+	clean, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ = task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: clean}, task.QueueDefault)
+	q.tasks = append(q.tasks, plan)
+	q.drain(t, mux)
+	if _, err := producer.Retry(ctx, store, q, "", tenant, clean); !errors.Is(err, producer.ErrNothingToRetry) {
+		t.Errorf("retry of a clean import: %v, want ErrNothingToRetry", err)
+	}
+}
