@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -131,5 +132,73 @@ func TestRetryAfterFixingTheCatalog(t *testing.T) {
 	q.drain(t, mux)
 	if _, err := producer.Retry(ctx, store, q, "", tenant, clean); !errors.Is(err, producer.ErrNothingToRetry) {
 		t.Errorf("retry of a clean import: %v, want ErrNothingToRetry", err)
+	}
+}
+
+// Tasks lost with Redis (or never enqueued after a crash) are put back by the
+// sweep from what PostgreSQL says is unfinished, and the import completes.
+func TestSweepPutsLostTasksBack(t *testing.T) {
+	ctx := t.Context()
+	store, err := postgres.Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	files := s3(t)
+	tenant := pgtestTenant()
+	key := "test/" + tenant + "/sweep.csv"
+	var b strings.Builder
+	b.WriteString("User name,Login ID\n")
+	for i := range 50 {
+		b.WriteString("User,u" + strconv.Itoa(i) + "\n")
+	}
+	if _, err := files.Put(ctx, key, []byte(b.String()), "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = files.Delete(context.WithoutCancel(ctx), key) })
+	q := &queue{}
+	h := worker.NewHandlers(worker.Deps{Store: store, Files: files, Queue: q, Mail: nil, Log: zap.NewNop(), ChunkSize: 10})
+	mux := h.ServeMux()
+	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The plan task itself was lost: the sweep enqueues it.
+	if n, err := h.Sweep(ctx, 0); err != nil || n == 0 {
+		t.Fatalf("sweep of an unplanned import: %d tasks, %v", n, err)
+	}
+	plan := q.tasks[len(q.tasks)-1]
+	q.tasks = nil
+	if err := mux.ProcessTask(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	// The plan enqueued five chunks; Redis loses them, and the first two were
+	// applied before.
+	if len(q.tasks) != 5 {
+		t.Fatalf("plan enqueued %d tasks, want 5 chunks", len(q.tasks))
+	}
+	for _, tk := range q.tasks[:2] {
+		if err := mux.ProcessTask(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.tasks = nil
+	n, err := h.Sweep(ctx, 0)
+	if err != nil || n != 3 {
+		t.Fatalf("sweep: %d tasks (%v), want the 3 chunks not applied", n, err)
+	}
+	q.drain(t, mux)
+	im, err := store.Import(ctx, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.State != "finished" || im.Created != 50 {
+		t.Errorf("after the sweep: %+v", im)
+	}
+	if n, err := h.Sweep(ctx, 0); err != nil || n != 0 {
+		t.Errorf("sweep of a finished import: %d tasks, %v", n, err)
 	}
 }

@@ -69,6 +69,19 @@ type Handlers struct{ d Deps }
 
 // NewServeMux returns the asynq ServeMux with the import handlers.
 func NewServeMux(d Deps) *asynq.ServeMux {
+	return NewHandlers(d).ServeMux()
+}
+
+// ServeMux returns an asynq ServeMux with the handlers.
+func (h *Handlers) ServeMux() *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(task.TypeImportPlan, h.Plan)
+	mux.HandleFunc(task.TypeImportChunk, h.Chunk)
+	mux.HandleFunc(task.TypeImportFinalize, h.Finalize)
+	return mux
+}
+
+func withDefaults(d Deps) Deps {
 	if d.ChunkSize <= 0 {
 		d.ChunkSize = DefaultChunkSize
 	}
@@ -78,12 +91,7 @@ func NewServeMux(d Deps) *asynq.ServeMux {
 	if d.AttachLimit <= 0 {
 		d.AttachLimit = 5 << 20
 	}
-	h := &Handlers{d: d}
-	mux := asynq.NewServeMux()
-	mux.HandleFunc(task.TypeImportPlan, h.Plan)
-	mux.HandleFunc(task.TypeImportChunk, h.Chunk)
-	mux.HandleFunc(task.TypeImportFinalize, h.Finalize)
-	return mux
+	return d
 }
 
 // Plan reads an import's source once: it rejects a bad file as a whole, or

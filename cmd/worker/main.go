@@ -111,16 +111,42 @@ Examples:
 			log.Warn("task failed", zap.String("type", t.Type()), zap.Error(err))
 		}),
 	})
-	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: log,
+	handlers := worker.NewHandlers(worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: log,
 		ChunkSize: cfg.ChunkSize, Namespace: cfg.Namespace})
+	mux := handlers.ServeMux()
 	log.Info("worker starting", zap.Int("concurrency", cfg.Concurrency), zap.String("bucket", cfg.S3.Bucket))
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	go sweep(ctx, handlers, log)
 	<-ctx.Done()
 	log.Info("worker stopping: in-flight tasks finish or go back to the queue")
 	srv.Shutdown()
 	return nil
+}
+
+// Every sweepInterval, each worker puts back on the queue the tasks of
+// imports older than sweepMinAge that PostgreSQL says are unfinished (lost
+// with Redis, or never enqueued after a crash). Task IDs keep the workers'
+// sweeps from duplicating anything.
+const (
+	sweepInterval = time.Minute
+	sweepMinAge   = time.Minute
+)
+
+func sweep(ctx context.Context, h *worker.Handlers, log *zap.Logger) {
+	tick := time.NewTicker(sweepInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := h.Sweep(ctx, sweepMinAge); err != nil && ctx.Err() == nil {
+				log.Warn("sweep failed", zap.Error(err))
+			}
+		}
+	}
 }
 
 func newLogger(level string, w io.Writer) (*zap.Logger, error) {

@@ -319,3 +319,14 @@ func (s *Store) WouldCreate(ctx context.Context, tenant string, importID int64) 
 		FROM import_would_create WHERE tenant_id = $1 AND import_id = $2`, tenant, importID).Scan(&groups, &extensions)
 	return groups, extensions, err
 }
+
+// Unfinished returns the imports that are planning or running, of every
+// tenant: the sweep checks that each has its tasks on the queue.
+func (s *Store) Unfinished(ctx context.Context, olderThan time.Duration) ([]Import, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+importColumns+` FROM imports
+		WHERE state IN ('planning', 'running') AND created_at < now() - $1 * interval '1 millisecond' ORDER BY id`, olderThan.Milliseconds())
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Import, error) { return scanImport(r) })
+}
