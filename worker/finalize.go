@@ -123,7 +123,11 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 // first column, so that nothing the uploader sent is lost.
 func reportFields(raw []byte, delim byte, layout *userrow.Layout) []string {
 	out := make([]string, userrow.NumColumns)
-	rec, err := csvfile.NewReader(bytes.NewReader(raw), csvfile.Options{Delimiter: delim, MaxFileBytes: -1}).Read()
+	// A reader sized to the record: the default buffer is 64 KiB, and a
+	// report re-reads thousands of records.
+	rec, err := csvfile.NewReader(bytes.NewReader(raw), csvfile.Options{
+		Delimiter: delim, MaxFileBytes: -1, MaxRecordBytes: len(raw) + 2,
+	}).Read()
 	if err != nil || rec.Fields == nil {
 		out[0] = strings.TrimRight(string(raw), "\r\n")
 		return out

@@ -23,7 +23,10 @@ func (a *stringArena) of(b []byte) string {
 		return string(b) // large: its own allocation, not a block's worth of waste
 	}
 	if cap(a.block)-len(a.block) < len(b) {
-		a.block = make([]byte, 0, arenaBlock)
+		// Blocks grow to full size: a reader used for one short record (as
+		// reports re-read rejected records) does not pay for 32 KiB.
+		size := min(arenaBlock, max(2*cap(a.block), 8*len(b)))
+		a.block = make([]byte, 0, size)
 	}
 	start := len(a.block)
 	a.block = append(a.block, b...)

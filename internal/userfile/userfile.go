@@ -299,8 +299,8 @@ func (r *Reader) start() {
 	}
 	go func() {
 		defer close(r.ordered)
-		defer close(work)
 		r.split(work)
+		close(work) // before waiting: the workers end when work is closed
 		wg.Wait()
 	}()
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -137,5 +139,37 @@ func TestRecordErrorsStayRecords(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
+// A Reader's goroutines end with the file, or when it is closed early: a
+// worker reads thousands of chunks, and a leak of three goroutines and their
+// batches per chunk took it to gigabytes.
+func TestReaderGoroutinesEnd(t *testing.T) {
+	var file bytes.Buffer
+	if _, err := usergen.Write(&file, usergen.Options{Rows: 2000, Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	for i := range 20 {
+		r := userfile.NewReader(bytes.NewReader(file.Bytes()), userfile.Options{})
+		for n := 0; ; n++ {
+			if i%2 == 1 && n == 300 {
+				break // closed early, as a cancelled task would
+			}
+			if _, err := r.Read(); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines before reading 20 files, %d after", before, runtime.NumGoroutine())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
