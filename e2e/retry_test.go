@@ -202,3 +202,42 @@ func TestSweepPutsLostTasksBack(t *testing.T) {
 		t.Errorf("sweep of a finished import: %d tasks, %v", n, err)
 	}
 }
+
+// A task that fails for good marks its import failed with the reason, and
+// the uploader is told.
+func TestPermanentFailureIsRecorded(t *testing.T) {
+	ctx := t.Context()
+	store, err := postgres.Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	files := s3(t)
+	tenant := pgtestTenant()
+	// A source in another bucket: no retry can mend that.
+	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://not-our-bucket/users.csv",
+		Options: map[string]any{"notify": []string{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &queue{}
+	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: q, Log: zap.NewNop()})
+	plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
+	if err := mux.ProcessTask(ctx, plan); !errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("plan: %v, want a permanent failure", err)
+	}
+	im, err := store.Import(ctx, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.State != "failed" || !strings.Contains(im.Error, "not-our-bucket") {
+		t.Errorf("import %+v", im)
+	}
+	if len(q.tasks) != 1 || q.tasks[0].Type() != task.TypeImportFinalize {
+		t.Fatalf("queued %d tasks, want finalize to tell the uploader", len(q.tasks))
+	}
+	q.drain(t, mux)
+}

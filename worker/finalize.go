@@ -36,7 +36,7 @@ func (h *Handlers) Finalize(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if job.State != "rejected" && job.State != "finished" {
+	if job.State != "rejected" && job.State != "finished" && job.State != "failed" {
 		if job.Plan == nil || job.ChunksDone < job.Chunks {
 			return fmt.Errorf("finalize import %d: %d of %d chunks done: %w", job.ID, job.ChunksDone, job.Chunks, errNotYet)
 		}
@@ -166,7 +166,7 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 	if job.FinishedAt != nil && job.StartedAt != nil {
 		res.Duration = job.FinishedAt.Sub(*job.StartedAt)
 	}
-	if job.State == "finished" && job.Rejected > 0 {
+	if job.State == "finished" && job.Rejected > 0 && job.Report != "" {
 		rep, err := h.readReport(ctx, &job)
 		if err != nil {
 			return err

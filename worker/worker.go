@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -75,9 +76,9 @@ func NewServeMux(d Deps) *asynq.ServeMux {
 // ServeMux returns an asynq ServeMux with the handlers.
 func (h *Handlers) ServeMux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(task.TypeImportPlan, h.Plan)
-	mux.HandleFunc(task.TypeImportChunk, h.Chunk)
-	mux.HandleFunc(task.TypeImportFinalize, h.Finalize)
+	mux.HandleFunc(task.TypeImportPlan, h.recordFailure(h.Plan))
+	mux.HandleFunc(task.TypeImportChunk, h.recordFailure(h.Chunk))
+	mux.HandleFunc(task.TypeImportFinalize, h.recordFailure(h.Finalize))
 	return mux
 }
 
@@ -349,4 +350,39 @@ func (h *Handlers) enqueue(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
 	}
 	return nil
+}
+
+// recordFailure marks the task's import failed, with the error as the reason,
+// when the task fails for good (asynq.SkipRetry, or its last retry), and
+// queues finalize so that the uploader is told. Transient failures go back to
+// asynq for a retry.
+func (h *Handlers) recordFailure(next asynq.HandlerFunc) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
+		err := next(ctx, t)
+		if err == nil || errors.Is(err, errNotYet) {
+			return err
+		}
+		retried, _ := asynq.GetRetryCount(ctx)
+		maxRetry, ok := asynq.GetMaxRetry(ctx)
+		if !errors.Is(err, asynq.SkipRetry) && (!ok || retried < maxRetry) {
+			return err
+		}
+		var ids struct {
+			Tenant   string `json:"tenant"`
+			ImportID int64  `json:"import_id"`
+		}
+		if json.Unmarshal(t.Payload(), &ids) != nil || ids.Tenant == "" || ids.ImportID == 0 {
+			return err
+		}
+		failed, ferr := h.d.Store.FailImport(ctx, ids.Tenant, ids.ImportID, err.Error())
+		if ferr != nil {
+			return errors.Join(err, ferr)
+		}
+		if failed && t.Type() != task.TypeImportFinalize {
+			if ferr := h.enqueueFinalize(ctx, ids.Tenant, ids.ImportID); ferr != nil {
+				return errors.Join(err, ferr)
+			}
+		}
+		return err
+	}
 }

@@ -132,6 +132,17 @@ func (s *Store) RejectImport(ctx context.Context, tenant string, importID int64,
 	return err
 }
 
+// FailImport marks an import failed for a reason no retry will mend; the
+// chunks already applied stay applied.
+func (s *Store) FailImport(ctx context.Context, tenant string, importID int64, reason string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE imports SET state = 'failed', error = $3, finished_at = now()
+		WHERE tenant_id = $1 AND id = $2 AND state NOT IN ('finished', 'rejected', 'failed')`, tenant, importID, reason)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // FinishImport marks an import finished once all its chunks are done. It
 // reports whether this call finished it (false: already finished, or chunks
 // still pending).
