@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh — the main job end to end on the local stack: 50,000 generated users
-# (1 % invalid, of every kind) imported through the queue by two workers, the
-# result e-mail in mailpit, then the tenant exported and the export imported
-# again (every record unchanged). Safe to run again.
+# (1 % invalid, of every kind) uploaded through the producer's HTTP API and
+# imported by two workers, the result e-mail in mailpit, then the tenant
+# exported and the export imported again (every record unchanged). Safe to run
+# again.
 #
 # Usage: deploy/local/demo.sh [--rows N]
 set -euo pipefail
@@ -41,16 +42,30 @@ bin/importctl gen --rows "$rows" --seed 1 --invalid 0.01 >bench/out/demo.csv
 allow_invalid bin/importctl validate --roles agent,supervisor,admin,auditor bench/out/demo.csv >bench/out/demo-validate.txt
 head -n 1 bench/out/demo-validate.txt
 
-step "two workers"
+step "the producer (HTTP API on ${PRODUCER_ADDR:=127.0.0.1:8080}) and two workers"
+export PRODUCER_ADDR
 pids=()
+bin/producer >bench/out/demo-producer.log 2>&1 &
+pids+=($!)
 for i in 1 2; do
 	bin/worker >"bench/out/demo-worker-$i.log" 2>&1 &
 	pids+=($!)
 done
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+	curl -fsS "http://$PRODUCER_ADDR/healthz" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+token=$(bin/importctl tokens create --tenant demo --name demo 2>/dev/null)
 
-step "import through the queue (upload to S3, plan, chunks, report, e-mail)"
-allow_invalid bin/importctl import --tenant demo --wait --notify demo-admin@example.com bench/out/demo.csv
+step "upload through the API: POST /v1/imports (the file streams to S3, the import is queued)"
+response=$(curl -fsS -H "Authorization: Bearer $token" -F file=@bench/out/demo.csv -F notify=demo-admin@example.com \
+	"http://$PRODUCER_ADDR/v1/imports")
+echo "$response"
+id=$(printf '%s' "$response" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+step "progress (plan, chunks, report, e-mail), then the summary"
+allow_invalid bin/importctl status --tenant demo --wait "$id"
+echo "the same over the API: curl -H 'Authorization: Bearer <token>' http://$PRODUCER_ADDR/v1/imports/$id"
 echo "the result e-mail (with the error report attached): $MAILPIT_URL (mailpit), to demo-admin@example.com"
 
 step "export the tenant and import the export again: nothing changes"
