@@ -38,6 +38,7 @@ var (
 var (
 	ErrNoDelimiter  = errors.New(`cannot tell the delimiter: the first line has as many "," as ";" outside quotes; choose the delimiter (comma or semicolon) explicitly`)
 	ErrFileTooLarge = errors.New("file is larger than the limit")
+	ErrNotText      = errors.New(`the file is not UTF-8 text (it is UTF-16, or binary): save it as "CSV UTF-8"`)
 )
 
 // FieldCountError says a record has another number of fields than expected.
@@ -360,6 +361,9 @@ func isBlank(line []byte) bool {
 // line takes the following lines in, as far as the buffer reaches.
 func (r *Reader) detect() error {
 	r.checkBOM()
+	if head, _ := r.br.Peek(2); bytes.Equal(head, []byte{0xFF, 0xFE}) || bytes.Equal(head, []byte{0xFE, 0xFF}) {
+		return ErrNotText // a UTF-16 byte order mark
+	}
 	var buf []byte
 	for {
 		var err error
@@ -390,6 +394,9 @@ func (r *Reader) detect() error {
 	firstEnd := bytes.IndexByte(buf, '\n')
 	if firstEnd < 0 {
 		firstEnd = len(buf)
+	}
+	if bytes.IndexByte(buf, 0) >= 0 {
+		return ErrNotText // NUL bytes: UTF-16 without a mark, or not text at all
 	}
 	var commas, semis int
 	quoted := false

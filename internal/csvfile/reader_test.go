@@ -183,6 +183,9 @@ func TestReadFileErrors(t *testing.T) {
 		{"tie", "a,b;c\n", csvfile.Options{}, csvfile.ErrNoDelimiter},
 		{"no delimiter", "abc\n", csvfile.Options{}, csvfile.ErrNoDelimiter},
 		{"too large", strings.Repeat("a,b\n", 1000), csvfile.Options{MaxFileBytes: 100}, csvfile.ErrFileTooLarge},
+		{"UTF-16 with a mark", "\xFF\xFEU\x00,\x00L\x00\n\x00", csvfile.Options{}, csvfile.ErrNotText},
+		{"UTF-16 without a mark", "U\x00,\x00L\x00\n\x00", csvfile.Options{}, csvfile.ErrNotText},
+		{"binary", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", csvfile.Options{}, csvfile.ErrNotText},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,7 +87,7 @@ var (
 func IsRejection(err error) bool {
 	return errors.Is(err, ErrEmpty) || errors.Is(err, ErrHeaderOnly) ||
 		errors.Is(err, userrow.ErrHeader) || errors.Is(err, csvfile.ErrNoDelimiter) ||
-		errors.Is(err, csvfile.ErrFileTooLarge)
+		errors.Is(err, csvfile.ErrFileTooLarge) || errors.Is(err, csvfile.ErrNotText)
 }
 
 // Record is one data record of the file.
