@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# One image with every binary in cmd/ (importctl today; producer and worker when
-# they exist). The default entrypoint is importctl; run another binary with
+# One image with every binary in cmd/: importctl, producer and worker. The
+# default entrypoint is importctl; run another binary with
 # `docker run --entrypoint /usr/local/bin/worker IMAGE`.
 #
 #   docker build -t userimport .

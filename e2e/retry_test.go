@@ -13,6 +13,7 @@ import (
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userrow"
 	"github.com/userimport/userimport/producer"
@@ -62,9 +63,9 @@ func TestRetryAfterFixingTheCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, k := range []string{key, "test/" + tenant + "/retry.errors.csv", "test/" + tenant + "/retry.errors.errors.csv"} {
-			_ = files.Delete(context.WithoutCancel(ctx), k)
-		}
+		_ = files.List(context.WithoutCancel(ctx), "test/"+tenant+"/", func(o s3store.Object) error {
+			return files.Delete(context.WithoutCancel(ctx), o.Key)
+		})
 	})
 	cfg, err := mail.ConfigFromEnv(getenv)
 	if err != nil {

@@ -310,6 +310,7 @@ func TestS3Events(t *testing.T) {
 		event("s3:ObjectCreated:Put", "elsewhere/"+tenant+"/x.csv", "1"),
 		event("s3:ObjectCreated:Put", "incoming/Bad Tenant/x.csv", "1"),
 		event("s3:ObjectCreated:Put", "incoming/"+tenant+"/../x.csv", "1"),
+		event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users.import-7.errors.csv", "1"), // a report, not a file
 		strings.Replace(event("s3:ObjectCreated:Put", "incoming/"+tenant+"/y.csv", "1"), `"userimport"`, `"other"`, 1),
 	} {
 		if code, out := post("s3cret", "", body); code != http.StatusOK {

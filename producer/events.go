@@ -14,6 +14,10 @@ import (
 	"github.com/userimport/userimport/internal/task"
 )
 
+// reportSuffix ends the error reports the workers write next to the files
+// (worker.ReportSuffix; the producer does not import package worker).
+const reportSuffix = ".errors.csv"
+
 // Events configures the S3 event notifications endpoint, POST /v1/events/s3.
 type Events struct {
 	// Secret authenticates the sender: "Authorization: Bearer <secret>", or
@@ -128,6 +132,10 @@ func (a *API) eventTenant(bucket, key string) (string, bool) {
 	}
 	tenant, name, ok := strings.Cut(rest, "/")
 	if !ok || name == "" || strings.HasSuffix(name, "/") || strings.Contains(name, "..") {
+		return "", false
+	}
+	// An error report written next to an imported file is not a new file.
+	if strings.HasSuffix(name, reportSuffix) {
 		return "", false
 	}
 	return tenant, postgres.ValidTenant(tenant) == nil

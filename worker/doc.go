@@ -12,6 +12,6 @@
 //
 // Task payloads carry byte ranges, never rows. The handlers depend on small
 // interfaces (the object store, the queue, the mailer) declared here, and on
-// the PostgreSQL store; a cmd/worker (planned) wires them to an asynq.Server.
+// the PostgreSQL store; cmd/worker wires them to an asynq.Server.
 // It shares only internal/task with package producer and never imports it.
 package worker

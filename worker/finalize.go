@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 
@@ -110,12 +111,24 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 	if err != nil {
 		return res, err
 	}
-	res.csv, res.key = buf.Bytes(), strings.TrimSuffix(key, ".csv")+".errors.csv"
+	res.csv, res.key = buf.Bytes(), ReportKey(key, job.ID)
 	if _, err := h.d.Files.Put(ctx, res.key, res.csv, "text/csv; charset=utf-8"); err != nil {
 		return res, err
 	}
 	res.where = "s3://" + h.d.Files.Bucket() + "/" + res.key
 	return res, h.d.Store.SetReport(ctx, job.Tenant, job.ID, res.where)
+}
+
+// ReportSuffix ends the name of every error report; S3 events for such keys
+// are not imports (a report dropped under the incoming prefix would otherwise
+// start an import of itself).
+const ReportSuffix = ".errors.csv"
+
+// ReportKey is where the error report of import id of the source key goes:
+// next to the source, one per import (two imports of the same object keep
+// their own reports).
+func ReportKey(source string, id int64) string {
+	return fmt.Sprintf("%s.import-%d%s", strings.TrimSuffix(source, ".csv"), id, ReportSuffix)
 }
 
 // reportFields puts a rejected record's fields back in the 27 columns. A
@@ -172,6 +185,7 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 			return err
 		}
 		res.FirstErrors = rep.firstErrors
+		res.ReportName = path.Base(rep.key)
 		if len(rep.csv) <= h.d.AttachLimit {
 			res.Report = rep.csv
 		} else if res.ReportURL, err = h.d.Files.PresignGet(ctx, rep.key, 7*24*time.Hour); err != nil {
@@ -210,7 +224,7 @@ func (h *Handlers) readReport(ctx context.Context, job *postgres.Job) (report, e
 	if err != nil {
 		return rep, err
 	}
-	rep.key = strings.TrimSuffix(key, ".csv") + ".errors.csv"
+	rep.key = ReportKey(key, job.ID)
 	body, err := h.d.Files.OpenRange(ctx, rep.key, 0, -1)
 	if err != nil {
 		return rep, err

@@ -71,11 +71,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 	if _, err := files.Upload(ctx, key, &file, "text/csv"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, k := range []string{key, "test/" + tenant + "/users.errors.csv"} {
-			_ = files.Delete(context.WithoutCancel(ctx), k)
-		}
-	})
+	t.Cleanup(func() { cleanPrefix(ctx, files, "test/"+tenant+"/") })
 	to := "t-" + randomHex(6) + "@example.com"
 	id, err := store.CreateImport(ctx, postgres.NewImport{
 		Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
@@ -130,7 +126,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 	}
 
 	// The error report: the invalid records, at their lines, in the format.
-	body, err := files.OpenRange(ctx, "test/"+tenant+"/users.errors.csv", 0, -1)
+	body, err := files.OpenRange(ctx, worker.ReportKey(key, id), 0, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,11 +360,7 @@ func TestDryRunWritesNoUser(t *testing.T) {
 	if _, err := files.Put(ctx, key, file.Bytes(), "text/csv"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, k := range []string{key, "test/" + tenant + "/dry.errors.csv"} {
-			_ = files.Delete(context.WithoutCancel(ctx), k)
-		}
-	})
+	t.Cleanup(func() { cleanPrefix(ctx, files, "test/"+tenant+"/") })
 	to := "t-" + randomHex(6) + "@example.com"
 	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
 		DryRun: true, Options: map[string]any{"notify": []string{to}}})
@@ -408,4 +400,10 @@ func TestDryRunWritesNoUser(t *testing.T) {
 	if msgs := waitMail(t, to); len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "Dry run") {
 		t.Errorf("e-mails: %+v", msgs)
 	}
+}
+
+// cleanPrefix deletes the test's objects: the file and its reports.
+func cleanPrefix(ctx context.Context, files *s3store.Store, prefix string) {
+	ctx = context.WithoutCancel(ctx)
+	_ = files.List(ctx, prefix, func(o s3store.Object) error { return files.Delete(ctx, o.Key) })
 }

@@ -1,11 +1,10 @@
 // Command importctl is the operator's and developer's tool for userimport:
-// validate a user file offline, generate test data, and (as the service grows)
-// migrate, import and export.
+// validate a user file offline, generate test data, migrate the database,
+// import (through the queue or in process), follow, retry and export.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -99,14 +98,21 @@ func newFlags(e env, name, synopsis, examples string) *flag.FlagSet {
 // parseArgs parses flags wherever they stand among the positional arguments
 // (importctl validate FILE --format json works as well as the reverse).
 func parseArgs(fs *flag.FlagSet, e env, args []string) ([]string, int, bool) {
+	// Help goes to standard output, once; the flag package would print it to
+	// standard error first.
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(e.stdout)
+			fs.Usage()
+			return nil, exitOK, false
+		}
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(e.stdout)
-				fs.Usage()
-				return nil, exitOK, false
-			}
 			return nil, exitUsage, false
 		}
 		args = fs.Args()

@@ -39,6 +39,7 @@ type queueResult struct {
 	Rejected  int    `json:"rejected"`
 	Report    string `json:"report,omitempty"`
 	Error     string `json:"error,omitempty"`
+	DryRun    bool   `json:"dry_run,omitempty"`
 }
 
 // queueImport uploads a local file (or takes an s3:// one), records the
@@ -165,18 +166,22 @@ func waitImport(ctx context.Context, e env, store *postgres.Store, tenant string
 // reportImport prints an ended import and returns the exit status it means.
 func reportImport(e env, im postgres.Import, format string) int {
 	res := queueResult{ID: im.ID, State: im.State, Records: im.Records, Created: im.Created, Updated: im.Updated,
-		Unchanged: im.Unchanged, Rejected: im.Rejected, Report: im.Report, Error: im.Error}
+		Unchanged: im.Unchanged, Rejected: im.Rejected, Report: im.Report, Error: im.Error, DryRun: im.DryRun}
 	if format == "json" {
 		if code := writeJSON(e, res); code != exitOK {
 			return code
 		}
 	} else {
+		what := "import"
+		if im.DryRun {
+			what = "dry run" // counts of what would happen: nothing was written
+		}
 		switch im.State {
-		case "rejected":
-			fmt.Fprintf(e.stdout, "import %d rejected: %s\n", im.ID, im.Error)
+		case "rejected", "failed":
+			fmt.Fprintf(e.stdout, "%s %d %s: %s\n", what, im.ID, im.State, im.Error)
 		default:
-			fmt.Fprintf(e.stdout, "import %d %s: %d records, %d created, %d updated, %d unchanged, %d rejected\n",
-				im.ID, im.State, im.Records, im.Created, im.Updated, im.Unchanged, im.Rejected)
+			fmt.Fprintf(e.stdout, "%s %d %s: %d records, %d created, %d updated, %d unchanged, %d rejected\n",
+				what, im.ID, im.State, im.Records, im.Created, im.Updated, im.Unchanged, im.Rejected)
 			if im.Report != "" {
 				fmt.Fprintf(e.stdout, "error report: %s\n", im.Report)
 			}

@@ -110,19 +110,21 @@ func (s *Store) CreateEventImport(ctx context.Context, n NewImport) (int64, bool
 // AddChunks records an import's chunks and moves it to running. Adding the
 // same chunks again (a redelivered plan) changes nothing.
 func (s *Store) AddChunks(ctx context.Context, tenant string, importID int64, chunks []ChunkSpec) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, c := range chunks {
-			if _, err := tx.Exec(ctx, `INSERT INTO import_chunks (import_id, seq, tenant_id, byte_offset, byte_length, first_line, records)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (import_id, seq) DO NOTHING`,
-				importID, c.Seq, tenant, c.Offset, c.Length, c.FirstLine, c.Records); err != nil {
-				return err
-			}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return addChunks(ctx, tx, tenant, importID, chunks) })
+}
+
+func addChunks(ctx context.Context, tx pgx.Tx, tenant string, importID int64, chunks []ChunkSpec) error {
+	for _, c := range chunks {
+		if _, err := tx.Exec(ctx, `INSERT INTO import_chunks (import_id, seq, tenant_id, byte_offset, byte_length, first_line, records)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (import_id, seq) DO NOTHING`,
+			importID, c.Seq, tenant, c.Offset, c.Length, c.FirstLine, c.Records); err != nil {
+			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE imports SET chunks = (SELECT count(*) FROM import_chunks WHERE tenant_id = $1 AND import_id = $2),
-			state = CASE WHEN state = 'planning' THEN 'running' ELSE state END
-			WHERE tenant_id = $1 AND id = $2`, tenant, importID)
-		return err
-	})
+	}
+	_, err := tx.Exec(ctx, `UPDATE imports SET chunks = (SELECT count(*) FROM import_chunks WHERE tenant_id = $1 AND import_id = $2),
+		state = CASE WHEN state = 'planning' THEN 'running' ELSE state END
+		WHERE tenant_id = $1 AND id = $2`, tenant, importID)
+	return err
 }
 
 // RejectImport marks an import rejected as a whole, with the reason.
@@ -229,11 +231,14 @@ func (s *Store) SavePlan(ctx context.Context, tenant string, importID int64, p P
 	if err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, `UPDATE imports SET plan = $3, warnings = $4 WHERE tenant_id = $1 AND id = $2 AND plan IS NULL`,
-		tenant, importID, b, p.Warnings); err != nil {
-		return err
-	}
-	return s.AddChunks(ctx, tenant, importID, chunks)
+	// One transaction: a plan without its chunks would look finished.
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE imports SET plan = $3, warnings = $4 WHERE tenant_id = $1 AND id = $2 AND plan IS NULL`,
+			tenant, importID, b, p.Warnings); err != nil {
+			return err
+		}
+		return addChunks(ctx, tx, tenant, importID, chunks)
+	})
 }
 
 // Job is an import as a worker needs it.
