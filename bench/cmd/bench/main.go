@@ -1,18 +1,21 @@
 // Command bench measures the importer against baselines run in the same
 // invocation on the same generated files, and prints medians and ratios.
 //
-// Two suites: parse (reading and validating files, against encoding/csv) and
+// Three suites: parse (reading and validating files, against encoding/csv),
 // store (importing into PostgreSQL, against psql's \copy and a naive
-// record-by-record importer; see store.go).
+// record-by-record importer; see store.go) and pipeline (the whole service:
+// upload, queue, two worker processes, report and e-mail, against psql's
+// \copy and pgloader; see pipeline.go).
 //
 // Every measurement runs in a fresh child process (this binary, re-executed),
 // so that one run's heap does not weigh on the next and each has its own peak
 // RSS. Runs of the different modes are interleaved, so that a noisy neighbour
 // slows them all alike.
 //
-//	go run ./bench/cmd/bench                      # both suites, 5 runs
+//	go run ./bench/cmd/bench                         # all suites, 5 runs
 //	go run ./bench/cmd/bench -rows 100000 -runs 9
-//	go run ./bench/cmd/bench -suite store -runs 3 # needs PostgreSQL (DATABASE_URL)
+//	go run ./bench/cmd/bench -suite store -runs 3    # needs PostgreSQL (DATABASE_URL)
+//	go run ./bench/cmd/bench -suite pipeline -runs 3 # needs the local stack (deploy/local/stack.sh up)
 package main
 
 import (
@@ -69,7 +72,7 @@ type sample struct {
 }
 
 func run(ctx context.Context) error {
-	suiteFlag := flag.String("suite", "parse,store", "comma-separated suites to run: parse, store")
+	suiteFlag := flag.String("suite", "parse,store,pipeline", "comma-separated suites to run: parse, store, pipeline")
 	rowsFlag := flag.String("rows", "100000,1000000", "parse suite: comma-separated sizes of the generated files")
 	runs := flag.Int("runs", 5, "runs of each mode per file; medians are reported")
 	outDir := flag.String("out", "bench/out", "where the generated files are kept (reused when present)")
@@ -77,13 +80,19 @@ func run(ctx context.Context) error {
 	flag.IntVar(&sf.rows, "store-rows", 100000, "store suite: records of the generated all-valid file")
 	flag.IntVar(&sf.chunk, "chunk", 5000, "store suite: records per chunk for the engine")
 	flag.IntVar(&sf.naiveRows, "naive-rows", 10000, "store suite: the naive importer runs on the file's first N records")
-	flag.StringVar(&sf.logStatements, "log-statements", "", "store suite: set log_min_duration_statement (e.g. 0ms) on the bench database, to profile from the server's log")
+	flag.StringVar(&sf.logStatements, "log-statements", "", "store and pipeline suites: set log_min_duration_statement (e.g. 0ms) on the bench database, to profile from the server's log")
+	var pf pipelineFlags
+	flag.IntVar(&pf.rows, "pipeline-rows", 100000, "pipeline suite: records of the generated files (1% invalid for the pipeline, all valid for the baselines)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-suite parse,store] [-rows N,M] [-runs R] [-out DIR] [-chunk N] [-naive-rows N]\n\n"+
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-suite parse,store,pipeline] [-rows N,M] [-runs R] [-out DIR] [-chunk N] [-naive-rows N] [-pipeline-rows N]\n\n"+
 			"Parse suite: encoding/csv (baseline) vs csvfile (parse only) vs userfile (parse + validate + whole-file checks).\n"+
 			"Store suite: psql \\copy into a flat table (baseline) vs the chunk engine (new users, then the same file again)\n"+
-			"vs a naive importer (one transaction per record). It creates and drops the database %s on the server\n"+
-			"of DATABASE_URL (default %s).\n\n", benchDB, postgres.DefaultURL)
+			"vs a naive importer (one transaction per record).\n"+
+			"Pipeline suite: psql \\copy and pgloader (installed with apt-get when missing) into a flat table (baselines)\n"+
+			"vs the whole service: importctl import --wait with two worker processes (S3, Redis, PostgreSQL, SMTP:\n"+
+			"eval \"$(deploy/local/stack.sh up)\" first).\n"+
+			"The store and pipeline suites create and drop the database %s on the server of DATABASE_URL\n"+
+			"(default %s).\n\n", benchDB, postgres.DefaultURL)
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -93,10 +102,10 @@ func run(ctx context.Context) error {
 	suites := map[string]bool{}
 	for _, s := range strings.Split(*suiteFlag, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "parse", "store":
+		case "parse", "store", "pipeline":
 			suites[s] = true
 		default:
-			return fmt.Errorf("-suite %q: want parse, store or both", s)
+			return fmt.Errorf("-suite %q: want parse, store, pipeline or a comma-separated list of them", s)
 		}
 	}
 	self, err := os.Executable()
@@ -112,6 +121,12 @@ func run(ctx context.Context) error {
 	if suites["store"] {
 		sf.outDir, sf.runs = *outDir, *runs
 		if err := storeSuite(ctx, self, sf); err != nil {
+			return err
+		}
+	}
+	if suites["pipeline"] {
+		pf.outDir, pf.runs, pf.logStatements = *outDir, *runs, sf.logStatements
+		if err := pipelineSuite(ctx, pf); err != nil {
 			return err
 		}
 	}
@@ -279,13 +294,25 @@ func buildImportctl(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "importctl")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/importctl")
+	if err := buildCommands(ctx, dir, "importctl"); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "importctl"), nil
+}
+
+// buildCommands builds the repository's commands (cmd/NAME) into dir, the
+// way a user gets them.
+func buildCommands(ctx context.Context, dir string, names ...string) error {
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	for _, n := range names {
+		args = append(args, "./cmd/"+n)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build importctl (run bench from the repository's root): %w", err)
+		return fmt.Errorf("build %s (run bench from the repository's root): %w", strings.Join(names, ", "), err)
 	}
-	return bin, nil
+	return nil
 }
 
 func median(ss []sample) sample {

@@ -85,13 +85,9 @@ func storeSuite(ctx context.Context, self string, f storeFlags) error {
 	if f.rows < 1 || f.chunk < 1 || f.naiveRows < 1 {
 		return errors.New("-store-rows, -chunk and -naive-rows must be at least 1")
 	}
-	var logMillis string
-	if f.logStatements != "" {
-		d, err := time.ParseDuration(f.logStatements)
-		if err != nil {
-			return fmt.Errorf("-log-statements: %w", err)
-		}
-		logMillis = strconv.FormatInt(d.Milliseconds(), 10)
+	logMillis, err := logMillis(f.logStatements)
+	if err != nil {
+		return err
 	}
 	// Every record valid: the baselines cannot reject any.
 	file, err := generate(filepath.Join(f.outDir, fmt.Sprintf("users-%d-seed1-valid.csv", f.rows)),
@@ -152,21 +148,10 @@ func storeRuns(ctx context.Context, self, file, benchURL string, f storeFlags) e
 			samples[mode] = append(samples[mode], s)
 		}
 		// (a) psql \copy into the emptied flat table.
-		if err := db.prepare(ctx, "TRUNCATE flat"); err != nil {
-			return err
-		}
-		s, err := runCopy(ctx, benchURL, file)
+		s, err := db.copyBaseline(ctx, benchURL, file, f.rows)
 		if err != nil {
 			return fmt.Errorf("\\copy run %d: %w", i+1, err)
 		}
-		var n int
-		if err := store.Pool().QueryRow(ctx, "SELECT count(*) FROM flat").Scan(&n); err != nil {
-			return err
-		}
-		if n != f.rows {
-			return fmt.Errorf("\\copy run %d loaded %d rows, want %d", i+1, n, f.rows)
-		}
-		s.Records, s.Bytes = n, st.Size()
 		progress(modeCopy, s)
 
 		// (b) every user new, into an empty store.
@@ -203,9 +188,10 @@ func storeRuns(ctx context.Context, self, file, benchURL string, f storeFlags) e
 }
 
 // truncateStore empties what imports write; the tenants and their role
-// catalogs stay.
+// catalogs stay. CASCADE empties the tables that reference imports as well
+// (a dry run's import_would_create, and whatever a later migration adds).
 const truncateStore = `TRUNCATE user_roles, user_groups, user_extensions, users, groups, extensions,
-	import_rejects, import_chunks, imports`
+	import_rejects, import_chunks, imports CASCADE`
 
 // benchConn runs the untimed statements between measurements.
 type benchConn struct {
@@ -219,6 +205,11 @@ func (b *benchConn) prepare(ctx context.Context, stmt string) error {
 	if _, err := b.store.Pool().Exec(ctx, stmt); err != nil {
 		return fmt.Errorf("%s: %w", strings.Fields(stmt)[0], err)
 	}
+	return b.checkpoint(ctx)
+}
+
+// checkpoint runs a CHECKPOINT, unless the server refused one before.
+func (b *benchConn) checkpoint(ctx context.Context) error {
 	if b.noCheckpts {
 		return nil
 	}
@@ -245,6 +236,40 @@ func flatTable() string {
 		cols = append(cols, col)
 	}
 	return "CREATE TABLE flat (" + strings.Join(cols, ", ") + ")"
+}
+
+// copyBaseline is the (a) of the store and pipeline suites: it empties the
+// flat table (untimed), times psql's \copy of file into it and checks that the
+// table then holds rows records.
+func (b *benchConn) copyBaseline(ctx context.Context, benchURL, file string, rows int) (storeSample, error) {
+	st, err := os.Stat(file)
+	if err != nil {
+		return storeSample{}, err
+	}
+	if err := b.prepare(ctx, "TRUNCATE flat"); err != nil {
+		return storeSample{}, err
+	}
+	s, err := runCopy(ctx, benchURL, file)
+	if err != nil {
+		return storeSample{}, err
+	}
+	if err := b.checkFlat(ctx, rows); err != nil {
+		return storeSample{}, err
+	}
+	s.Records, s.Bytes = rows, st.Size()
+	return s, nil
+}
+
+// checkFlat checks that the flat table holds rows rows.
+func (b *benchConn) checkFlat(ctx context.Context, rows int) error {
+	var n int
+	if err := b.store.Pool().QueryRow(ctx, "SELECT count(*) FROM flat").Scan(&n); err != nil {
+		return err
+	}
+	if n != rows {
+		return fmt.Errorf("the flat table holds %d rows after the load, want %d", n, rows)
+	}
+	return nil
 }
 
 // runCopy times psql loading the file into the flat table, the whole process.
@@ -399,6 +424,19 @@ func maxStoreRSS(ss []storeSample) int64 {
 		m = max(m, s.MaxRSS)
 	}
 	return m
+}
+
+// logMillis turns the -log-statements flag into milliseconds for
+// recreateDatabase; "" stays "".
+func logMillis(flag string) (string, error) {
+	if flag == "" {
+		return "", nil
+	}
+	d, err := time.ParseDuration(flag)
+	if err != nil {
+		return "", fmt.Errorf("-log-statements: %w", err)
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10), nil
 }
 
 // withDatabase returns the URL rawURL with its database replaced by db.
