@@ -133,7 +133,7 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 
 // waitImport polls the import until it ends, showing progress on a terminal.
 func waitImport(ctx context.Context, e env, store *postgres.Store, tenant string, id int64) (postgres.Import, error) {
-	tick := time.NewTicker(250 * time.Millisecond)
+	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	progress := isTerminal(e.stderr)
 	for {

@@ -102,10 +102,15 @@ Examples:
 	defer client.Close()
 
 	srv := asynq.NewServer(redis, asynq.Config{
-		Concurrency:     cfg.Concurrency,
-		Queues:          cfg.Namespace.Queues(),
-		ShutdownTimeout: shutdownTimeout,
-		Logger:          log.Sugar().Named("asynq"),
+		Concurrency: cfg.Concurrency,
+		Queues:      cfg.Namespace.Queues(),
+		// asynq waits up to 1 s (default) before looking at empty queues again:
+		// each import has three such hand-offs (plan, the first chunk, finalize),
+		// which a user waiting for a small import notices. A tenth of that is
+		// still light on Redis.
+		TaskCheckInterval: 100 * time.Millisecond,
+		ShutdownTimeout:   shutdownTimeout,
+		Logger:            log.Sugar().Named("asynq"),
 		// One place logs task failures (STYLE.md §4).
 		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
 			log.Warn("task failed", zap.String("type", t.Type()), zap.Error(err))

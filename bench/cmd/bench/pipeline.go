@@ -677,7 +677,7 @@ func (p *pipeline) printTable(samples map[string][]storeSample) {
 		mail = fmt.Sprintf("was marked sent at most %.0f ms after that (median %.0f ms)", 1000*last, 1000*lags[len(lags)/2])
 	}
 	fmt.Printf("\n(c) is timed from importctl's start (it uploads the file) to its exit, when it sees the import finished "+
-		"(it polls every 250 ms); the result e-mail %s. "+
+		"(it polls every 100 ms); the result e-mail %s. "+
 		"Records of (c) count the %d rejected ones. Workers: WORKER_CONCURRENCY %s, CHUNK_SIZE %s; their peak RSS "+
 		"is each one's over all %d runs; %d tasks failed and were retried (logs: %s).\n",
 		mail, p.gen.Invalid,
