@@ -5,9 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,44 +25,29 @@ import (
 
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/stacktest"
 	"github.com/userimport/userimport/internal/usergen"
 	"github.com/userimport/userimport/internal/userrow"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// localStack are the local stack's settings, used where make test has not
-// exported them.
-var localStack = map[string]string{
-	"S3_ENDPOINT": "http://127.0.0.1:9002", "S3_BUCKET": "userimport", "S3_FORCE_PATH_STYLE": "true",
-	"AWS_ACCESS_KEY_ID": "userimport", "AWS_SECRET_ACCESS_KEY": "userimport-secret", "AWS_REGION": "us-east-1",
-	"REDIS_URL": "redis://127.0.0.1:6379/0", "SMTP_URL": "smtp://127.0.0.1:1025", "MAIL_FROM": "userimport@localhost",
-	"MAILPIT_URL": "http://127.0.0.1:8025",
-}
-
-func getenv(k string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return localStack[k]
-}
-
 // env is the binaries' environment: the stack's, with the test database and a
 // Redis database of the test's own (12), so that no other queue is touched.
 func env(t *testing.T) []string {
 	t.Helper()
 	out := os.Environ()
-	for k := range localStack {
-		out = append(out, k+"="+getenv(k))
+	for k := range stacktest.Local {
+		out = append(out, k+"="+stacktest.Getenv(k))
 	}
-	redis, err := url.Parse(getenv("REDIS_URL"))
+	redis, err := url.Parse(stacktest.Getenv("REDIS_URL"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	redis.Path = "/12"
 	// A queue namespace of the test's own: another test run sharing this
 	// Redis must not take its tasks.
-	return append(out, "DATABASE_URL="+pgtest.URL(t), "REDIS_URL="+redis.String(), "LOG_LEVEL=warn", "QUEUE_NAMESPACE=e2e-"+randomHex(4))
+	return append(out, "DATABASE_URL="+pgtest.URL(t), "REDIS_URL="+redis.String(), "LOG_LEVEL=warn", "QUEUE_NAMESPACE=e2e-"+stacktest.RandomHex(4))
 }
 
 // build compiles importctl and worker once per test binary.
@@ -135,7 +118,7 @@ func TestImportWithTwoWorkers(t *testing.T) {
 	if err := os.WriteFile(path, file.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	to := "e2e-" + randomHex(6) + "@example.com"
+	to := "e2e-" + stacktest.RandomHex(6) + "@example.com"
 	code, out := run(nil, "import", "--tenant", tenant, "--wait", "--format", "json", "--notify", to, path)
 	var res struct {
 		ID        int64  `json:"id"`
@@ -166,7 +149,7 @@ func TestImportWithTwoWorkers(t *testing.T) {
 	}
 
 	// The error report lists exactly the invalid records, at their lines.
-	files := s3(t)
+	files := stacktest.S3(t)
 	_, key, err := s3store.ParseURL(res.Report)
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +176,7 @@ func TestImportWithTwoWorkers(t *testing.T) {
 	}
 
 	// One e-mail with the counts and the report.
-	msgs := waitMail(t, to)
+	msgs := stacktest.Mail(t, to)
 	if len(msgs) != 1 || msgs[0].Attachments != 1 || !strings.Contains(msgs[0].Subject, fmt.Sprintf("%d rejected", gen.Invalid)) {
 		t.Errorf("e-mails to %s: %+v", to, msgs)
 	}
@@ -213,64 +196,7 @@ func asExit(err error, target **exec.ExitError) bool {
 	return ok
 }
 
-func pgtestTenant() string { return "e2e-" + randomHex(5) }
-
-type mailpitMessage struct {
-	Subject     string `json:"Subject"`
-	Attachments int    `json:"Attachments"`
-}
-
-func waitMail(t *testing.T, address string) []mailpitMessage {
-	t.Helper()
-	q := url.Values{"query": {fmt.Sprintf("to:%q", address)}}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, getenv("MAILPIT_URL")+"/api/v1/search?"+q.Encode(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var res struct {
-			Messages []mailpitMessage `json:"messages"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&res)
-		_ = resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Messages) > 0 || time.Now().After(deadline) {
-			return res.Messages
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func s3(t *testing.T) *s3store.Store {
-	t.Helper()
-	for k := range localStack {
-		if os.Getenv(k) == "" {
-			t.Setenv(k, localStack[k])
-		}
-	}
-	cfg, err := s3store.ConfigFromEnv(getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := s3store.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func pgtestTenant() string { return "e2e-" + stacktest.RandomHex(5) }
 
 // The acceptance run through the HTTP API: the producer binary takes a
 // 20,000-record upload (1 % invalid) with a tenant's token, two worker
@@ -326,7 +252,7 @@ func TestImportThroughTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = fw.Write(file.Bytes())
-	to := "api-" + randomHex(6) + "@example.com"
+	to := "api-" + stacktest.RandomHex(6) + "@example.com"
 	_ = mw.WriteField("notify", to)
 	_ = mw.Close()
 	code, out := call(t, http.MethodPost, base+"/v1/imports", token, mw.FormDataContentType(), &body)
@@ -373,7 +299,7 @@ func TestImportThroughTheAPI(t *testing.T) {
 	if !slices.Equal(lines, want) {
 		t.Errorf("report lines %v, want %v", lines, want)
 	}
-	msgs := waitMail(t, to)
+	msgs := stacktest.Mail(t, to)
 	if len(msgs) != 1 || msgs[0].Attachments != 1 || !strings.Contains(msgs[0].Subject, fmt.Sprintf("%d rejected", gen.Invalid)) {
 		t.Errorf("e-mails to %s: %+v", to, msgs)
 	}

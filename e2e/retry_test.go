@@ -14,6 +14,7 @@ import (
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/stacktest"
 	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userrow"
 	"github.com/userimport/userimport/producer"
@@ -52,7 +53,7 @@ func TestRetryAfterFixingTheCatalog(t *testing.T) {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	files := s3(t)
+	files := stacktest.S3(t)
 	tenant := pgtestTenant()
 	if err := store.SetRoles(ctx, tenant, []string{"agent"}); err != nil {
 		t.Fatal(err)
@@ -67,7 +68,7 @@ func TestRetryAfterFixingTheCatalog(t *testing.T) {
 			return files.Delete(context.WithoutCancel(ctx), o.Key)
 		})
 	})
-	cfg, err := mail.ConfigFromEnv(getenv)
+	cfg, err := mail.ConfigFromEnv(stacktest.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestSweepPutsLostTasksBack(t *testing.T) {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	files := s3(t)
+	files := stacktest.S3(t)
 	tenant := pgtestTenant()
 	key := "test/" + tenant + "/sweep.csv"
 	var b strings.Builder
@@ -216,7 +217,7 @@ func TestPermanentFailureIsRecorded(t *testing.T) {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	files := s3(t)
+	files := stacktest.S3(t)
 	tenant := pgtestTenant()
 	// A source in another bucket: no retry can mend that.
 	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://not-our-bucket/users.csv",

@@ -20,19 +20,13 @@ import (
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/stacktest"
 	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/producer"
 )
 
 func TestMain(m *testing.M) {
-	for k, v := range map[string]string{
-		"S3_ENDPOINT": "http://127.0.0.1:9002", "S3_BUCKET": "userimport", "S3_FORCE_PATH_STYLE": "true",
-		"AWS_ACCESS_KEY_ID": "userimport", "AWS_SECRET_ACCESS_KEY": "userimport-secret", "AWS_REGION": "us-east-1",
-	} {
-		if os.Getenv(k) == "" {
-			_ = os.Setenv(k, v)
-		}
-	}
+	stacktest.SetDefaults()
 	os.Exit(pgtest.Main(m))
 }
 

@@ -3,13 +3,8 @@ package worker_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -24,6 +19,7 @@ import (
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/stacktest"
 	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/usergen"
 	"github.com/userimport/userimport/internal/userrow"
@@ -31,17 +27,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The local stack's settings, when make test has not exported them.
-	for k, v := range map[string]string{
-		"S3_ENDPOINT": "http://127.0.0.1:9002", "S3_BUCKET": "userimport", "S3_FORCE_PATH_STYLE": "true",
-		"AWS_ACCESS_KEY_ID": "userimport", "AWS_SECRET_ACCESS_KEY": "userimport-secret", "AWS_REGION": "us-east-1",
-		"REDIS_URL": "redis://127.0.0.1:6379/0", "SMTP_URL": "smtp://127.0.0.1:1025", "MAIL_FROM": "userimport@localhost",
-		"MAILPIT_URL": "http://127.0.0.1:8025",
-	} {
-		if os.Getenv(k) == "" {
-			_ = os.Setenv(k, v)
-		}
-	}
+	stacktest.SetDefaults()
 	os.Exit(pgtest.Main(m))
 }
 
@@ -56,7 +42,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	store := pgtest.Store(t)
-	files := s3(t)
+	files := stacktest.S3(t)
 	tenant := pgtest.Tenant(t)
 	if err := store.SetRoles(ctx, tenant, demoRoles); err != nil {
 		t.Fatal(err)
@@ -72,7 +58,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cleanPrefix(ctx, files, "test/"+tenant+"/") })
-	to := "t-" + randomHex(6) + "@example.com"
+	to := "t-" + stacktest.RandomHex(6) + "@example.com"
 	id, err := store.CreateImport(ctx, postgres.NewImport{
 		Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
 		Options: map[string]any{"notify": []string{to}},
@@ -90,7 +76,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 	}
 	// A namespace of the test's own: another test run sharing this Redis
 	// must not take its tasks (it would not find the imports).
-	ns := task.Namespace("test-" + randomHex(4))
+	ns := task.Namespace("test-" + stacktest.RandomHex(4))
 	deps := worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: zap.NewNop(), ChunkSize: 700, Namespace: ns}
 	for range 2 { // two workers
 		srv := asynq.NewServer(redis, asynq.Config{
@@ -151,7 +137,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 	}
 
 	// Exactly one e-mail, with the counts and the report.
-	msgs := waitMail(t, to)
+	msgs := stacktest.Mail(t, to)
 	if len(msgs) != 1 || msgs[0].Attachments != 1 {
 		t.Fatalf("e-mails to %s: %+v; want one with the report attached", to, msgs)
 	}
@@ -168,7 +154,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if msgs := waitMail(t, to); len(msgs) != 1 {
+	if msgs := stacktest.Mail(t, to); len(msgs) != 1 {
 		t.Errorf("%d e-mails after finalize ran again, want 1", len(msgs))
 	}
 }
@@ -179,14 +165,14 @@ func TestRejectedFile(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	store := pgtest.Store(t)
-	files := s3(t)
+	files := stacktest.S3(t)
 	tenant := pgtest.Tenant(t)
 	key := "test/" + tenant + "/bad.csv"
 	if _, err := files.Put(ctx, key, []byte("User name,Login ID,Emial\nA,a,x\n"), "text/csv"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = files.Delete(context.WithoutCancel(ctx), key) })
-	to := "t-" + randomHex(6) + "@example.com"
+	to := "t-" + stacktest.RandomHex(6) + "@example.com"
 	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key, Options: map[string]any{"notify": []string{to}}})
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +200,7 @@ func TestRejectedFile(t *testing.T) {
 	if im.State != "rejected" || !bytes.Contains([]byte(im.Error), []byte(`"Emial"`)) {
 		t.Errorf("import %+v", im)
 	}
-	if msgs := waitMail(t, to); len(msgs) != 1 || !bytes.Contains([]byte(msgs[0].Subject), []byte("rejected")) {
+	if msgs := stacktest.Mail(t, to); len(msgs) != 1 || !bytes.Contains([]byte(msgs[0].Subject), []byte("rejected")) {
 		t.Errorf("e-mails: %+v", msgs)
 	}
 }
@@ -253,55 +239,6 @@ func waitFinished(t *testing.T, store *postgres.Store, tenant string, id int64) 
 	}
 }
 
-type mailpitMessage struct {
-	ID          string `json:"ID"`
-	Subject     string `json:"Subject"`
-	Attachments int    `json:"Attachments"`
-}
-
-// waitMail returns the messages mailpit holds for address, waiting up to 10 s
-// for the first.
-func waitMail(t *testing.T, address string) []mailpitMessage {
-	t.Helper()
-	q := url.Values{"query": {fmt.Sprintf("to:%q", address)}}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, os.Getenv("MAILPIT_URL")+"/api/v1/search?"+q.Encode(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var res struct {
-			Messages []mailpitMessage `json:"messages"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&res)
-		_ = resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Messages) > 0 || time.Now().After(deadline) {
-			return res.Messages
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func s3(t *testing.T) *s3store.Store {
-	t.Helper()
-	cfg, err := s3store.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := s3store.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func mustMailConfig(t *testing.T) mail.Config {
 	t.Helper()
 	c, err := mail.ConfigFromEnv(os.Getenv)
@@ -325,12 +262,6 @@ func redisOpt(t *testing.T) asynq.RedisClientOpt {
 	return o
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // quietLogger keeps asynq's own log out of the test output.
 type quietLogger struct{}
 
@@ -346,7 +277,7 @@ func TestDryRunWritesNoUser(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	store := pgtest.Store(t)
-	files := s3(t)
+	files := stacktest.S3(t)
 	tenant := pgtest.Tenant(t)
 	if err := store.SetRoles(ctx, tenant, demoRoles); err != nil {
 		t.Fatal(err)
@@ -361,7 +292,7 @@ func TestDryRunWritesNoUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cleanPrefix(ctx, files, "test/"+tenant+"/") })
-	to := "t-" + randomHex(6) + "@example.com"
+	to := "t-" + stacktest.RandomHex(6) + "@example.com"
 	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
 		DryRun: true, Options: map[string]any{"notify": []string{to}}})
 	if err != nil {
@@ -397,7 +328,7 @@ func TestDryRunWritesNoUser(t *testing.T) {
 	if groups, _, err := store.WouldCreate(ctx, tenant, id); err != nil || groups == 0 {
 		t.Errorf("would create %d groups (%v)", groups, err)
 	}
-	if msgs := waitMail(t, to); len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "Dry run") {
+	if msgs := stacktest.Mail(t, to); len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "Dry run") {
 		t.Errorf("e-mails: %+v", msgs)
 	}
 }

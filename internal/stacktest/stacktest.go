@@ -1,0 +1,104 @@
+// Package stacktest helps tests that use the local stack's services (S3 on
+// versitygw, mailpit): their settings when make test has not exported them,
+// an S3 store, and the e-mails mailpit caught.
+package stacktest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/userimport/userimport/internal/s3store"
+)
+
+// Local are the local stack's settings (deploy/local/stack.sh env).
+var Local = map[string]string{ //nolint:gosec // the local stack's throwaway credentials, as stack.sh sets them
+	"S3_ENDPOINT": "http://127.0.0.1:9002", "S3_BUCKET": "userimport", "S3_FORCE_PATH_STYLE": "true",
+	"AWS_ACCESS_KEY_ID": "userimport", "AWS_SECRET_ACCESS_KEY": "userimport-secret", "AWS_REGION": "us-east-1",
+	"REDIS_URL": "redis://127.0.0.1:6379/0", "SMTP_URL": "smtp://127.0.0.1:1025", "MAIL_FROM": "userimport@localhost",
+	"MAILPIT_URL": "http://127.0.0.1:8025",
+}
+
+// SetDefaults sets every local setting the environment lacks. Call it from
+// TestMain, before the tests run (t.Setenv rules out parallel tests).
+func SetDefaults() {
+	for k, v := range Local {
+		if os.Getenv(k) == "" {
+			_ = os.Setenv(k, v)
+		}
+	}
+}
+
+// Getenv is os.Getenv with the local settings as defaults.
+func Getenv(k string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return Local[k]
+}
+
+// S3 returns a store on the configured bucket.
+func S3(t *testing.T) *s3store.Store {
+	t.Helper()
+	cfg, err := s3store.ConfigFromEnv(Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3store.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Message is an e-mail as mailpit's search lists it.
+type Message struct {
+	Subject     string `json:"Subject"`
+	Attachments int    `json:"Attachments"`
+}
+
+// Mail returns the messages mailpit holds for address, waiting up to 10 s for
+// the first.
+func Mail(t *testing.T, address string) []Message {
+	t.Helper()
+	q := url.Values{"query": {fmt.Sprintf("to:%q", address)}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, Getenv("MAILPIT_URL")+"/api/v1/search?"+q.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Messages []Message `json:"messages"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&res)
+		_ = resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Messages) > 0 || time.Now().After(deadline) {
+			return res.Messages
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Address returns an e-mail address no other test uses.
+func Address(prefix string) string { return prefix + "-" + RandomHex(6) + "@example.com" }
+
+// RandomHex returns n random bytes in hex.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
