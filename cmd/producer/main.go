@@ -17,7 +17,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/postgres"
@@ -65,13 +64,10 @@ Examples:
 	if *printConfig {
 		return cfg.Print(stdout)
 	}
-	lvl, err := zapcore.ParseLevel(cfg.LogLevel)
+	log, err := cfg.Logger(stderr)
 	if err != nil {
 		return err
 	}
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(stderr), lvl))
 	defer func() { _ = log.Sync() }()
 
 	store, err := postgres.Open(ctx, cfg.DatabaseURL)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/mail"
@@ -71,7 +70,7 @@ Examples:
 	if *printConfig {
 		return cfg.Print(stdout)
 	}
-	log, err := newLogger(cfg.LogLevel, stderr)
+	log, err := cfg.Logger(stderr)
 	if err != nil {
 		return err
 	}
@@ -152,15 +151,4 @@ func sweep(ctx context.Context, h *worker.Handlers, log *zap.Logger) {
 			}
 		}
 	}
-}
-
-func newLogger(level string, w io.Writer) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		return nil, err
-	}
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(w), lvl)
-	return zap.New(core), nil
 }

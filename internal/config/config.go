@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
@@ -154,4 +156,16 @@ func positive(getenv func(string) string, name string, def int) (int, error) {
 		return 0, fmt.Errorf("%s %q: want a whole number above 0", name, v)
 	}
 	return n, nil
+}
+
+// Logger returns the JSON logger both services write to w, at LOG_LEVEL.
+// Operators' log pipelines parse one shape, whichever process wrote it.
+func (c Config) Logger(w io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(c.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL %q: %w", c.LogLevel, err)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(w), lvl)), nil
 }
