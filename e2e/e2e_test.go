@@ -89,7 +89,7 @@ func TestImportWithTwoWorkers(t *testing.T) {
 		return code, out
 	}
 	run(nil, "migrate")
-	tenant := pgtestTenant()
+	tenant := pgtest.Tenant(t)
 	run(nil, "roles", "set", "--tenant", tenant, "agent", "supervisor", "admin", "auditor")
 
 	for i := range 2 {
@@ -196,8 +196,6 @@ func asExit(err error, target **exec.ExitError) bool {
 	return ok
 }
 
-func pgtestTenant() string { return "e2e-" + stacktest.RandomHex(5) }
-
 // The acceptance run through the HTTP API: the producer binary takes a
 // 20,000-record upload (1 % invalid) with a tenant's token, two worker
 // processes carry it out; the API then shows the counts and serves the error
@@ -218,7 +216,7 @@ func TestImportThroughTheAPI(t *testing.T) {
 		return out
 	}
 	ctl("migrate")
-	tenant := pgtestTenant()
+	tenant := pgtest.Tenant(t)
 	ctl("roles", "set", "--tenant", tenant, "agent", "supervisor", "admin", "auditor")
 	token := strings.TrimSpace(string(ctl("tokens", "create", "--tenant", tenant, "--name", "e2e")))
 	for _, name := range []string{"producer", "worker", "worker"} {

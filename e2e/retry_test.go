@@ -45,16 +45,9 @@ func (q *queue) drain(t *testing.T, mux *asynq.ServeMux) {
 // first, and re-imports only the rejected records.
 func TestRetryAfterFixingTheCatalog(t *testing.T) {
 	ctx := t.Context()
-	store, err := postgres.Open(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := pgtest.Store(t)
 	files := stacktest.S3(t)
-	tenant := pgtestTenant()
+	tenant := pgtest.Tenant(t)
 	if err := store.SetRoles(ctx, tenant, []string{"agent"}); err != nil {
 		t.Fatal(err)
 	}
@@ -141,16 +134,9 @@ func TestRetryAfterFixingTheCatalog(t *testing.T) {
 // sweep from what PostgreSQL says is unfinished, and the import completes.
 func TestSweepPutsLostTasksBack(t *testing.T) {
 	ctx := t.Context()
-	store, err := postgres.Open(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := pgtest.Store(t)
 	files := stacktest.S3(t)
-	tenant := pgtestTenant()
+	tenant := pgtest.Tenant(t)
 	key := "test/" + tenant + "/sweep.csv"
 	var b strings.Builder
 	b.WriteString("User name,Login ID\n")
@@ -209,16 +195,9 @@ func TestSweepPutsLostTasksBack(t *testing.T) {
 // the uploader is told.
 func TestPermanentFailureIsRecorded(t *testing.T) {
 	ctx := t.Context()
-	store, err := postgres.Open(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := pgtest.Store(t)
 	files := stacktest.S3(t)
-	tenant := pgtestTenant()
+	tenant := pgtest.Tenant(t)
 	// A source in another bucket: no retry can mend that.
 	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://not-our-bucket/users.csv",
 		Options: map[string]any{"notify": []string{}}})
