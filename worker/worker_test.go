@@ -43,21 +43,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 	ctx := t.Context()
 	store := pgtest.Store(t)
 	files := stacktest.S3(t)
-	tenant := pgtest.Tenant(t)
-	if err := store.SetRoles(ctx, tenant, demoRoles); err != nil {
-		t.Fatal(err)
-	}
-
-	var file bytes.Buffer
-	gen, err := usergen.Write(&file, usergen.Options{Rows: 5000, Seed: 31, Invalid: 0.01})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := "test/" + tenant + "/users.csv"
-	if _, err := files.Upload(ctx, key, &file, "text/csv"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cleanPrefix(ctx, files, "test/"+tenant+"/") })
+	tenant, key, gen := uploadGenerated(t, store, files, "users.csv", usergen.Options{Rows: 5000, Seed: 31, Invalid: 0.01})
 	to := "t-" + stacktest.RandomHex(6) + "@example.com"
 	id, err := store.CreateImport(ctx, postgres.NewImport{
 		Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
@@ -278,20 +264,7 @@ func TestDryRunWritesNoUser(t *testing.T) {
 	ctx := t.Context()
 	store := pgtest.Store(t)
 	files := stacktest.S3(t)
-	tenant := pgtest.Tenant(t)
-	if err := store.SetRoles(ctx, tenant, demoRoles); err != nil {
-		t.Fatal(err)
-	}
-	var file bytes.Buffer
-	gen, err := usergen.Write(&file, usergen.Options{Rows: 1500, Seed: 33, Invalid: 0.02})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := "test/" + tenant + "/dry.csv"
-	if _, err := files.Put(ctx, key, file.Bytes(), "text/csv"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cleanPrefix(ctx, files, "test/"+tenant+"/") })
+	tenant, key, gen := uploadGenerated(t, store, files, "dry.csv", usergen.Options{Rows: 1500, Seed: 33, Invalid: 0.02})
 	to := "t-" + stacktest.RandomHex(6) + "@example.com"
 	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
 		DryRun: true, Options: map[string]any{"notify": []string{to}}})
@@ -337,4 +310,26 @@ func TestDryRunWritesNoUser(t *testing.T) {
 func cleanPrefix(ctx context.Context, files *s3store.Store, prefix string) {
 	ctx = context.WithoutCancel(ctx)
 	_ = files.List(ctx, prefix, func(o s3store.Object) error { return files.Delete(ctx, o.Key) })
+}
+
+// uploadGenerated uploads a generated file as name for a new tenant with the
+// demo roles, and removes the tenant's objects when the test ends.
+func uploadGenerated(t *testing.T, store *postgres.Store, files *s3store.Store, name string, opt usergen.Options) (tenant, key string, gen usergen.Summary) {
+	t.Helper()
+	ctx := t.Context()
+	tenant = pgtest.Tenant(t)
+	if err := store.SetRoles(ctx, tenant, demoRoles); err != nil {
+		t.Fatal(err)
+	}
+	var file bytes.Buffer
+	gen, err := usergen.Write(&file, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key = "test/" + tenant + "/" + name
+	if _, err := files.Upload(ctx, key, &file, "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanPrefix(ctx, files, "test/"+tenant+"/") })
+	return tenant, key, gen
 }
