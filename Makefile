@@ -48,7 +48,7 @@ down: ## Stop what `make up` started (never the machine's own services)
 demo: ## The main job end to end on the local stack: 50 000 users through the queue and two workers, e-mail in mailpit
 	deploy/local/demo.sh
 
-bench: ## Run the reproducible benchmarks (bench/cmd/bench): parse and store suites, on the local stack
+bench: ## Run the reproducible benchmarks (bench/cmd/bench): parse, store and pipeline suites, on the local stack
 	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
 	go run ./bench/cmd/bench
 
