@@ -132,7 +132,10 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 	}); err != nil {
 		return sum, err
 	}
-	_, err = store.FinishImport(ctx, opts.Tenant, id, len(sum.Warnings))
+	finished, err := store.FinishImport(ctx, opts.Tenant, id, len(sum.Warnings))
+	if err == nil && !finished {
+		err = fmt.Errorf("import %d: some chunks are not recorded as applied; run the import again (unchanged records cost nothing)", id)
+	}
 	return sum, err
 }
 

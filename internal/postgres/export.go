@@ -16,11 +16,11 @@ var exportQuery = func() string {
 		b.WriteString("u." + c.name + ", ")
 	}
 	b.WriteString(`coalesce((SELECT array_agg(g.name ORDER BY g.name_key) FROM user_groups ug JOIN groups g ON g.id = ug.group_id
-			WHERE ug.user_id = u.id AND ug.tenant_id = u.tenant_id), '{}'),
+			WHERE ug.user_id = u.id AND ug.tenant_id = u.tenant_id AND g.tenant_id = u.tenant_id), '{}'),
 		coalesce((SELECT array_agg(r.name ORDER BY r.name_key) FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-			WHERE ur.user_id = u.id AND ur.tenant_id = u.tenant_id), '{}'),
+			WHERE ur.user_id = u.id AND ur.tenant_id = u.tenant_id AND r.tenant_id = u.tenant_id), '{}'),
 		coalesce((SELECT array_agg(e.number ORDER BY e.number) FROM user_extensions ue JOIN extensions e ON e.id = ue.extension_id
-			WHERE ue.user_id = u.id AND ue.tenant_id = u.tenant_id), '{}')
+			WHERE ue.user_id = u.id AND ue.tenant_id = u.tenant_id AND e.tenant_id = u.tenant_id), '{}')
 		FROM users u WHERE u.tenant_id = $1 ORDER BY u.login_key`)
 	return b.String()
 }()

@@ -113,17 +113,28 @@ func (s *Store) AddChunks(ctx context.Context, tenant string, importID int64, ch
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return addChunks(ctx, tx, tenant, importID, chunks) })
 }
 
+// addChunks counts only the chunks it inserts, onto the stored count: local
+// imports add their chunks from concurrent appliers, and a count(*) subquery
+// would miss a chunk another applier committed while this one waited for the
+// row lock, leaving chunks_done past chunks and the import never finished.
 func addChunks(ctx context.Context, tx pgx.Tx, tenant string, importID int64, chunks []ChunkSpec) error {
-	for _, c := range chunks {
-		if _, err := tx.Exec(ctx, `INSERT INTO import_chunks (import_id, seq, tenant_id, byte_offset, byte_length, first_line, records)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (import_id, seq) DO NOTHING`,
-			importID, c.Seq, tenant, c.Offset, c.Length, c.FirstLine, c.Records); err != nil {
-			return err
-		}
+	n := len(chunks)
+	seq, lines, records := make([]int32, n), make([]int32, n), make([]int32, n)
+	offsets, lengths := make([]int64, n), make([]int64, n)
+	for i, c := range chunks {
+		seq[i], lines[i], records[i] = int32(c.Seq), int32(c.FirstLine), int32(c.Records)
+		offsets[i], lengths[i] = c.Offset, c.Length
 	}
-	_, err := tx.Exec(ctx, `UPDATE imports SET chunks = (SELECT count(*) FROM import_chunks WHERE tenant_id = $1 AND import_id = $2),
-		state = CASE WHEN state = 'planning' THEN 'running' ELSE state END
-		WHERE tenant_id = $1 AND id = $2`, tenant, importID)
+	_, err := tx.Exec(ctx, `WITH added AS (
+			INSERT INTO import_chunks (import_id, seq, tenant_id, byte_offset, byte_length, first_line, records)
+			SELECT $2, c.seq, $1, c.byte_offset, c.byte_length, c.first_line, c.records
+			FROM unnest($3::integer[], $4::bigint[], $5::bigint[], $6::integer[], $7::integer[])
+				AS c(seq, byte_offset, byte_length, first_line, records)
+			ON CONFLICT (import_id, seq) DO NOTHING
+			RETURNING 1)
+		UPDATE imports SET chunks = chunks + (SELECT count(*) FROM added),
+			state = CASE WHEN state = 'planning' THEN 'running' ELSE state END
+		WHERE tenant_id = $1 AND id = $2`, tenant, importID, seq, offsets, lengths, lines, records)
 	return err
 }
 
