@@ -126,7 +126,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, tenant string
 		r.Body = http.MaxBytesReader(w, r.Body, a.d.MaxUpload)
 		req, err = a.upload(r, tenant)
 	case "application/json":
-		req, err = a.named(r)
+		req, err = a.named(r, tenant)
 	default:
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"send the file as multipart/form-data (part \"file\"), or JSON naming an s3:// object")
@@ -238,8 +238,10 @@ func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
 	return req, checkOptions(req)
 }
 
-// named reads a JSON body naming an object already in the bucket.
-func (a *API) named(r *http.Request) (importRequest, error) {
+// named reads a JSON body naming an object already in the bucket, under one
+// of the tenant's own prefixes: the bucket is shared, and an import reads the
+// file into the tenant that asks and mails its rejected rows back.
+func (a *API) named(r *http.Request, tenant string) (importRequest, error) {
 	var req importRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
@@ -252,6 +254,13 @@ func (a *API) named(r *http.Request) (importRequest, error) {
 	}
 	if bucket != a.d.Files.Bucket() {
 		return req, badRequestError(fmt.Sprintf("source: the service reads bucket %s only", a.d.Files.Bucket()))
+	}
+	// Before Head, so that another tenant's keys do not even show whether
+	// they exist.
+	own := []string{uploadsPrefix + tenant + "/", a.d.Events.Prefix + tenant + "/"}
+	if !strings.HasPrefix(key, own[0]) && !strings.HasPrefix(key, own[1]) {
+		return req, badRequestError(fmt.Sprintf("source: name an object under s3://%[1]s/%[2]s or s3://%[1]s/%[3]s, the tenant's own prefixes",
+			a.d.Files.Bucket(), own[0], own[1]))
 	}
 	if _, err := a.d.Files.Head(r.Context(), key); err != nil {
 		if errors.Is(err, s3store.ErrNotFound) {

@@ -212,6 +212,18 @@ func TestUploadAndIsolation(t *testing.T) {
 	if code, out := do(t, "GET", e.srv.URL+"/v1/imports", tokB, "", nil); code != http.StatusOK || bytes.Contains(out, []byte(view.Source)) {
 		t.Errorf("B's list shows A's import: %s", out)
 	}
+	// B cannot import A's file by naming it; A can.
+	named := `{"source":"` + view.Source + `"}`
+	if code, out := do(t, "POST", e.srv.URL+"/v1/imports", tokB, "application/json", strings.NewReader(named)); code != http.StatusBadRequest ||
+		!bytes.Contains(out, []byte("uploads/"+b+"/")) {
+		t.Errorf("B naming A's file: %d %s", code, out)
+	}
+	if ims, err := e.store.Imports(t.Context(), b, "", 10); err != nil || len(ims) != 0 {
+		t.Errorf("B has %d imports (%v)", len(ims), err)
+	}
+	if code, out := do(t, "POST", e.srv.URL+"/v1/imports", tokA, "application/json", strings.NewReader(named)); code != http.StatusAccepted {
+		t.Errorf("A naming its own file: %d %s", code, out)
+	}
 }
 
 // Bad requests get a clear error and create nothing.
@@ -238,7 +250,8 @@ func TestBadRequests(t *testing.T) {
 		{"unknown JSON field", "application/json", strings.NewReader(`{"source":"s3://userimport/x.csv","dry":true}`), http.StatusBadRequest, "bad_request"},
 		{"path traversal in the key", "application/json", strings.NewReader(`{"source":"s3://userimport/../secrets.csv"}`), http.StatusBadRequest, "bad_request"},
 		{"another bucket", "application/json", strings.NewReader(`{"source":"s3://elsewhere/users.csv"}`), http.StatusBadRequest, "bad_request"},
-		{"missing object", "application/json", strings.NewReader(`{"source":"s3://userimport/does/not/exist.csv"}`), http.StatusBadRequest, "bad_request"},
+		{"missing object", "application/json", strings.NewReader(`{"source":"s3://userimport/uploads/` + tenant + `/missing.csv"}`), http.StatusBadRequest, "bad_request"},
+		{"outside the tenant's prefixes", "application/json", strings.NewReader(`{"source":"s3://userimport/does/not/exist.csv"}`), http.StatusBadRequest, "bad_request"},
 		{"no file part", mw.FormDataContentType(), &emptyForm, http.StatusBadRequest, "bad_request"},
 		{"bad delimiter", badDelimType, badDelimBody, http.StatusBadRequest, "bad_request"},
 		{"too large", bigType, bigBody, http.StatusRequestEntityTooLarge, "too_large"},

@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// uploadsPrefix is where the API stores uploads: uploads/<tenant>/...
+const uploadsPrefix = "uploads/"
+
 // UploadKey names an uploaded file: per tenant, unique, the file's own name
 // kept (made safe) for people reading the bucket.
 func UploadKey(tenant, name string) string {
@@ -24,5 +27,5 @@ func UploadKey(tenant, name string) string {
 	if name == "" || name == "." || name == ".." || name == "/" {
 		name = "upload.csv"
 	}
-	return fmt.Sprintf("uploads/%s/%s-%s/%s", tenant, time.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(b), name)
+	return fmt.Sprintf("%s%s/%s-%s/%s", uploadsPrefix, tenant, time.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(b), name)
 }
