@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,51 +21,68 @@ func (h *Handlers) Sweep(ctx context.Context, minAge time.Duration) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	enqueued := 0
+	var (
+		enqueued, failed int
+		first            error
+	)
+	// One import that cannot be swept (its rows unreadable, say) must not
+	// hold back the imports after it, every minute.
 	for _, im := range ims {
-		job, err := h.d.Store.Job(ctx, im.Tenant, im.ID)
+		n, err := h.sweepImport(ctx, im.Tenant, im.ID)
+		enqueued += n
 		if err != nil {
-			return enqueued, err
-		}
-		if job.Plan == nil {
-			t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: im.Tenant, ImportID: im.ID}, h.d.Namespace.Queue(task.QueueDefault))
-			if err != nil {
+			if ctx.Err() != nil {
 				return enqueued, err
 			}
-			if err := h.enqueue(ctx, t); err != nil {
-				return enqueued, err
+			h.d.Log.Warn("sweep skipped an import", zap.String("tenant", im.Tenant), zap.Int64("import_id", im.ID), zap.Error(err))
+			if failed++; first == nil {
+				first = err
 			}
-			enqueued++
-			continue
-		}
-		if job.ChunksDone == job.Chunks {
-			if err := h.enqueueFinalize(ctx, im.Tenant, im.ID); err != nil {
-				return enqueued, err
-			}
-			enqueued++
-			continue
-		}
-		chunks, err := h.d.Store.Chunks(ctx, im.Tenant, im.ID)
-		if err != nil {
-			return enqueued, err
-		}
-		for _, c := range chunks {
-			if c.Done {
-				continue
-			}
-			t, err := task.NewImportChunk(task.ImportChunkPayload{Tenant: im.Tenant, ImportID: im.ID, Seq: c.Seq,
-				Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine}, h.d.Namespace.Queue(task.QueueDefault))
-			if err != nil {
-				return enqueued, err
-			}
-			if err := h.enqueue(ctx, t); err != nil {
-				return enqueued, err
-			}
-			enqueued++
 		}
 	}
 	if enqueued > 0 {
 		h.d.Log.Info("sweep put tasks back", zap.Int("imports", len(ims)), zap.Int("tasks", enqueued))
+	}
+	if first != nil {
+		return enqueued, fmt.Errorf("sweep: %d of %d imports failed, the first: %w", failed, len(ims), first)
+	}
+	return enqueued, nil
+}
+
+// sweepImport puts back the tasks one unfinished import is missing.
+func (h *Handlers) sweepImport(ctx context.Context, tenant string, id int64) (int, error) {
+	job, err := h.d.Store.Job(ctx, tenant, id)
+	if err != nil {
+		return 0, err
+	}
+	if job.Plan == nil {
+		t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, h.d.Namespace.Queue(task.QueueDefault))
+		if err != nil {
+			return 0, err
+		}
+		return 1, h.enqueue(ctx, t)
+	}
+	if job.ChunksDone == job.Chunks {
+		return 1, h.enqueueFinalize(ctx, tenant, id)
+	}
+	chunks, err := h.d.Store.Chunks(ctx, tenant, id)
+	if err != nil {
+		return 0, err
+	}
+	enqueued := 0
+	for _, c := range chunks {
+		if c.Done {
+			continue
+		}
+		t, err := task.NewImportChunk(task.ImportChunkPayload{Tenant: tenant, ImportID: id, Seq: c.Seq,
+			Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine}, h.d.Namespace.Queue(task.QueueDefault))
+		if err != nil {
+			return enqueued, err
+		}
+		if err := h.enqueue(ctx, t); err != nil {
+			return enqueued, err
+		}
+		enqueued++
 	}
 	return enqueued, nil
 }

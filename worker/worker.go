@@ -110,10 +110,13 @@ func (h *Handlers) Plan(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if job.State == "finished" || job.State == "rejected" {
+	if job.State == "finished" {
 		return nil
 	}
-	if job.Plan == nil {
+	// A rejected import still needs its finalize: the plan that rejected it
+	// may have stopped before enqueueing it, and the sweep only sees running
+	// imports.
+	if job.Plan == nil && job.State != "rejected" {
 		if err := h.plan(ctx, log, &job); err != nil {
 			return err
 		}

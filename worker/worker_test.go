@@ -176,8 +176,18 @@ func TestRejectedFile(t *testing.T) {
 	if len(queued.tasks) != 1 || queued.tasks[0].Type() != task.TypeImportFinalize {
 		t.Fatalf("plan of a rejected file enqueued %v, want finalize", queued.types())
 	}
-	if err := mux.ProcessTask(ctx, queued.tasks[0]); err != nil {
+	// A redelivered plan (the first stopped before its enqueue went through)
+	// enqueues the finalize again; finalize tells the uploader once.
+	if err := mux.ProcessTask(ctx, plan); err != nil {
 		t.Fatal(err)
+	}
+	if len(queued.tasks) != 2 || queued.tasks[1].Type() != task.TypeImportFinalize {
+		t.Fatalf("redelivered plan of a rejected file enqueued %v, want finalize", queued.types())
+	}
+	for _, fin := range queued.tasks {
+		if err := mux.ProcessTask(ctx, fin); err != nil {
+			t.Fatal(err)
+		}
 	}
 	im, err := store.Import(ctx, tenant, id)
 	if err != nil {
