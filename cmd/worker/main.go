@@ -122,10 +122,14 @@ Examples:
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	go sweep(ctx, handlers, log)
+	// Joined before the deferred closes, so that a sweep in flight never
+	// enqueues on a closed client.
+	swept := make(chan struct{})
+	go func() { defer close(swept); sweep(ctx, handlers, log) }()
 	<-ctx.Done()
 	log.Info("worker stopping: in-flight tasks finish or go back to the queue")
 	srv.Shutdown()
+	<-swept
 	return nil
 }
 
