@@ -173,11 +173,11 @@ func (s *Store) FinishImport(ctx context.Context, tenant string, importID int64,
 const importColumns = `id, tenant_id, kind, source, state, coalesce(error, ''), dry_run, records,
 	created, updated, unchanged, rejected, chunks, chunks_done, coalesce(report, ''), created_at, started_at, finished_at`
 
-func scanImport(row pgx.Row) (Import, error) {
+func scanImport(row pgx.Row, extra ...any) (Import, error) {
 	var im Import
-	err := row.Scan(&im.ID, &im.Tenant, &im.Kind, &im.Source, &im.State, &im.Error, &im.DryRun, &im.Records,
+	err := row.Scan(append([]any{&im.ID, &im.Tenant, &im.Kind, &im.Source, &im.State, &im.Error, &im.DryRun, &im.Records,
 		&im.Created, &im.Updated, &im.Unchanged, &im.Rejected, &im.Chunks, &im.ChunksDone, &im.Report,
-		&im.CreatedAt, &im.StartedAt, &im.FinishedAt)
+		&im.CreatedAt, &im.StartedAt, &im.FinishedAt}, extra...)...)
 	return im, err
 }
 
@@ -261,15 +261,16 @@ type Job struct {
 
 // Job returns the import with its options and plan.
 func (s *Store) Job(ctx context.Context, tenant string, id int64) (Job, error) {
-	im, err := s.Import(ctx, tenant, id)
+	var opts, plan []byte
+	im, err := scanImport(s.pool.QueryRow(ctx, `SELECT `+importColumns+`, options, plan FROM imports WHERE tenant_id = $1 AND id = $2`,
+		tenant, id), &opts, &plan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Job{}, fmt.Errorf("import %d: %w", id, ErrNotFound)
+	}
 	if err != nil {
 		return Job{}, err
 	}
 	j := Job{Import: im}
-	var opts, plan []byte
-	if err := s.pool.QueryRow(ctx, `SELECT options, plan FROM imports WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(&opts, &plan); err != nil {
-		return Job{}, err
-	}
 	if err := json.Unmarshal(opts, &j.Options); err != nil {
 		return Job{}, fmt.Errorf("import %d options: %w", id, err)
 	}
