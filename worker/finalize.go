@@ -87,7 +87,7 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 		res.rejects++
 		var msgs []string
 		for _, e := range r.Errors {
-			if len(res.firstErrors) < 10 {
+			if len(res.firstErrors) < mailedErrors {
 				res.firstErrors = append(res.firstErrors, mail.Problem{Line: r.Line, Column: e.Column, Message: e.Message})
 			}
 			if e.Column != "" {
@@ -205,19 +205,25 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 	return err
 }
 
+// mailedErrors is how many errors the result e-mail lists.
+const mailedErrors = 10
+
+var errEnough = errors.New("enough errors for the e-mail")
+
 // readReport reads the report back for the e-mail (a retried finalize may not
 // have written it in this attempt).
 func (h *Handlers) readReport(ctx context.Context, job *postgres.Job) (report, error) {
 	var rep report
 	err := h.d.Store.Rejects(ctx, job.Tenant, job.ID, func(r postgres.Reject) error {
 		for _, e := range r.Errors {
-			if len(rep.firstErrors) < 10 {
-				rep.firstErrors = append(rep.firstErrors, mail.Problem{Line: r.Line, Column: e.Column, Message: e.Message})
+			if len(rep.firstErrors) == mailedErrors {
+				return errEnough // the e-mail shows the first few; the report has them all
 			}
+			rep.firstErrors = append(rep.firstErrors, mail.Problem{Line: r.Line, Column: e.Column, Message: e.Message})
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errEnough) {
 		return rep, err
 	}
 	key, err := h.key(job.Source)
