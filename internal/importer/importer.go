@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
@@ -52,7 +53,9 @@ type Summary struct {
 
 // Local imports the file r for opts.Tenant. A file rejected as a whole is
 // reported in Summary.FileError, not as an error; errors are I/O and store
-// failures.
+// failures. Chunks are applied while the file is read, so a file found too
+// large only at its end (its size not known before) keeps what was applied;
+// a file whose size is known (opts.File.SizeHint) is rejected before.
 func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options) (Summary, error) {
 	sum := Summary{Report: userfile.NewReport()}
 	if opts.ChunkSize <= 0 {
@@ -75,6 +78,15 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 	fr := userfile.NewReader(r, fileOpts)
 	defer fr.Close()
 
+	limit := fileOpts.MaxFileBytes
+	if limit == 0 {
+		limit = csvfile.DefaultMaxFileBytes
+	}
+	if limit > 0 && opts.File.SizeHint > limit {
+		tooLarge := fmt.Errorf("%w of %d MiB", csvfile.ErrFileTooLarge, limit>>20)
+		sum.End(fr, tooLarge)
+		return sum, store.RejectImport(ctx, opts.Tenant, id, *sum.FileError)
+	}
 	if opts.Appliers <= 0 {
 		opts.Appliers = DefaultAppliers
 	}

@@ -3,6 +3,7 @@ package importer_test
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -99,5 +100,39 @@ func TestFileRejected(t *testing.T) {
 	}
 	if im.State != "rejected" || im.Error != *sum.FileError {
 		t.Errorf("import state %q error %q", im.State, im.Error)
+	}
+}
+
+// A file over the size limit is rejected; when its size is known up front, no
+// record of it is written.
+func TestTooLargeFileWritesNothing(t *testing.T) {
+	t.Parallel()
+	s := pgtest.Store(t)
+	ctx := t.Context()
+	tenant := pgtest.Tenant(t)
+	var file bytes.Buffer
+	if _, err := usergen.Write(&file, usergen.Options{Rows: 2000, Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	opts := importer.Options{Tenant: tenant, ChunkSize: 200}
+	opts.File.MaxFileBytes = int64(file.Len() / 2)
+	opts.File.SizeHint = int64(file.Len())
+	sum, err := importer.Local(ctx, s, bytes.NewReader(file.Bytes()), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.FileError == nil || !strings.Contains(*sum.FileError, "larger than the limit") {
+		t.Fatalf("file error %v", sum.FileError)
+	}
+	im, err := s.Import(ctx, tenant, sum.ImportID)
+	if err != nil || im.State != "rejected" {
+		t.Fatalf("import %+v (%v)", im, err)
+	}
+	users := 0
+	if err := s.ExportUsers(ctx, tenant, func(*userrow.User) error { users++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if users != 0 {
+		t.Errorf("%d users written from a rejected file", users)
 	}
 }
