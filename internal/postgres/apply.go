@@ -173,17 +173,12 @@ func (a *applier) run(ctx context.Context, recs []Record) error {
 // dryRun counts what writing the records would do, and notes the groups and
 // extensions they would create (once per import, across chunks).
 func (a *applier) dryRun(ctx context.Context, work []*pending) error {
-	groups, exts := map[string]string{}, map[string]string{}
+	groups, exts := changedGroups(work), map[string]string{}
 	for _, p := range work {
 		if p.create {
 			a.outcome.Created++
 		} else {
 			a.outcome.Updated++
-		}
-		if p.changedLists.Has(userrow.Groups) {
-			for _, g := range p.user.Groups {
-				groups[strings.ToLower(g)] = g
-			}
 		}
 		if p.changedLists.Has(userrow.PhoneMapping) {
 			for _, n := range p.user.Phones {
@@ -195,7 +190,7 @@ func (a *applier) dryRun(ctx context.Context, work []*pending) error {
 		name, query string
 		names       map[string]string
 	}{
-		{"group", `SELECT id, name_key FROM groups WHERE tenant_id = $1 AND name_key = ANY($2)`, groups},
+		{"group", selectGroups, groups},
 		{"extension", `SELECT id, number FROM extensions WHERE tenant_id = $1 AND number = ANY($2)`, exts},
 	} {
 		if len(kind.names) == 0 {
@@ -394,10 +389,12 @@ func (a *applier) write(ctx context.Context, tx pgx.Tx, work []*pending) error {
 	return a.replaceMemberships(ctx, tx, work, groupIDs, roleIDs, extIDs)
 }
 
-// ensureGroups creates the groups the records name that do not exist yet and
-// returns the ids of all of them by lower-cased name. Names are inserted in
-// sorted order, so that two appliers never wait on each other in a cycle.
-func (a *applier) ensureGroups(ctx context.Context, tx pgx.Tx, work []*pending) (map[string]int64, error) {
+// selectGroups looks up a tenant's groups by lower-cased name.
+const selectGroups = `SELECT id, name_key FROM groups WHERE tenant_id = $1 AND name_key = ANY($2)`
+
+// changedGroups returns the groups of the records whose group list changes,
+// by lower-cased name: groups match case-insensitively.
+func changedGroups(work []*pending) map[string]string {
 	names := map[string]string{}
 	for _, p := range work {
 		if p.changedLists.Has(userrow.Groups) {
@@ -406,11 +403,18 @@ func (a *applier) ensureGroups(ctx context.Context, tx pgx.Tx, work []*pending) 
 			}
 		}
 	}
+	return names
+}
+
+// ensureGroups creates the groups the records name that do not exist yet and
+// returns the ids of all of them by lower-cased name. Names are inserted in
+// sorted order, so that two appliers never wait on each other in a cycle.
+func (a *applier) ensureGroups(ctx context.Context, tx pgx.Tx, work []*pending) (map[string]int64, error) {
+	names := changedGroups(work)
 	if len(names) == 0 {
 		return nil, nil
 	}
 	keys := sortedKeys(names)
-	const selectGroups = `SELECT id, name_key FROM groups WHERE tenant_id = $1 AND name_key = ANY($2)`
 	ids, err := a.idsByKey(ctx, tx, selectGroups, keys)
 	if err != nil {
 		return nil, err
@@ -450,11 +454,12 @@ func (a *applier) roleIDs(ctx context.Context, tx pgx.Tx, work []*pending) (map[
 	if len(names) == 0 {
 		return nil, nil
 	}
-	ids, err := a.idsByKey(ctx, tx, `SELECT id, name_key FROM roles WHERE tenant_id = $1 AND name_key = ANY($2)`, sortedKeys(names))
+	keys := sortedKeys(names)
+	ids, err := a.idsByKey(ctx, tx, `SELECT id, name_key FROM roles WHERE tenant_id = $1 AND name_key = ANY($2)`, keys)
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range sortedKeys(names) {
+	for _, k := range keys {
 		if _, ok := ids[k]; !ok {
 			// A problem of the records naming it: let bisection find them.
 			return nil, refusedError(fmt.Sprintf("role %q is not in the tenant's role catalog", names[k]))
