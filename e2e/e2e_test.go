@@ -8,7 +8,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -253,7 +252,7 @@ func TestImportThroughTheAPI(t *testing.T) {
 	to := "api-" + stacktest.RandomHex(6) + "@example.com"
 	_ = mw.WriteField("notify", to)
 	_ = mw.Close()
-	code, out := call(t, http.MethodPost, base+"/v1/imports", token, mw.FormDataContentType(), &body)
+	code, out := stacktest.Do(t, http.MethodPost, base+"/v1/imports", token, mw.FormDataContentType(), &body)
 	var view struct {
 		ID       int64  `json:"id"`
 		State    string `json:"state"`
@@ -273,7 +272,7 @@ func TestImportThroughTheAPI(t *testing.T) {
 			t.Fatalf("import still %s after 60 s", view.State)
 		}
 		time.Sleep(200 * time.Millisecond)
-		code, out = call(t, http.MethodGet, fmt.Sprintf("%s/v1/imports/%d", base, view.ID), token, "", nil)
+		code, out = stacktest.Do(t, http.MethodGet, fmt.Sprintf("%s/v1/imports/%d", base, view.ID), token, "", nil)
 		if err := json.Unmarshal(out, &view); err != nil || code != http.StatusOK {
 			t.Fatalf("status: %d %s", code, out)
 		}
@@ -281,7 +280,7 @@ func TestImportThroughTheAPI(t *testing.T) {
 	if view.Created != gen.Records-gen.Invalid || view.Rejected != gen.Invalid || view.Progress != 100 || view.Links.Errors == "" {
 		t.Fatalf("finished import: %s", out)
 	}
-	code, report := call(t, http.MethodGet, base+view.Links.Errors, token, "", nil)
+	code, report := stacktest.Do(t, http.MethodGet, base+view.Links.Errors, token, "", nil)
 	rows, err := csv.NewReader(bytes.NewReader(report)).ReadAll()
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("error report: %d (%v)", code, err)
@@ -301,28 +300,6 @@ func TestImportThroughTheAPI(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Attachments != 1 || !strings.Contains(msgs[0].Subject, fmt.Sprintf("%d rejected", gen.Invalid)) {
 		t.Errorf("e-mails to %s: %+v", to, msgs)
 	}
-}
-
-func call(t *testing.T, method, url, token, ctype string, body io.Reader) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
 }
 
 func waitHTTP(t *testing.T, url string) {

@@ -76,30 +76,6 @@ func token(t *testing.T, s *postgres.Store, tenant string) string {
 	return secret
 }
 
-func do(t *testing.T, method, url, tok, ctype string, body io.Reader) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
-}
-
 func multipartFile(t *testing.T, name string, content []byte, fields map[string]string) (string, *bytes.Buffer) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -141,13 +117,13 @@ func TestRoutesRequireAToken(t *testing.T) {
 		{"POST", "/v1/events/s3"}, // no secret configured: always refused
 	} {
 		for _, tok := range []string{"", "uit_not-a-token", "not even the prefix", revoked} {
-			code, body := do(t, route.method, e.srv.URL+route.path, tok, "application/json", strings.NewReader("{}"))
+			code, body := stacktest.Do(t, route.method, e.srv.URL+route.path, tok, "application/json", strings.NewReader("{}"))
 			if code != http.StatusUnauthorized || !bytes.Contains(body, []byte(`"code":"unauthorized"`)) {
 				t.Errorf("%s %s with token %q: %d %s", route.method, route.path, tok, code, body)
 			}
 		}
 	}
-	if code, _ := do(t, "GET", e.srv.URL+"/healthz", "", "", nil); code != http.StatusOK {
+	if code, _ := stacktest.Do(t, "GET", e.srv.URL+"/healthz", "", "", nil); code != http.StatusOK {
 		t.Errorf("healthz: %d", code)
 	}
 }
@@ -161,7 +137,7 @@ func TestUploadAndIsolation(t *testing.T) {
 	tokA, tokB := token(t, e.store, a), token(t, e.store, b)
 	content := []byte("User name,Login ID\nAnna,anna\n")
 	ctype, body := multipartFile(t, "../../etc/users.csv", content, map[string]string{"delimiter": "comma", "notify": "hr@example.com"})
-	code, out := do(t, "POST", e.srv.URL+"/v1/imports", tokA, ctype, body)
+	code, out := stacktest.Do(t, "POST", e.srv.URL+"/v1/imports", tokA, ctype, body)
 	var view struct {
 		ID     int64  `json:"id"`
 		State  string `json:"state"`
@@ -197,31 +173,31 @@ func TestUploadAndIsolation(t *testing.T) {
 	}
 
 	url := e.srv.URL + "/v1/imports/" + itoa(view.ID)
-	if code, out := do(t, "GET", url, tokA, "", nil); code != http.StatusOK || !bytes.Contains(out, []byte(`"state":"planning"`)) {
+	if code, out := stacktest.Do(t, "GET", url, tokA, "", nil); code != http.StatusOK || !bytes.Contains(out, []byte(`"state":"planning"`)) {
 		t.Errorf("GET own import: %d %s", code, out)
 	}
-	if code, out := do(t, "GET", e.srv.URL+"/v1/imports?state=planning", tokA, "", nil); code != http.StatusOK || !bytes.Contains(out, []byte(view.Source)) {
+	if code, out := stacktest.Do(t, "GET", e.srv.URL+"/v1/imports?state=planning", tokA, "", nil); code != http.StatusOK || !bytes.Contains(out, []byte(view.Source)) {
 		t.Errorf("list: %d %s", code, out)
 	}
 	// Tenant B sees nothing of A's: the same answer as for a missing import.
 	for _, path := range []string{url, url + "/errors", e.srv.URL + "/v1/imports/999999"} {
-		if code, out := do(t, "GET", path, tokB, "", nil); code != http.StatusNotFound || !bytes.Contains(out, []byte(`"code":"not_found"`)) {
+		if code, out := stacktest.Do(t, "GET", path, tokB, "", nil); code != http.StatusNotFound || !bytes.Contains(out, []byte(`"code":"not_found"`)) {
 			t.Errorf("GET %s with B's token: %d %s", path, code, out)
 		}
 	}
-	if code, out := do(t, "GET", e.srv.URL+"/v1/imports", tokB, "", nil); code != http.StatusOK || bytes.Contains(out, []byte(view.Source)) {
+	if code, out := stacktest.Do(t, "GET", e.srv.URL+"/v1/imports", tokB, "", nil); code != http.StatusOK || bytes.Contains(out, []byte(view.Source)) {
 		t.Errorf("B's list shows A's import: %s", out)
 	}
 	// B cannot import A's file by naming it; A can.
 	named := `{"source":"` + view.Source + `"}`
-	if code, out := do(t, "POST", e.srv.URL+"/v1/imports", tokB, "application/json", strings.NewReader(named)); code != http.StatusBadRequest ||
+	if code, out := stacktest.Do(t, "POST", e.srv.URL+"/v1/imports", tokB, "application/json", strings.NewReader(named)); code != http.StatusBadRequest ||
 		!bytes.Contains(out, []byte("uploads/"+b+"/")) {
 		t.Errorf("B naming A's file: %d %s", code, out)
 	}
 	if ims, err := e.store.Imports(t.Context(), b, "", 10); err != nil || len(ims) != 0 {
 		t.Errorf("B has %d imports (%v)", len(ims), err)
 	}
-	if code, out := do(t, "POST", e.srv.URL+"/v1/imports", tokA, "application/json", strings.NewReader(named)); code != http.StatusAccepted {
+	if code, out := stacktest.Do(t, "POST", e.srv.URL+"/v1/imports", tokA, "application/json", strings.NewReader(named)); code != http.StatusAccepted {
 		t.Errorf("A naming its own file: %d %s", code, out)
 	}
 }
@@ -256,7 +232,7 @@ func TestBadRequests(t *testing.T) {
 		{"bad delimiter", badDelimType, badDelimBody, http.StatusBadRequest, "bad_request"},
 		{"too large", bigType, bigBody, http.StatusRequestEntityTooLarge, "too_large"},
 	} {
-		code, out := do(t, "POST", e.srv.URL+"/v1/imports", tok, tc.ctype, tc.body)
+		code, out := stacktest.Do(t, "POST", e.srv.URL+"/v1/imports", tok, tc.ctype, tc.body)
 		if code != tc.status || !bytes.Contains(out, []byte(`"code":"`+tc.code+`"`)) {
 			t.Errorf("%s: %d %s; want %d %s", tc.name, code, out, tc.status, tc.code)
 		}
@@ -291,7 +267,7 @@ func TestS3Events(t *testing.T) {
 		return `{"Records":[{"eventName":"` + name + `","s3":{"bucket":{"name":"userimport"},"object":{"key":"` + key + `","size":10,"eTag":"` + etag + `"}}}]}`
 	}
 	post := func(tok, query, body string) (int, []byte) {
-		return do(t, "POST", srv.URL+"/v1/events/s3"+query, tok, "application/json", strings.NewReader(body))
+		return stacktest.Do(t, "POST", srv.URL+"/v1/events/s3"+query, tok, "application/json", strings.NewReader(body))
 	}
 	created := event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", "abc")
 	if code, out := post("s3cret", "", created); code != http.StatusOK || len(q.tasks) != 1 {
