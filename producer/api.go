@@ -50,6 +50,13 @@ type Deps struct {
 	MaxUpload int64 // bytes; 0: 512 MiB
 	Events    Events
 	Namespace task.Namespace // prefixes the queue names (QUEUE_NAMESPACE)
+	Ready     []Check        // what /readyz pings
+}
+
+// Check is a dependency /readyz pings: PostgreSQL, Redis, S3.
+type Check struct {
+	Name string
+	Ping func(context.Context) error
 }
 
 // API serves the HTTP API, version 1.
@@ -67,6 +74,7 @@ func NewHandler(d Deps) http.Handler {
 	a := &API{d: d}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("POST /v1/imports", a.auth(a.createImport))
 	mux.Handle("GET /v1/imports", a.auth(a.listImports))
 	mux.Handle("GET /v1/imports/{id}", a.auth(a.getImport))
@@ -453,4 +461,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ready answers 200 when every dependency answers its ping within two
+// seconds, else 503 naming the ones that did not. The endpoint is open to the
+// load balancer, so the reasons go to the log, not into the answer.
+func (a *API) ready(w http.ResponseWriter, r *http.Request) {
+	status, code := map[string]string{}, http.StatusOK
+	for _, c := range a.d.Ready {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		err := c.Ping(ctx)
+		cancel()
+		if err != nil {
+			a.d.Log.Warn("not ready", zap.String("dependency", c.Name), zap.Error(err))
+			status[c.Name], code = "unreachable", http.StatusServiceUnavailable
+			continue
+		}
+		status[c.Name] = "ok"
+	}
+	writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": status})
 }

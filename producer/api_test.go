@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
@@ -125,6 +126,42 @@ func TestRoutesRequireAToken(t *testing.T) {
 	}
 	if code, _ := stacktest.Do(t, "GET", e.srv.URL+"/healthz", "", "", nil); code != http.StatusOK {
 		t.Errorf("healthz: %d", code)
+	}
+}
+
+// /readyz pings the real dependencies: ready while they answer, 503 naming the
+// one that does not (here a Redis nobody listens for).
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	opt, err := asynq.ParseRedisURI(stacktest.Getenv("REDIS_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	redis := asynq.NewClient(opt)
+	t.Cleanup(func() { _ = redis.Close() })
+	gone := asynq.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = gone.Close() })
+	for _, tc := range []struct {
+		name   string
+		redis  *asynq.Client
+		status int
+		want   string
+	}{
+		{"all up", redis, http.StatusOK, `"checks":{"postgres":"ok","redis":"ok","s3":"ok"},"ready":true`},
+		{"redis down", gone, http.StatusServiceUnavailable, `"checks":{"postgres":"ok","redis":"unreachable","s3":"ok"},"ready":false`},
+	} {
+		srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: e.store, Files: e.files, Queue: e.queue, Log: zap.NewNop(),
+			Ready: []producer.Check{
+				{Name: "postgres", Ping: e.store.Ping},
+				{Name: "redis", Ping: func(context.Context) error { return tc.redis.Ping() }},
+				{Name: "s3", Ping: e.files.Ping},
+			}}))
+		code, out := stacktest.Do(t, "GET", srv.URL+"/readyz", "", "", nil)
+		srv.Close()
+		if code != tc.status || !bytes.Contains(out, []byte(tc.want)) {
+			t.Errorf("%s: %d %s; want %d %s", tc.name, code, out, tc.status, tc.want)
+		}
 	}
 }
 

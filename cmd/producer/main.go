@@ -92,7 +92,12 @@ Examples:
 	srv := &http.Server{
 		Addr: cfg.Addr,
 		Handler: producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: queue, Log: log,
-			Events: producer.Events{Secret: cfg.EventsSecret, Prefix: cfg.EventsPrefix}, Namespace: cfg.Namespace}),
+			Events: producer.Events{Secret: cfg.EventsSecret, Prefix: cfg.EventsPrefix}, Namespace: cfg.Namespace,
+			Ready: []producer.Check{
+				{Name: "postgres", Ping: store.Ping},
+				{Name: "redis", Ping: func(context.Context) error { return queue.Ping() }},
+				{Name: "s3", Ping: files.Ping},
+			}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
