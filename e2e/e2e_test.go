@@ -218,9 +218,17 @@ func TestImportThroughTheAPI(t *testing.T) {
 	tenant := pgtest.Tenant(t)
 	ctl("roles", "set", "--tenant", tenant, "agent", "supervisor", "admin", "auditor")
 	token := strings.TrimSpace(string(ctl("tokens", "create", "--tenant", tenant, "--name", "e2e")))
+	// Each process is ready when its /readyz says PostgreSQL, Redis and S3
+	// answer.
+	ready := []string{fmt.Sprintf("http://127.0.0.1:%d/readyz", port)}
 	for _, name := range []string{"producer", "worker", "worker"} {
 		p := exec.CommandContext(context.WithoutCancel(t.Context()), filepath.Join(bin, name))
 		p.Env = environ
+		if name == "worker" {
+			health := freePort(t)
+			p.Env = append(environ[:len(environ):len(environ)], "WORKER_HEALTH_ADDR=127.0.0.1:"+strconv.Itoa(health))
+			ready = append(ready, fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
+		}
 		var logs bytes.Buffer
 		p.Stdout, p.Stderr = &logs, &logs
 		if err := p.Start(); err != nil {
@@ -235,7 +243,9 @@ func TestImportThroughTheAPI(t *testing.T) {
 		})
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, base+"/healthz")
+	for _, url := range ready {
+		waitHTTP(t, url)
+	}
 
 	var file bytes.Buffer
 	gen, err := usergen.Write(&file, usergen.Options{Rows: 20000, Seed: 42, Invalid: 0.01})

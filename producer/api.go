@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/health"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
@@ -50,13 +51,7 @@ type Deps struct {
 	MaxUpload int64 // bytes; 0: 512 MiB
 	Events    Events
 	Namespace task.Namespace // prefixes the queue names (QUEUE_NAMESPACE)
-	Ready     []Check        // what /readyz pings
-}
-
-// Check is a dependency /readyz pings: PostgreSQL, Redis, S3.
-type Check struct {
-	Name string
-	Ping func(context.Context) error
+	Ready     []health.Check // what /readyz pings
 }
 
 // API serves the HTTP API, version 1.
@@ -73,8 +68,7 @@ func NewHandler(d Deps) http.Handler {
 	}
 	a := &API{d: d}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", a.ready)
+	health.Register(mux, d.Ready, d.Log)
 	mux.Handle("POST /v1/imports", a.auth(a.createImport))
 	mux.Handle("GET /v1/imports", a.auth(a.listImports))
 	mux.Handle("GET /v1/imports/{id}", a.auth(a.getImport))
@@ -463,21 +457,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// ready answers 200 when every dependency answers its ping within two
-// seconds, else 503 naming the ones that did not. The endpoint is open to the
-// load balancer, so the reasons go to the log, not into the answer.
-func (a *API) ready(w http.ResponseWriter, r *http.Request) {
-	status, code := map[string]string{}, http.StatusOK
-	for _, c := range a.d.Ready {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		err := c.Ping(ctx)
-		cancel()
-		if err != nil {
-			a.d.Log.Warn("not ready", zap.String("dependency", c.Name), zap.Error(err))
-			status[c.Name], code = "unreachable", http.StatusServiceUnavailable
-			continue
-		}
-		status[c.Name] = "ok"
-	}
-	writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": status})
-}

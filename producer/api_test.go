@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/health"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/s3store"
@@ -152,7 +153,7 @@ func TestReadiness(t *testing.T) {
 		{"redis down", gone, http.StatusServiceUnavailable, `"checks":{"postgres":"ok","redis":"unreachable","s3":"ok"},"ready":false`},
 	} {
 		srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: e.store, Files: e.files, Queue: e.queue, Log: zap.NewNop(),
-			Ready: []producer.Check{
+			Ready: []health.Check{
 				{Name: "postgres", Ping: e.store.Ping},
 				{Name: "redis", Ping: func(context.Context) error { return tc.redis.Ping() }},
 				{Name: "s3", Ping: e.files.Ping},

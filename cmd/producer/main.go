@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/config"
+	"github.com/userimport/userimport/internal/health"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/producer"
@@ -93,7 +94,7 @@ Examples:
 		Addr: cfg.Addr,
 		Handler: producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: queue, Log: log,
 			Events: producer.Events{Secret: cfg.EventsSecret, Prefix: cfg.EventsPrefix}, Namespace: cfg.Namespace,
-			Ready: []producer.Check{
+			Ready: []health.Check{
 				{Name: "postgres", Ping: store.Ping},
 				{Name: "redis", Ping: func(context.Context) error { return queue.Ping() }},
 				{Name: "s3", Ping: files.Ping},

@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/config"
+	"github.com/userimport/userimport/internal/health"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
@@ -51,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 Runs import tasks from Redis until SIGTERM. Configuration comes from the environment
 (see README.md): DATABASE_URL, REDIS_URL, S3_ENDPOINT, S3_BUCKET, S3_FORCE_PATH_STYLE,
-AWS_* (the SDK's default chain), SMTP_URL, MAIL_FROM, WORKER_CONCURRENCY, CHUNK_SIZE, LOG_LEVEL.
+AWS_* (the SDK's default chain), SMTP_URL, MAIL_FROM, WORKER_CONCURRENCY, WORKER_HEALTH_ADDR, CHUNK_SIZE, LOG_LEVEL.
 
 Examples:
   eval "$(deploy/local/stack.sh env)"; worker        # on the local stack
@@ -122,6 +125,18 @@ Examples:
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	if cfg.HealthAddr != "" {
+		stop, err := serveHealth(cfg.HealthAddr, []health.Check{
+			{Name: "postgres", Ping: store.Ping},
+			{Name: "redis", Ping: func(context.Context) error { return client.Ping() }},
+			{Name: "s3", Ping: files.Ping},
+		}, log)
+		if err != nil {
+			srv.Shutdown()
+			return err
+		}
+		defer stop()
+	}
 	// Joined before the deferred closes, so that a sweep in flight never
 	// enqueues on a closed client.
 	swept := make(chan struct{})
@@ -155,4 +170,22 @@ func sweep(ctx context.Context, h *worker.Handlers, log *zap.Logger) {
 			}
 		}
 	}
+}
+
+// serveHealth serves /healthz and /readyz on addr until stop is called.
+func serveHealth(addr string, checks []health.Check, log *zap.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("WORKER_HEALTH_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	health.Register(mux, checks, log)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("health endpoint stopped", zap.Error(err))
+		}
+	}()
+	log.Info("health endpoints listening", zap.String("addr", ln.Addr().String()))
+	return func() { _ = srv.Close() }, nil
 }

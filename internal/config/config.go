@@ -32,8 +32,9 @@ type Config struct {
 	EventsSecret string // authenticates S3 event notifications; empty: endpoint off
 	EventsPrefix string // where tenants drop files: <prefix><tenant>/<name>
 	// Worker settings.
-	Concurrency int // tasks a worker runs at once
-	ChunkSize   int // records per chunk task
+	Concurrency int    // tasks a worker runs at once
+	HealthAddr  string // where a worker serves /healthz and /readyz; empty: nowhere
+	ChunkSize   int    // records per chunk task
 	LogLevel    string
 }
 
@@ -56,6 +57,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Addr:         or(getenv("PRODUCER_ADDR"), DefaultAddr),
 		EventsSecret: getenv("S3_EVENTS_SECRET"),
 		EventsPrefix: or(getenv("S3_EVENTS_PREFIX"), "incoming/"),
+		HealthAddr:   getenv("WORKER_HEALTH_ADDR"),
 	}
 	var errs []error
 	var err error
@@ -103,9 +105,9 @@ func (c Config) Redis() (asynq.RedisConnOpt, error) {
 
 // Print writes the settings, one a line, secrets masked.
 func (c Config) Print(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "DATABASE_URL=%s\nREDIS_URL=%s\nQUEUE_NAMESPACE=%s\nS3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_FORCE_PATH_STYLE=%t\nSMTP_URL=%s\nMAIL_FROM=%s\nPRODUCER_ADDR=%s\nS3_EVENTS_SECRET=%s\nS3_EVENTS_PREFIX=%s\nWORKER_CONCURRENCY=%d\nCHUNK_SIZE=%d\nLOG_LEVEL=%s\n",
+	_, err := fmt.Fprintf(w, "DATABASE_URL=%s\nREDIS_URL=%s\nQUEUE_NAMESPACE=%s\nS3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_FORCE_PATH_STYLE=%t\nSMTP_URL=%s\nMAIL_FROM=%s\nPRODUCER_ADDR=%s\nS3_EVENTS_SECRET=%s\nS3_EVENTS_PREFIX=%s\nWORKER_CONCURRENCY=%d\nWORKER_HEALTH_ADDR=%s\nCHUNK_SIZE=%d\nLOG_LEVEL=%s\n",
 		maskURL(c.DatabaseURL), maskURL(c.RedisURL), c.Namespace, c.S3.Endpoint, c.S3.Bucket, c.S3.ForcePathStyle,
-		c.Mail.Redacted(), c.Mail.From, c.Addr, masked(c.EventsSecret), c.EventsPrefix, c.Concurrency, c.ChunkSize, c.LogLevel)
+		c.Mail.Redacted(), c.Mail.From, c.Addr, masked(c.EventsSecret), c.EventsPrefix, c.Concurrency, c.HealthAddr, c.ChunkSize, c.LogLevel)
 	return err
 }
 
