@@ -226,7 +226,7 @@ func TestImportThroughTheAPI(t *testing.T) {
 		p.Env = environ
 		if name == "worker" {
 			health := freePort(t)
-			p.Env = append(environ[:len(environ):len(environ)], "WORKER_HEALTH_ADDR=127.0.0.1:"+strconv.Itoa(health))
+			p.Env = slices.Concat(environ, []string{"WORKER_HEALTH_ADDR=127.0.0.1:" + strconv.Itoa(health)})
 			ready = append(ready, fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
 		}
 		var logs bytes.Buffer
