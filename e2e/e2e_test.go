@@ -162,23 +162,7 @@ func TestImportWithTwoWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines, want []int
-	for _, row := range report[1:] {
-		n, _ := strconv.Atoi(row[userrow.NumColumns])
-		lines = append(lines, n)
-	}
-	for _, d := range gen.Defects {
-		want = append(want, d.Line)
-	}
-	if !slices.Equal(lines, want) {
-		t.Errorf("report lines %v, want %v", lines, want)
-	}
-
-	// One e-mail with the counts and the report.
-	msgs := stacktest.Mail(t, to)
-	if len(msgs) != 1 || msgs[0].Attachments != 1 || !strings.Contains(msgs[0].Subject, fmt.Sprintf("%d rejected", gen.Invalid)) {
-		t.Errorf("e-mails to %s: %+v", to, msgs)
-	}
+	checkReportAndMail(t, report, gen, to)
 
 	// importctl status shows the same.
 	_, status := run(nil, "status", "--tenant", tenant, "--format", "json", strconv.FormatInt(res.ID, 10))
@@ -295,21 +279,7 @@ func TestImportThroughTheAPI(t *testing.T) {
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("error report: %d (%v)", code, err)
 	}
-	var lines, want []int
-	for _, row := range rows[1:] {
-		n, _ := strconv.Atoi(row[userrow.NumColumns])
-		lines = append(lines, n)
-	}
-	for _, d := range gen.Defects {
-		want = append(want, d.Line)
-	}
-	if !slices.Equal(lines, want) {
-		t.Errorf("report lines %v, want %v", lines, want)
-	}
-	msgs := stacktest.Mail(t, to)
-	if len(msgs) != 1 || msgs[0].Attachments != 1 || !strings.Contains(msgs[0].Subject, fmt.Sprintf("%d rejected", gen.Invalid)) {
-		t.Errorf("e-mails to %s: %+v", to, msgs)
-	}
+	checkReportAndMail(t, rows, gen, to)
 }
 
 func waitHTTP(t *testing.T, url string) {
@@ -338,4 +308,26 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// checkReportAndMail checks that the error report lists exactly the generated
+// defects, at their lines, and that exactly one e-mail with the counts and the
+// report reached to.
+func checkReportAndMail(t *testing.T, report [][]string, gen usergen.Summary, to string) {
+	t.Helper()
+	var lines, want []int
+	for _, row := range report[1:] {
+		n, _ := strconv.Atoi(row[userrow.NumColumns])
+		lines = append(lines, n)
+	}
+	for _, d := range gen.Defects {
+		want = append(want, d.Line)
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("report lines %v, want %v", lines, want)
+	}
+	msgs := stacktest.Mail(t, to)
+	if len(msgs) != 1 || msgs[0].Attachments != 1 || !strings.Contains(msgs[0].Subject, fmt.Sprintf("%d rejected", gen.Invalid)) {
+		t.Errorf("e-mails to %s: %+v", to, msgs)
+	}
 }

@@ -55,14 +55,7 @@ type env struct {
 func setup(t *testing.T) env {
 	t.Helper()
 	store := pgtest.Store(t)
-	cfg, err := s3store.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := s3store.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := stacktest.S3(t)
 	q := &recorder{}
 	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: q, Log: zap.NewNop(), MaxUpload: 1 << 20}))
 	t.Cleanup(srv.Close)
@@ -288,14 +281,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestS3Events(t *testing.T) {
 	t.Parallel()
 	store := pgtest.Store(t)
-	cfg, err := s3store.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := s3store.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := stacktest.S3(t)
 	q := &recorder{}
 	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: q, Log: zap.NewNop(),
 		Events: producer.Events{Secret: "s3cret"}}))
