@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/health"
+	"github.com/userimport/userimport/internal/operator"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
@@ -52,6 +53,9 @@ type Deps struct {
 	Events    Events
 	Namespace task.Namespace // prefixes the queue names (QUEUE_NAMESPACE)
 	Ready     []health.Check // what /readyz pings
+	// Operators' routes, each behind operator credentials; nil: not served.
+	Dashboard http.Handler // the asynq dashboard at /monitoring/
+	Metrics   http.Handler // Prometheus metrics at /metrics
 }
 
 // API serves the HTTP API, version 1.
@@ -75,6 +79,12 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("GET /v1/imports/{id}/errors", a.auth(a.getErrors))
 	mux.Handle("POST /v1/imports/{id}/retry", a.auth(a.retryImport))
 	mux.HandleFunc("POST /v1/events/s3", a.s3Events)
+	if d.Dashboard != nil {
+		mux.Handle(operator.DashboardPath, d.Dashboard)
+	}
+	if d.Metrics != nil {
+		mux.Handle("GET /metrics", d.Metrics)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: see the API's documentation in README.md")
 	})

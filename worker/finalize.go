@@ -45,8 +45,12 @@ func (h *Handlers) Finalize(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return err
 		}
-		if _, err := h.d.Store.FinishImport(ctx, p.Tenant, p.ImportID, job.Plan.Warnings); err != nil {
+		finished, err := h.d.Store.FinishImport(ctx, p.Tenant, p.ImportID, job.Plan.Warnings)
+		if err != nil {
 			return err
+		}
+		if finished {
+			h.d.Metrics.ImportDone(job.Kind, time.Since(job.CreatedAt))
 		}
 		log.Info("import finished", zap.Int("rejected", res.rejects), zap.String("report", res.where))
 	}
@@ -192,7 +196,9 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 			return err
 		}
 	}
-	if err := h.d.Mail.Send(ctx, to, res); err != nil {
+	err = h.d.Mail.Send(ctx, to, res)
+	h.d.Metrics.EmailSent(err)
+	if err != nil {
 		if mail.IsPermanent(err) {
 			log.Warn("result e-mail refused", zap.Error(err))
 			_, merr := h.d.Store.MarkNotified(ctx, p.Tenant, p.ImportID)

@@ -14,9 +14,11 @@ import (
 
 	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/mail"
+	"github.com/userimport/userimport/internal/metrics"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/internal/tenantlimit"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
 )
@@ -60,6 +62,11 @@ type Deps struct {
 	AttachLimit int
 	// Namespace prefixes the queue names (QUEUE_NAMESPACE).
 	Namespace task.Namespace
+	// Metrics counts what the handlers do; nil counts nothing.
+	Metrics *metrics.Importer
+	// Limiter caps each tenant's chunks in flight (TENANT_CHUNK_LIMIT); nil:
+	// no cap.
+	Limiter *tenantlimit.Limiter
 }
 
 // DefaultChunkSize is the number of records in a chunk task.
@@ -77,7 +84,7 @@ func NewServeMux(d Deps) *asynq.ServeMux {
 func (h *Handlers) ServeMux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(task.TypeImportPlan, h.recordFailure(h.Plan))
-	mux.HandleFunc(task.TypeImportChunk, h.recordFailure(h.Chunk))
+	mux.HandleFunc(task.TypeImportChunk, h.limitTenant(h.timeChunk(h.recordFailure(h.Chunk))))
 	mux.HandleFunc(task.TypeImportFinalize, h.recordFailure(h.Finalize))
 	return mux
 }
@@ -248,6 +255,7 @@ func (h *Handlers) Chunk(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	h.d.Metrics.ChunkApplied(chunkOutcome(p.Tenant, out, recs), time.Since(start))
 	log.Info("chunk applied", zap.Int("created", out.Created), zap.Int("updated", out.Updated),
 		zap.Int("unchanged", out.Unchanged), zap.Int("rejected", out.Rejected),
 		zap.Bool("already_applied", out.AlreadyApplied), zap.Duration("took", time.Since(start)))
@@ -355,6 +363,14 @@ func (h *Handlers) enqueue(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
+// final says whether asynq gives up on the task after err: SkipRetry, or its
+// last retry.
+func final(ctx context.Context, err error) bool {
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, ok := asynq.GetMaxRetry(ctx)
+	return errors.Is(err, asynq.SkipRetry) || (ok && retried >= maxRetry)
+}
+
 // recordFailure marks the task's import failed, with the error as the reason,
 // when the task fails for good (asynq.SkipRetry, or its last retry), and
 // queues finalize so that the uploader is told. Transient failures go back to
@@ -362,12 +378,7 @@ func (h *Handlers) enqueue(ctx context.Context, t *asynq.Task) error {
 func (h *Handlers) recordFailure(next asynq.HandlerFunc) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		err := next(ctx, t)
-		if err == nil || errors.Is(err, errNotYet) {
-			return err
-		}
-		retried, _ := asynq.GetRetryCount(ctx)
-		maxRetry, ok := asynq.GetMaxRetry(ctx)
-		if !errors.Is(err, asynq.SkipRetry) && (!ok || retried < maxRetry) {
+		if err == nil || errors.Is(err, errNotYet) || errors.Is(err, ErrThrottled) || !final(ctx, err) {
 			return err
 		}
 		var ids struct {

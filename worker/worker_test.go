@@ -246,16 +246,7 @@ func mustMailConfig(t *testing.T) mail.Config {
 
 func redisOpt(t *testing.T) asynq.RedisClientOpt {
 	t.Helper()
-	opt, err := asynq.ParseRedisURI(os.Getenv("REDIS_URL"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, ok := opt.(asynq.RedisClientOpt)
-	if !ok {
-		t.Fatal("REDIS_URL: want a redis:// URL in tests")
-	}
-	o.DB = 13 // the tests' own: the service's queues are never touched
-	return o
+	return stacktest.Redis(t, 13)
 }
 
 // quietLogger keeps asynq's own log out of the test output.

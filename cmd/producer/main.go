@@ -16,10 +16,15 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	asynqmetrics "github.com/hibiken/asynq/x/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/health"
+	"github.com/userimport/userimport/internal/metrics"
+	"github.com/userimport/userimport/internal/operator"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/producer"
@@ -45,13 +50,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: producer [--print-config]
 
-Serves the HTTP API (PRODUCER_ADDR, default 127.0.0.1:8080) until SIGTERM. Configuration
-comes from the environment (see README.md).
+Serves the HTTP API (PRODUCER_ADDR, default 127.0.0.1:8080) until SIGTERM, with the
+operators' routes beside it: the asynq dashboard at /monitoring/ (MONITORING_VIEWER
+read-only, MONITORING_ADMIN with retry/delete/pause), Prometheus metrics at /metrics
+(METRICS_TOKEN as a bearer token, or an operator's credentials), /healthz and /readyz.
+Configuration comes from the environment (see README.md).
 
 Examples:
   eval "$(deploy/local/stack.sh env)"; producer
   TOKEN=$(importctl tokens create --tenant acme --name curl)
   curl -H "Authorization: Bearer $TOKEN" -F file=@users.csv -F notify=hr@acme.example http://127.0.0.1:8080/v1/imports
+  MONITORING_VIEWER=ops:a-long-password producer   # then open http://127.0.0.1:8080/monitoring/
 `)
 		fs.PrintDefaults()
 	}
@@ -89,6 +98,17 @@ Examples:
 	}
 	queue := asynq.NewClient(redis)
 	defer queue.Close()
+	inspector := asynq.NewInspector(redis)
+	defer inspector.Close()
+	dashboard := operator.NewDashboard(cfg.Monitoring, redis)
+	defer dashboard.Close()
+
+	// The queues' series (asynq's exporter) and the imports' (PostgreSQL's)
+	// are the same whichever producer is scraped; the workers export what
+	// they did themselves.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		asynqmetrics.NewQueueMetricsCollector(inspector), metrics.NewImportsCollector(store.ImportStats))
 
 	srv := &http.Server{
 		Addr: cfg.Addr,
@@ -98,7 +118,8 @@ Examples:
 				{Name: "postgres", Ping: store.Ping},
 				{Name: "redis", Ping: func(context.Context) error { return queue.Ping() }},
 				{Name: "s3", Ping: files.Ping},
-			}}),
+			},
+			Dashboard: dashboard, Metrics: operator.Metrics(cfg.Monitoring, reg)}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

@@ -17,13 +17,19 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/health"
 	"github.com/userimport/userimport/internal/mail"
+	"github.com/userimport/userimport/internal/metrics"
+	"github.com/userimport/userimport/internal/operator"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/tenantlimit"
 	"github.com/userimport/userimport/worker"
 )
 
@@ -40,11 +46,6 @@ func main() {
 	}
 }
 
-// shutdownTimeout is how long in-flight tasks get to finish on SIGTERM; the
-// unfinished ones go back to the queue (a chunk's transaction rolls back and
-// the chunk is applied again later, effectively once).
-const shutdownTimeout = 25 * time.Second
-
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -54,11 +55,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 Runs import tasks from Redis until SIGTERM. Configuration comes from the environment
 (see README.md): DATABASE_URL, REDIS_URL, S3_ENDPOINT, S3_BUCKET, S3_FORCE_PATH_STYLE,
-AWS_* (the SDK's default chain), SMTP_URL, MAIL_FROM, WORKER_CONCURRENCY, WORKER_HEALTH_ADDR, CHUNK_SIZE, LOG_LEVEL.
+AWS_* (the SDK's default chain), SMTP_URL, MAIL_FROM, WORKER_CONCURRENCY, WORKER_HEALTH_ADDR,
+WORKER_SHUTDOWN_TIMEOUT, TENANT_CHUNK_LIMIT, SWEEP_INTERVAL, CHUNK_SIZE, METRICS_TOKEN,
+MONITORING_VIEWER, MONITORING_ADMIN, LOG_LEVEL.
+
+On SIGTERM the worker stops taking tasks and gives those in flight
+WORKER_SHUTDOWN_TIMEOUT (default 25s) to finish; the unfinished ones go back to
+the queue (a chunk's transaction rolls back, and the chunk is applied later,
+once).
 
 Examples:
   eval "$(deploy/local/stack.sh env)"; worker        # on the local stack
   WORKER_CONCURRENCY=8 worker
+  WORKER_HEALTH_ADDR=:9090 METRICS_TOKEN=s3cret worker   # /healthz, /readyz, /metrics on :9090
   worker --print-config
 `)
 		fs.PrintDefaults()
@@ -103,6 +112,19 @@ Examples:
 	client := asynq.NewClient(redis)
 	defer client.Close()
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	deps := worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: log,
+		ChunkSize: cfg.ChunkSize, Namespace: cfg.Namespace, Metrics: metrics.NewImporter(reg)}
+	if cfg.TenantChunkLimit > 0 {
+		rdb, ok := redis.MakeRedisClient().(goredis.UniversalClient)
+		if !ok {
+			return fmt.Errorf("REDIS_URL: no client for %T", redis)
+		}
+		defer rdb.Close()
+		deps.Limiter = tenantlimit.New(rdb, string(cfg.Namespace), cfg.TenantChunkLimit, tenantlimit.DefaultLease)
+	}
+
 	srv := asynq.NewServer(redis, asynq.Config{
 		Concurrency: cfg.Concurrency,
 		Queues:      cfg.Namespace.Queues(),
@@ -111,15 +133,22 @@ Examples:
 		// which a user waiting for a small import notices. A tenth of that is
 		// still light on Redis.
 		TaskCheckInterval: 100 * time.Millisecond,
-		ShutdownTimeout:   shutdownTimeout,
-		Logger:            log.Sugar().Named("asynq"),
+		// Throttled chunks wait in the retry set; they are looked at every
+		// second rather than every five, the default.
+		DelayedTaskCheckInterval: time.Second,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		IsFailure:                worker.IsFailure,
+		RetryDelayFunc:           worker.RetryDelay,
+		Logger:                   log.Sugar().Named("asynq"),
 		// One place logs task failures (STYLE.md §4).
 		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
+			if errors.Is(err, worker.ErrThrottled) {
+				return // routine: counted in userimport_tenant_throttled_total
+			}
 			log.Warn("task failed", zap.String("type", t.Type()), zap.Error(err))
 		}),
 	})
-	handlers := worker.NewHandlers(worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: log,
-		ChunkSize: cfg.ChunkSize, Namespace: cfg.Namespace})
+	handlers := worker.NewHandlers(deps)
 	mux := handlers.ServeMux()
 	log.Info("worker starting", zap.Int("concurrency", cfg.Concurrency), zap.String("bucket", cfg.S3.Bucket))
 	if err := srv.Start(mux); err != nil {
@@ -130,7 +159,7 @@ Examples:
 			{Name: "postgres", Ping: store.Ping},
 			{Name: "redis", Ping: func(context.Context) error { return client.Ping() }},
 			{Name: "s3", Ping: files.Ping},
-		}, log)
+		}, operator.Metrics(cfg.Monitoring, reg), log)
 		if err != nil {
 			srv.Shutdown()
 			return err
@@ -140,7 +169,7 @@ Examples:
 	// Joined before the deferred closes, so that a sweep in flight never
 	// enqueues on a closed client.
 	swept := make(chan struct{})
-	go func() { defer close(swept); sweep(ctx, handlers, log) }()
+	go func() { defer close(swept); sweep(ctx, handlers, cfg.SweepInterval, log) }()
 	<-ctx.Done()
 	log.Info("worker stopping: in-flight tasks finish or go back to the queue")
 	srv.Shutdown()
@@ -148,38 +177,35 @@ Examples:
 	return nil
 }
 
-// Every sweepInterval, each worker puts back on the queue the tasks of
-// imports older than sweepMinAge that PostgreSQL says are unfinished (lost
-// with Redis, or never enqueued after a crash). Task IDs keep the workers'
-// sweeps from duplicating anything.
-const (
-	sweepInterval = time.Minute
-	sweepMinAge   = time.Minute
-)
-
-func sweep(ctx context.Context, h *worker.Handlers, log *zap.Logger) {
-	tick := time.NewTicker(sweepInterval)
+// Every interval, each worker puts back on the queue the tasks of imports
+// older than the interval that PostgreSQL says are unfinished (lost with
+// Redis, or never enqueued after a crash). Task IDs keep the workers' sweeps
+// from duplicating anything.
+func sweep(ctx context.Context, h *worker.Handlers, interval time.Duration, log *zap.Logger) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if _, err := h.Sweep(ctx, sweepMinAge); err != nil && ctx.Err() == nil {
+			if _, err := h.Sweep(ctx, interval); err != nil && ctx.Err() == nil {
 				log.Warn("sweep failed", zap.Error(err))
 			}
 		}
 	}
 }
 
-// serveHealth serves /healthz and /readyz on addr until stop is called.
-func serveHealth(addr string, checks []health.Check, log *zap.Logger) (stop func(), err error) {
+// serveHealth serves /healthz, /readyz and /metrics on addr until stop is
+// called.
+func serveHealth(addr string, checks []health.Check, metrics http.Handler, log *zap.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("WORKER_HEALTH_ADDR %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	health.Register(mux, checks, log)
+	mux.Handle("GET /metrics", metrics)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

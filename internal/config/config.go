@@ -3,18 +3,21 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/userimport/userimport/internal/mail"
+	"github.com/userimport/userimport/internal/operator"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
@@ -33,9 +36,16 @@ type Config struct {
 	EventsPrefix string // where tenants drop files: <prefix><tenant>/<name>
 	// Worker settings.
 	Concurrency int    // tasks a worker runs at once
-	HealthAddr  string // where a worker serves /healthz and /readyz; empty: nowhere
+	HealthAddr  string // where a worker serves /healthz, /readyz and /metrics; empty: nowhere
 	ChunkSize   int    // records per chunk task
-	LogLevel    string
+	// TenantChunkLimit caps one tenant's chunks in flight across all workers,
+	// so that a large import leaves room for the others; 0: no cap.
+	TenantChunkLimit int
+	ShutdownTimeout  time.Duration // how long a stopping worker lets its tasks finish
+	SweepInterval    time.Duration // how often a worker re-enqueues what PostgreSQL says is unfinished
+	LogLevel         string
+	// Operator access: the dashboard at /monitoring/ and /metrics.
+	Monitoring operator.Credentials
 }
 
 // Defaults are the local stack's values, so that nothing needs setting there.
@@ -44,6 +54,11 @@ const (
 	DefaultAddr        = "127.0.0.1:8080"
 	DefaultConcurrency = 4
 	DefaultChunkSize   = 2000
+	// DefaultTenantChunkLimit leaves half of the default two workers' slots
+	// to other tenants while one tenant's large import runs.
+	DefaultTenantChunkLimit = 4
+	DefaultShutdownTimeout  = 25 * time.Second
+	DefaultSweepInterval    = time.Minute
 )
 
 // Load reads the settings with getenv and checks them; the error lists every
@@ -58,6 +73,7 @@ func Load(getenv func(string) string) (Config, error) {
 		EventsSecret: getenv("S3_EVENTS_SECRET"),
 		EventsPrefix: or(getenv("S3_EVENTS_PREFIX"), "incoming/"),
 		HealthAddr:   getenv("WORKER_HEALTH_ADDR"),
+		Monitoring:   operator.Credentials{MetricsToken: getenv("METRICS_TOKEN")},
 	}
 	var errs []error
 	var err error
@@ -71,6 +87,21 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	if c.ChunkSize, err = positive(getenv, "CHUNK_SIZE", DefaultChunkSize); err != nil {
+		errs = append(errs, err)
+	}
+	if c.TenantChunkLimit, err = atLeastZero(getenv, "TENANT_CHUNK_LIMIT", DefaultTenantChunkLimit); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ShutdownTimeout, err = duration(getenv, "WORKER_SHUTDOWN_TIMEOUT", DefaultShutdownTimeout); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SweepInterval, err = duration(getenv, "SWEEP_INTERVAL", DefaultSweepInterval); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Monitoring.Viewer, err = credential(getenv, "MONITORING_VIEWER"); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Monitoring.Admin, err = credential(getenv, "MONITORING_ADMIN"); err != nil {
 		errs = append(errs, err)
 	}
 	for _, r := range c.Namespace {
@@ -93,9 +124,13 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// Redis returns asynq's connection options for REDIS_URL (redis://, rediss://
-// for TLS, redis-sentinel:// for Sentinel).
+// Redis returns asynq's connection options for REDIS_URL: redis:// (rediss://
+// for TLS) for one server, redis-sentinel:// for a master found through
+// Sentinel.
 func (c Config) Redis() (asynq.RedisConnOpt, error) {
+	if strings.HasPrefix(c.RedisURL, "redis-sentinel://") {
+		return sentinel(c.RedisURL)
+	}
 	opt, err := asynq.ParseRedisURI(c.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w (want redis://[:password@]host:port/db)", err)
@@ -103,12 +138,73 @@ func (c Config) Redis() (asynq.RedisConnOpt, error) {
 	return opt, nil
 }
 
+// sentinel reads redis-sentinel://[:password@]host:port[,host:port...][/db]?master=NAME[&tls=true].
+// asynq's own parser takes the password for the sentinels' only, and no
+// database or TLS; here the password is the master's (and the sentinels',
+// which usually share it), as a Redis behind Sentinel normally has one.
+func sentinel(raw string) (asynq.RedisConnOpt, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("REDIS_URL: not a URL (want redis-sentinel://[:password@]host:port,host:port/db?master=NAME)")
+	}
+	q := u.Query()
+	opt := asynq.RedisFailoverClientOpt{MasterName: q.Get("master"), SentinelAddrs: strings.Split(u.Host, ",")}
+	if opt.MasterName == "" || u.Host == "" {
+		return nil, errors.New("REDIS_URL: a Sentinel URL needs its hosts and ?master=NAME")
+	}
+	if p, ok := u.User.Password(); ok {
+		opt.Password, opt.SentinelPassword = p, p
+	}
+	opt.Username = u.User.Username()
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+		if opt.DB, err = strconv.Atoi(db); err != nil || opt.DB < 0 {
+			return nil, fmt.Errorf("REDIS_URL: database %q: want a number", db)
+		}
+	}
+	if q.Get("tls") == "true" {
+		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return opt, nil
+}
+
 // Print writes the settings, one a line, secrets masked.
 func (c Config) Print(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "DATABASE_URL=%s\nREDIS_URL=%s\nQUEUE_NAMESPACE=%s\nS3_ENDPOINT=%s\nS3_BUCKET=%s\nS3_FORCE_PATH_STYLE=%t\nSMTP_URL=%s\nMAIL_FROM=%s\nPRODUCER_ADDR=%s\nS3_EVENTS_SECRET=%s\nS3_EVENTS_PREFIX=%s\nWORKER_CONCURRENCY=%d\nWORKER_HEALTH_ADDR=%s\nCHUNK_SIZE=%d\nLOG_LEVEL=%s\n",
-		maskURL(c.DatabaseURL), maskURL(c.RedisURL), c.Namespace, c.S3.Endpoint, c.S3.Bucket, c.S3.ForcePathStyle,
-		c.Mail.Redacted(), c.Mail.From, c.Addr, masked(c.EventsSecret), c.EventsPrefix, c.Concurrency, c.HealthAddr, c.ChunkSize, c.LogLevel)
-	return err
+	settings := []struct{ name, value string }{
+		{"DATABASE_URL", maskURL(c.DatabaseURL)},
+		{"REDIS_URL", maskURL(c.RedisURL)},
+		{"QUEUE_NAMESPACE", string(c.Namespace)},
+		{"S3_ENDPOINT", c.S3.Endpoint},
+		{"S3_BUCKET", c.S3.Bucket},
+		{"S3_FORCE_PATH_STYLE", strconv.FormatBool(c.S3.ForcePathStyle)},
+		{"SMTP_URL", c.Mail.Redacted()},
+		{"MAIL_FROM", c.Mail.From},
+		{"PRODUCER_ADDR", c.Addr},
+		{"S3_EVENTS_SECRET", masked(c.EventsSecret)},
+		{"S3_EVENTS_PREFIX", c.EventsPrefix},
+		{"MONITORING_VIEWER", maskedCredential(c.Monitoring.Viewer)},
+		{"MONITORING_ADMIN", maskedCredential(c.Monitoring.Admin)},
+		{"METRICS_TOKEN", masked(c.Monitoring.MetricsToken)},
+		{"WORKER_CONCURRENCY", strconv.Itoa(c.Concurrency)},
+		{"WORKER_HEALTH_ADDR", c.HealthAddr},
+		{"WORKER_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},
+		{"TENANT_CHUNK_LIMIT", strconv.Itoa(c.TenantChunkLimit)},
+		{"SWEEP_INTERVAL", c.SweepInterval.String()},
+		{"CHUNK_SIZE", strconv.Itoa(c.ChunkSize)},
+		{"LOG_LEVEL", c.LogLevel},
+	}
+	for _, s := range settings {
+		if _, err := fmt.Fprintf(w, "%s=%s\n", s.name, s.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func maskedCredential(c operator.Credential) string {
+	if !c.Set() {
+		return "(unset)"
+	}
+	return c.User + ":xxxxx"
 }
 
 // masked says whether a secret is set, never what it is.
@@ -158,6 +254,43 @@ func positive(getenv func(string) string, name string, def int) (int, error) {
 		return 0, fmt.Errorf("%s %q: want a whole number above 0", name, v)
 	}
 	return n, nil
+}
+
+func atLeastZero(getenv func(string) string, name string, def int) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s %q: want a whole number, 0 or more", name, v)
+	}
+	return n, nil
+}
+
+func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s %q: want a duration above 0 such as 30s or 2m", name, v)
+	}
+	return d, nil
+}
+
+// credential reads "user:password"; the error never repeats the value.
+func credential(getenv func(string) string, name string) (operator.Credential, error) {
+	v := getenv(name)
+	if v == "" {
+		return operator.Credential{}, nil
+	}
+	user, password, ok := strings.Cut(v, ":")
+	if !ok || user == "" || len(password) < 12 {
+		return operator.Credential{}, fmt.Errorf("%s: want user:password with a password of 12 characters or more", name)
+	}
+	return operator.Credential{User: user, Password: password}, nil
 }
 
 // Logger returns the JSON logger both services write to w, at LOG_LEVEL.

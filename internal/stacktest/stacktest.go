@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/userimport/userimport/internal/s3store"
 )
 
@@ -128,4 +130,21 @@ func Do(t *testing.T, method, url, token, ctype string, body io.Reader) (int, []
 		t.Fatal(err)
 	}
 	return resp.StatusCode, b
+}
+
+// Redis returns the connection options of REDIS_URL on database db, which
+// the calling package keeps to itself: tests never see the service's queues,
+// nor another package's running at the same time.
+func Redis(t *testing.T, db int) asynq.RedisClientOpt {
+	t.Helper()
+	opt, err := asynq.ParseRedisURI(Getenv("REDIS_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := opt.(asynq.RedisClientOpt)
+	if !ok {
+		t.Fatal("REDIS_URL: want a plain redis:// URL in tests")
+	}
+	o.DB = db
+	return o
 }

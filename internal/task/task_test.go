@@ -3,13 +3,13 @@ package task_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
+	"github.com/userimport/userimport/internal/stacktest"
 	"github.com/userimport/userimport/internal/task"
 )
 
@@ -99,22 +99,8 @@ func TestEnqueueTwiceMakesOneTask(t *testing.T) {
 	}
 }
 
-// redisOpt connects to REDIS_URL (the local stack's Redis when unset), on a
-// database of its own so that tests never see the service's queues.
+// redisOpt connects to the stack's Redis, on a database of the package's own.
 func redisOpt(t *testing.T) asynq.RedisClientOpt {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := asynq.ParseRedisURI(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, ok := opt.(asynq.RedisClientOpt)
-	if !ok {
-		t.Fatalf("REDIS_URL %q: want a plain redis:// URL in tests", url)
-	}
-	o.DB = 14
-	return o
+	return stacktest.Redis(t, 14)
 }

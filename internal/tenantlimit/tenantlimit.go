@@ -1,0 +1,77 @@
+// Package tenantlimit caps how many chunks one tenant has in flight across
+// all workers, so that a tenant's large import leaves workers free for the
+// others' small imports and nightly feeds.
+//
+// The slots of a tenant are a sorted set in Redis: members are the holders'
+// task IDs, scores the time their lease ends. A worker that dies keeps its
+// slot only until the lease ends, so the limit is soft: a chunk that runs
+// longer than the lease lets one more chunk in.
+package tenantlimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultLease is how long a slot is held at most.
+const DefaultLease = time.Minute
+
+// Limiter hands out slots. Its zero value is not usable; see New.
+type Limiter struct {
+	rdb    redis.UniversalClient
+	prefix string
+	limit  int
+	lease  time.Duration
+}
+
+// New returns a limiter of limit slots per tenant. The namespace keeps
+// deployments sharing a Redis apart, as it does their queues.
+func New(rdb redis.UniversalClient, namespace string, limit int, lease time.Duration) *Limiter {
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	return &Limiter{rdb: rdb, prefix: "userimport:" + namespace + ":tenant-chunks:", limit: limit, lease: lease}
+}
+
+// acquire runs in Redis, atomically: drop ended leases, then take a slot if
+// one is free. A holder that has a slot (a redelivered task) gets it renewed.
+// Time is Redis's own, so that workers' clocks do not matter.
+var acquire = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+	redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
+	redis.call('PEXPIRE', KEYS[1], lease)
+	return 1
+end
+return 0
+`)
+
+// Acquire takes a slot of tenant's for holder, and reports false when the
+// tenant has all its slots in use.
+func (l *Limiter) Acquire(ctx context.Context, tenant, holder string) (bool, error) {
+	n, err := acquire.Run(ctx, l.rdb, []string{l.prefix + tenant}, l.limit, l.lease.Milliseconds(), holder).Int()
+	if err != nil {
+		return false, fmt.Errorf("tenant %s chunk slot: %w", tenant, err)
+	}
+	return n == 1, nil
+}
+
+// Release gives holder's slot back.
+func (l *Limiter) Release(ctx context.Context, tenant, holder string) error {
+	if err := l.rdb.ZRem(ctx, l.prefix+tenant, holder).Err(); err != nil {
+		return fmt.Errorf("tenant %s chunk slot: %w", tenant, err)
+	}
+	return nil
+}
+
+// InUse returns how many of tenant's slots are held.
+func (l *Limiter) InUse(ctx context.Context, tenant string) (int, error) {
+	n, err := l.rdb.ZCard(ctx, l.prefix+tenant).Result()
+	return int(n), err
+}

@@ -1,0 +1,96 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/userimport/userimport/internal/metrics"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/task"
+)
+
+// ErrThrottled is returned for a chunk whose tenant has all its slots in use:
+// the chunk goes back to the queue, which is not a failure (see IsFailure).
+var ErrThrottled = errors.New("tenant has TENANT_CHUNK_LIMIT chunks in flight; put back")
+
+// IsFailure is asynq.Config.IsFailure: a throttled chunk neither uses up a
+// retry nor counts as a failed task.
+func IsFailure(err error) bool { return !errors.Is(err, ErrThrottled) }
+
+// RetryDelay is asynq.Config.RetryDelayFunc: a throttled chunk is tried again
+// within about a second, so that its tenant's next free slot is soon used;
+// the jitter spreads the retries of a large import's chunks. Other failures
+// back off as asynq does by default.
+func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if errors.Is(err, ErrThrottled) {
+		return 500*time.Millisecond + rand.N(time.Second) //nolint:gosec // jitter, not a secret
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, t)
+}
+
+// limitTenant runs a chunk only if its tenant has a free slot, so that one
+// tenant's large import leaves the workers to others in turn.
+func (h *Handlers) limitTenant(next asynq.HandlerFunc) asynq.HandlerFunc {
+	if h.d.Limiter == nil {
+		return next
+	}
+	return func(ctx context.Context, t *asynq.Task) error {
+		p, err := task.Parse[task.ImportChunkPayload](t)
+		if err != nil {
+			return err
+		}
+		holder, _ := asynq.GetTaskID(ctx)
+		ok, err := h.d.Limiter.Acquire(ctx, p.Tenant, holder)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			h.d.Metrics.Throttled(p.Tenant)
+			return ErrThrottled
+		}
+		defer func() {
+			if err := h.d.Limiter.Release(context.WithoutCancel(ctx), p.Tenant, holder); err != nil {
+				h.d.Log.Warn("chunk slot not released; it frees when its lease ends", zap.String("tenant", p.Tenant), zap.Error(err))
+			}
+		}()
+		return next(ctx, t)
+	}
+}
+
+// timeChunk counts the chunks that fail, with how long they took.
+func (h *Handlers) timeChunk(next asynq.HandlerFunc) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
+		start := time.Now()
+		err := next(ctx, t)
+		if err != nil {
+			h.d.Metrics.ChunkFailed(time.Since(start), final(ctx, err))
+		}
+		return err
+	}
+}
+
+// chunkOutcome is what the metrics count of an applied chunk. A redelivered
+// chunk that had been applied counts nothing: its records were counted the
+// first time.
+func chunkOutcome(tenant string, out postgres.Outcome, recs []postgres.Record) metrics.ChunkOutcome {
+	o := metrics.ChunkOutcome{Tenant: tenant}
+	if out.AlreadyApplied {
+		return o
+	}
+	o.Created, o.Updated, o.Unchanged, o.Rejected = out.Created, out.Updated, out.Unchanged, out.Rejected
+	for _, r := range recs {
+		for _, e := range r.Errors {
+			if name := e.Column.String(); name != "" {
+				o.RejectedColumns = append(o.RejectedColumns, name)
+			} else {
+				o.RejectedColumns = append(o.RejectedColumns, "record")
+			}
+		}
+	}
+	return o
+}
