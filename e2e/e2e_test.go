@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -68,44 +66,16 @@ func build(t *testing.T) string {
 func TestImportWithTwoWorkers(t *testing.T) {
 	bin := build(t)
 	environ := env(t)
-	run := func(stdin []byte, args ...string) (int, []byte) {
+	run := func(args ...string) (int, []byte) {
 		t.Helper()
-		cmd := exec.CommandContext(t.Context(), filepath.Join(bin, "importctl"), args...)
-		cmd.Env, cmd.Stdin = environ, bytes.NewReader(stdin)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		code := 0
-		if ee := (*exec.ExitError)(nil); err != nil {
-			if !asExit(err, &ee) {
-				t.Fatalf("importctl %v: %v", args, err)
-			}
-			code = ee.ExitCode()
-		}
-		if code > 1 {
-			t.Fatalf("importctl %v: exit %d: %s", args, code, stderr.Bytes())
-		}
-		return code, out
+		return ctl(t, bin, environ, 1, args...)
 	}
-	run(nil, "migrate")
+	run("migrate")
 	tenant := pgtest.Tenant(t)
-	run(nil, "roles", "set", "--tenant", tenant, "agent", "supervisor", "admin", "auditor")
+	run("roles", "set", "--tenant", tenant, "agent", "supervisor", "admin", "auditor")
 
-	for i := range 2 {
-		w := exec.CommandContext(context.WithoutCancel(t.Context()), filepath.Join(bin, "worker"))
-		w.Env = environ
-		var logs bytes.Buffer
-		w.Stdout, w.Stderr = &logs, &logs
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = w.Process.Signal(syscall.SIGTERM)
-			_ = w.Wait()
-			if t.Failed() {
-				t.Logf("worker %d log:\n%s", i+1, logs.Bytes())
-			}
-		})
+	for range 2 {
+		start(t, bin, "worker", environ)
 	}
 
 	var file bytes.Buffer
@@ -118,7 +88,7 @@ func TestImportWithTwoWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := "e2e-" + stacktest.RandomHex(6) + "@example.com"
-	code, out := run(nil, "import", "--tenant", tenant, "--wait", "--format", "json", "--notify", to, path)
+	code, out := run("import", "--tenant", tenant, "--wait", "--format", "json", "--notify", to, path)
 	var res struct {
 		ID        int64  `json:"id"`
 		State     string `json:"state"`
@@ -138,7 +108,7 @@ func TestImportWithTwoWorkers(t *testing.T) {
 	}
 
 	// The users table holds exactly the valid records.
-	_, export := run(nil, "export", "--tenant", tenant)
+	_, export := run("export", "--tenant", tenant)
 	exported, err := csv.NewReader(bytes.NewReader(export)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +135,7 @@ func TestImportWithTwoWorkers(t *testing.T) {
 	checkReportAndMail(t, report, gen, to)
 
 	// importctl status shows the same.
-	_, status := run(nil, "status", "--tenant", tenant, "--format", "json", strconv.FormatInt(res.ID, 10))
+	_, status := run("status", "--tenant", tenant, "--format", "json", strconv.FormatInt(res.ID, 10))
 	if !bytes.Equal(bytes.TrimSpace(status), bytes.TrimSpace(out)) {
 		t.Errorf("status %s\ndiffers from the import's %s", status, out)
 	}
@@ -188,43 +158,23 @@ func TestImportThroughTheAPI(t *testing.T) {
 	bin := build(t)
 	port := freePort(t)
 	environ := append(env(t), "PRODUCER_ADDR=127.0.0.1:"+strconv.Itoa(port))
-	ctl := func(args ...string) []byte {
+	importctl := func(args ...string) []byte {
 		t.Helper()
-		cmd := exec.CommandContext(t.Context(), filepath.Join(bin, "importctl"), args...)
-		cmd.Env = environ
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("importctl %v: %v", args, err)
-		}
+		_, out := ctl(t, bin, environ, 0, args...)
 		return out
 	}
-	ctl("migrate")
+	importctl("migrate")
 	tenant := pgtest.Tenant(t)
-	ctl("roles", "set", "--tenant", tenant, "agent", "supervisor", "admin", "auditor")
-	token := strings.TrimSpace(string(ctl("tokens", "create", "--tenant", tenant, "--name", "e2e")))
+	importctl("roles", "set", "--tenant", tenant, "agent", "supervisor", "admin", "auditor")
+	token := strings.TrimSpace(string(importctl("tokens", "create", "--tenant", tenant, "--name", "e2e")))
 	// Each process is ready when its /readyz says PostgreSQL, Redis and S3
 	// answer.
 	ready := []string{fmt.Sprintf("http://127.0.0.1:%d/readyz", port)}
-	for _, name := range []string{"producer", "worker", "worker"} {
-		p := exec.CommandContext(context.WithoutCancel(t.Context()), filepath.Join(bin, name))
-		p.Env = environ
-		if name == "worker" {
-			health := freePort(t)
-			p.Env = slices.Concat(environ, []string{"WORKER_HEALTH_ADDR=127.0.0.1:" + strconv.Itoa(health)})
-			ready = append(ready, fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
-		}
-		var logs bytes.Buffer
-		p.Stdout, p.Stderr = &logs, &logs
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = p.Process.Signal(syscall.SIGTERM)
-			_ = p.Wait()
-			if t.Failed() {
-				t.Logf("%s log:\n%s", name, logs.Bytes())
-			}
-		})
+	start(t, bin, "producer", environ)
+	for range 2 {
+		health := freePort(t)
+		start(t, bin, "worker", environ, "WORKER_HEALTH_ADDR=127.0.0.1:"+strconv.Itoa(health))
+		ready = append(ready, fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	for _, url := range ready {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -22,13 +23,13 @@ var ErrThrottled = errors.New("tenant has TENANT_CHUNK_LIMIT chunks in flight; p
 // retry nor counts as a failed task.
 func IsFailure(err error) bool { return !errors.Is(err, ErrThrottled) }
 
-// RetryDelay is asynq.Config.RetryDelayFunc: a throttled chunk is tried again
-// within about a second, so that its tenant's next free slot is soon used;
-// the jitter spreads the retries of a large import's chunks. Other failures
-// back off as asynq does by default.
+// RetryDelay is asynq.Config.RetryDelayFunc. A throttled chunk is normally
+// called in by the chunk whose slot it takes (see release); the delay is the
+// fallback, jittered to spread a large import's chunks. Other failures back
+// off as asynq does by default.
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, ErrThrottled) {
-		return 500*time.Millisecond + rand.N(time.Second) //nolint:gosec // jitter, not a secret
+		return time.Second + rand.N(2*time.Second) //nolint:gosec // jitter, not a secret
 	}
 	return asynq.DefaultRetryDelayFunc(n, err, t)
 }
@@ -51,14 +52,43 @@ func (h *Handlers) limitTenant(next asynq.HandlerFunc) asynq.HandlerFunc {
 		}
 		if !ok {
 			h.d.Metrics.Throttled(p.Tenant)
+			queue, _ := asynq.GetQueueName(ctx)
+			if err := h.d.Limiter.Wait(ctx, p.Tenant, queue+" "+holder); err != nil {
+				return errors.Join(ErrThrottled, err)
+			}
 			return ErrThrottled
 		}
-		defer func() {
-			if err := h.d.Limiter.Release(context.WithoutCancel(ctx), p.Tenant, holder); err != nil {
-				h.d.Log.Warn("chunk slot not released; it frees when its lease ends", zap.String("tenant", p.Tenant), zap.Error(err))
-			}
-		}()
+		defer h.release(context.WithoutCancel(ctx), p.Tenant, holder)
 		return next(ctx, t)
+	}
+}
+
+// release gives the chunk's slot back and calls in the tenant's chunk that has
+// waited longest, so that the slot is not left idle until its retry comes
+// round. A ticket whose task has moved on (run by a retry meanwhile) is
+// skipped; a few are tried at most.
+func (h *Handlers) release(ctx context.Context, tenant, holder string) {
+	log := h.d.Log.With(zap.String("tenant", tenant))
+	if err := h.d.Limiter.Release(ctx, tenant, holder); err != nil {
+		log.Warn("chunk slot not released; it frees when its lease ends", zap.Error(err))
+		return
+	}
+	if h.d.Runner == nil {
+		return
+	}
+	for range 8 {
+		ticket, ok, err := h.d.Limiter.Next(ctx, tenant)
+		if err != nil {
+			log.Warn("waiting chunks not read; they come back with their retry", zap.Error(err))
+			return
+		}
+		if !ok {
+			return
+		}
+		queue, id, _ := strings.Cut(ticket, " ")
+		if h.d.Runner.RunTask(queue, id) == nil {
+			return
+		}
 	}
 }
 

@@ -43,9 +43,10 @@ type Mailer interface {
 }
 
 var (
-	_ Files    = (*s3store.Store)(nil)
-	_ Enqueuer = (*asynq.Client)(nil)
-	_ Mailer   = (*mail.Sender)(nil)
+	_ Files      = (*s3store.Store)(nil)
+	_ Enqueuer   = (*asynq.Client)(nil)
+	_ Mailer     = (*mail.Sender)(nil)
+	_ TaskRunner = (*asynq.Inspector)(nil)
 )
 
 // Deps are what the handlers work with.
@@ -67,6 +68,14 @@ type Deps struct {
 	// Limiter caps each tenant's chunks in flight (TENANT_CHUNK_LIMIT); nil:
 	// no cap.
 	Limiter *tenantlimit.Limiter
+	// Runner moves a throttled chunk from the retry set to the queue when a
+	// slot frees (an *asynq.Inspector); nil: it waits for its retry.
+	Runner TaskRunner
+}
+
+// TaskRunner runs a waiting task now (an *asynq.Inspector).
+type TaskRunner interface {
+	RunTask(queue, id string) error
 }
 
 // DefaultChunkSize is the number of records in a chunk task.

@@ -123,6 +123,9 @@ Examples:
 		}
 		defer rdb.Close()
 		deps.Limiter = tenantlimit.New(rdb, string(cfg.Namespace), cfg.TenantChunkLimit, tenantlimit.DefaultLease)
+		inspector := asynq.NewInspector(redis)
+		defer inspector.Close()
+		deps.Runner = inspector
 	}
 
 	srv := asynq.NewServer(redis, asynq.Config{
@@ -133,8 +136,8 @@ Examples:
 		// which a user waiting for a small import notices. A tenth of that is
 		// still light on Redis.
 		TaskCheckInterval: 100 * time.Millisecond,
-		// Throttled chunks wait in the retry set; they are looked at every
-		// second rather than every five, the default.
+		// Throttled chunks not called in by a freed slot wait in the retry
+		// set; it is looked at every second rather than every five.
 		DelayedTaskCheckInterval: time.Second,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		IsFailure:                worker.IsFailure,

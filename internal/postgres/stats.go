@@ -13,7 +13,7 @@ import (
 func (s *Store) ImportStats(ctx context.Context) (metrics.ImportStats, error) {
 	st := metrics.ImportStats{ByState: map[string]int{}}
 	rows, err := s.pool.Query(ctx, `SELECT state, count(*),
-		    coalesce(extract(epoch FROM now() - min(created_at)) FILTER (WHERE state NOT IN ('finished', 'rejected', 'failed')), 0)
+		    coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE state NOT IN ('finished', 'rejected', 'failed'))), 0)
 		FROM imports GROUP BY state`)
 	if err != nil {
 		return st, fmt.Errorf("import stats: %w", err)

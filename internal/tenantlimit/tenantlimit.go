@@ -6,6 +6,10 @@
 // task IDs, scores the time their lease ends. A worker that dies keeps its
 // slot only until the lease ends, so the limit is soft: a chunk that runs
 // longer than the lease lets one more chunk in.
+//
+// Chunks turned away wait in a second sorted set, oldest first, so that a
+// worker releasing a slot can call the next one in at once (Next) instead of
+// leaving the slot idle until a retry comes round.
 package tenantlimit
 
 import (
@@ -68,6 +72,37 @@ func (l *Limiter) Release(ctx context.Context, tenant, holder string) error {
 		return fmt.Errorf("tenant %s chunk slot: %w", tenant, err)
 	}
 	return nil
+}
+
+// waitingFor is how long a tenant's waiting list outlives its last entry.
+const waitingFor = 10 * time.Minute
+
+// Wait records that ticket was turned away; Next hands it out, oldest first.
+// A ticket already waiting keeps its place.
+func (l *Limiter) Wait(ctx context.Context, tenant, ticket string) error {
+	key := l.prefix + tenant + ":waiting"
+	_, err := l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAddNX(ctx, key, redis.Z{Score: float64(time.Now().UnixMilli()), Member: ticket})
+		p.PExpire(ctx, key, waitingFor)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("tenant %s waiting chunks: %w", tenant, err)
+	}
+	return nil
+}
+
+// Next takes the ticket that has waited longest for a slot of tenant's.
+func (l *Limiter) Next(ctx context.Context, tenant string) (string, bool, error) {
+	z, err := l.rdb.ZPopMin(ctx, l.prefix+tenant+":waiting", 1).Result()
+	if err != nil {
+		return "", false, fmt.Errorf("tenant %s waiting chunks: %w", tenant, err)
+	}
+	if len(z) == 0 {
+		return "", false, nil
+	}
+	ticket, _ := z[0].Member.(string)
+	return ticket, true, nil
 }
 
 // InUse returns how many of tenant's slots are held.

@@ -1,6 +1,7 @@
 package tenantlimit_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -56,4 +57,29 @@ func TestLeaseEnds(t *testing.T) {
 	acquire(t, l, "acme", "next", false)
 	time.Sleep(300 * time.Millisecond)
 	acquire(t, l, "acme", "next", true)
+}
+
+func TestWaitingOldestFirst(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(t, 1, time.Minute)
+	for _, ticket := range []string{"q chunk:1", "q chunk:2", "q chunk:1", "q chunk:3"} {
+		if err := l.Wait(t.Context(), "acme", ticket); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // distinct scores
+	}
+	var got []string
+	for {
+		ticket, ok, err := l.Next(t.Context(), "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, ticket)
+	}
+	if want := []string{"q chunk:1", "q chunk:2", "q chunk:3"}; !slices.Equal(got, want) {
+		t.Errorf("Next handed out %q, want %q (a ticket waiting twice keeps its first place)", got, want)
+	}
 }
