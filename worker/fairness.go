@@ -23,15 +23,24 @@ var ErrThrottled = errors.New("tenant has TENANT_CHUNK_LIMIT chunks in flight; p
 // retry nor counts as a failed task.
 func IsFailure(err error) bool { return !errors.Is(err, ErrThrottled) }
 
-// RetryDelay is asynq.Config.RetryDelayFunc. A throttled chunk is normally
-// called in by the chunk whose slot it takes (see release); the delay is the
-// fallback, jittered to spread a large import's chunks. Other failures back
-// off as asynq does by default.
-func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
-	if errors.Is(err, ErrThrottled) {
-		return time.Second + rand.N(2*time.Second) //nolint:gosec // jitter, not a secret
+// RetryDelay returns asynq.Config.RetryDelayFunc. A failed task waits base,
+// then twice as long at each retry, up to an hour, with a quarter of jitter
+// either way: ten retries span about three hours at the default 15 s, which
+// rides out an outage of a dependency without hammering it.
+//
+// A throttled chunk is normally called in by the chunk whose slot it takes
+// (see release); its delay is only the fallback, one to three seconds.
+func RetryDelay(base time.Duration) asynq.RetryDelayFunc {
+	return func(n int, err error, _ *asynq.Task) time.Duration {
+		if errors.Is(err, ErrThrottled) {
+			return time.Second + rand.N(2*time.Second) //nolint:gosec // jitter, not a secret
+		}
+		d := base << min(n, 20)
+		if d > time.Hour || d <= 0 {
+			d = time.Hour
+		}
+		return d*3/4 + rand.N(d/2+1) //nolint:gosec // jitter, not a secret
 	}
-	return asynq.DefaultRetryDelayFunc(n, err, t)
 }
 
 // limitTenant runs a chunk only if its tenant has a free slot, so that one

@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 Runs import tasks from Redis until SIGTERM. Configuration comes from the environment
 (see README.md): DATABASE_URL, REDIS_URL, S3_ENDPOINT, S3_BUCKET, S3_FORCE_PATH_STYLE,
 AWS_* (the SDK's default chain), SMTP_URL, MAIL_FROM, WORKER_CONCURRENCY, WORKER_HEALTH_ADDR,
-WORKER_SHUTDOWN_TIMEOUT, TENANT_CHUNK_LIMIT, SWEEP_INTERVAL, CHUNK_SIZE, METRICS_TOKEN,
+WORKER_SHUTDOWN_TIMEOUT, TENANT_CHUNK_LIMIT, SWEEP_INTERVAL, RETRY_BASE_DELAY, CHUNK_SIZE, METRICS_TOKEN,
 MONITORING_VIEWER, MONITORING_ADMIN, LOG_LEVEL.
 
 On SIGTERM the worker stops taking tasks and gives those in flight
@@ -141,7 +141,7 @@ Examples:
 		DelayedTaskCheckInterval: time.Second,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		IsFailure:                worker.IsFailure,
-		RetryDelayFunc:           worker.RetryDelay,
+		RetryDelayFunc:           worker.RetryDelay(cfg.RetryBaseDelay),
 		Logger:                   log.Sugar().Named("asynq"),
 		// One place logs task failures (STYLE.md §4).
 		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -43,6 +44,7 @@ type Config struct {
 	TenantChunkLimit int
 	ShutdownTimeout  time.Duration // how long a stopping worker lets its tasks finish
 	SweepInterval    time.Duration // how often a worker re-enqueues what PostgreSQL says is unfinished
+	RetryBaseDelay   time.Duration // a failed task's first wait; doubled at each retry
 	LogLevel         string
 	// Operator access: the dashboard at /monitoring/ and /metrics.
 	Monitoring operator.Credentials
@@ -59,6 +61,7 @@ const (
 	DefaultTenantChunkLimit = 4
 	DefaultShutdownTimeout  = 25 * time.Second
 	DefaultSweepInterval    = time.Minute
+	DefaultRetryBaseDelay   = 15 * time.Second
 )
 
 // Load reads the settings with getenv and checks them; the error lists every
@@ -96,6 +99,9 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	if c.SweepInterval, err = duration(getenv, "SWEEP_INTERVAL", DefaultSweepInterval); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RetryBaseDelay, err = duration(getenv, "RETRY_BASE_DELAY", DefaultRetryBaseDelay); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Monitoring.Viewer, err = credential(getenv, "MONITORING_VIEWER"); err != nil {
@@ -176,6 +182,7 @@ func (c Config) Print(w io.Writer) error {
 		{"S3_ENDPOINT", c.S3.Endpoint},
 		{"S3_BUCKET", c.S3.Bucket},
 		{"S3_FORCE_PATH_STYLE", strconv.FormatBool(c.S3.ForcePathStyle)},
+		{"S3_READ_TIMEOUT", cmp.Or(c.S3.ReadTimeout, s3store.DefaultReadTimeout).String()},
 		{"SMTP_URL", c.Mail.Redacted()},
 		{"MAIL_FROM", c.Mail.From},
 		{"PRODUCER_ADDR", c.Addr},
@@ -189,6 +196,7 @@ func (c Config) Print(w io.Writer) error {
 		{"WORKER_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},
 		{"TENANT_CHUNK_LIMIT", strconv.Itoa(c.TenantChunkLimit)},
 		{"SWEEP_INTERVAL", c.SweepInterval.String()},
+		{"RETRY_BASE_DELAY", c.RetryBaseDelay.String()},
 		{"CHUNK_SIZE", strconv.Itoa(c.ChunkSize)},
 		{"LOG_LEVEL", c.LogLevel},
 	}

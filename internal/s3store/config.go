@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Config says which S3 endpoint and bucket a Store uses. Credentials are not
@@ -14,9 +15,12 @@ type Config struct {
 	Bucket         string
 	Region         string // empty: from the SDK's default chain (AWS_REGION), else us-east-1
 	ForcePathStyle bool   // bucket in the path (http://host/bucket/key), as S3-compatible servers want
+	// ReadTimeout fails a connection silent for this long; 0: DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
 
-// ConfigFromEnv reads S3_ENDPOINT, S3_BUCKET and S3_FORCE_PATH_STYLE with getenv.
+// ConfigFromEnv reads S3_ENDPOINT, S3_BUCKET, S3_FORCE_PATH_STYLE and
+// S3_READ_TIMEOUT with getenv.
 // It reads nothing secret: credentials and the region come from the SDK's
 // default chain when New loads them. S3_BUCKET is required; S3_FORCE_PATH_STYLE
 // is optional (default false) and must parse as a bool.
@@ -34,6 +38,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("S3_FORCE_PATH_STYLE=%q is not a bool: set it to true (S3-compatible servers such as versitygw or MinIO) or false (AWS)", v)
 		}
 		c.ForcePathStyle = b
+	}
+	if v := getenv("S3_READ_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Config{}, fmt.Errorf("S3_READ_TIMEOUT=%q: want a duration above 0 such as 30s", v)
+		}
+		c.ReadTimeout = d
 	}
 	return c, nil
 }

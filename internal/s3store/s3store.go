@@ -13,6 +13,7 @@ package s3store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,10 +51,10 @@ const (
 	maxAttempts = 4
 	// dialTimeout bounds connecting to the endpoint.
 	dialTimeout = 10 * time.Second
-	// readTimeout fails a connection that sends nothing for this long (waiting
-	// for response headers, or mid-body). It is not a deadline on the whole
-	// request: large uploads and slowly consumed downloads are fine.
-	readTimeout = time.Minute
+	// DefaultReadTimeout fails a connection that sends nothing for this long
+	// (waiting for response headers, or mid-body). It is not a deadline on the
+	// whole request: large uploads and slowly consumed downloads are fine.
+	DefaultReadTimeout = time.Minute
 
 	// maxPresignTTL is SigV4's limit for presigned URLs.
 	maxPresignTTL = 7 * 24 * time.Hour
@@ -94,7 +95,7 @@ func New(ctx context.Context, c Config) (*Store, error) {
 
 	httpClient := awshttp.NewBuildableClient().
 		WithDialerOptions(func(d *net.Dialer) { d.Timeout = dialTimeout }).
-		WithReadTimeout(readTimeout)
+		WithReadTimeout(cmp.Or(c.ReadTimeout, DefaultReadTimeout))
 	opts := []func(*config.LoadOptions) error{
 		config.WithDefaultRegion(defaultRegion),
 		config.WithHTTPClient(httpClient),
