@@ -9,7 +9,7 @@ TOOLS := deploy/local/tools.sh
 GOLANGCI_LINT := .tools/bin/golangci-lint
 FUZZTIME ?= 5m
 
-.PHONY: help build test lint fmt tidy up down demo bench fuzz tools
+.PHONY: help build test test-faults deploy-check lint fmt tidy up down demo bench fuzz tools
 
 help: ## Show this help
 	@echo 'Usage: make TARGET'
@@ -25,6 +25,15 @@ test: ## Start the local stack, then go vet and go test -race against it
 	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
 	go vet ./...; \
 	go test -race -count=1 ./...
+
+# The fault tests run the service's processes against the stack and against
+# a PostgreSQL and a Redis of their own, which they crash and restart.
+test-faults: ## Start the local stack, then the fault tests (kill -9, restarts, S3 and SMTP faults, load): a few minutes
+	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
+	go test -tags faults -count=1 -timeout 15m -run '^TestFault' -v ./e2e
+
+deploy-check: ## Validate deploy/ offline: Kubernetes manifests, compose.yaml, alert rules, Grafana dashboard
+	deploy/check.sh
 
 lint: ## Run golangci-lint (pinned version, installed into .tools/bin)
 	$(TOOLS) golangci-lint >/dev/null

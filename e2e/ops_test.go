@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -155,25 +154,10 @@ func TestOperatorEndpoints(t *testing.T) {
 // /readyz follows Redis: ready, unready (naming redis) while it is down,
 // ready again once it is back, on the producer and the worker alike.
 func TestReadinessFollowsRedis(t *testing.T) {
-	server, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redis-server is not installed (deploy/local/stack.sh up installs it)")
-	}
-	redisPort := freePort(t)
-	startRedis := func() *exec.Cmd {
-		t.Helper()
-		cmd := exec.CommandContext(context.WithoutCancel(t.Context()), server, "--port", itoa(redisPort), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		return cmd
-	}
-	redis := startRedis()
+	redis := newRedis(t)
 	bin := build(t)
 	port, health := freePort(t), freePort(t)
-	environ := append(env(t), "PRODUCER_ADDR=127.0.0.1:"+itoa(port), fmt.Sprintf("REDIS_URL=redis://127.0.0.1:%d/0", redisPort))
+	environ := append(env(t), "PRODUCER_ADDR=127.0.0.1:"+itoa(port), "REDIS_URL="+redis.url())
 	ctl(t, bin, environ, 0, "migrate")
 	start(t, bin, "producer", environ)
 	start(t, bin, "worker", environ, "WORKER_HEALTH_ADDR=127.0.0.1:"+itoa(health))
@@ -199,8 +183,7 @@ func TestReadinessFollowsRedis(t *testing.T) {
 		}
 		return time.Since(begin)
 	}
-	_ = redis.Process.Kill()
-	_ = redis.Wait()
+	redis.stop()
 	took := waitFor("Redis stopped", func(code int, body string) bool {
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "redis")
 	})
@@ -209,7 +192,7 @@ func TestReadinessFollowsRedis(t *testing.T) {
 		t.Errorf("/healthz = %d while Redis is down; the process itself is alive", code)
 	}
 
-	startRedis()
+	redis.start()
 	took = waitFor("Redis back", func(code int, _ string) bool { return code == http.StatusOK })
 	t.Logf("ready %s after Redis came back", took.Round(time.Millisecond))
 }

@@ -95,7 +95,13 @@ type importRow struct {
 // watchImports reads imports from the test database.
 func watchImports(t *testing.T) func(id int64) importRow {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), pgtest.URL(t))
+	return watchImportsAt(t, pgtest.URL(t))
+}
+
+// watchImportsAt reads imports from the database at dbURL.
+func watchImportsAt(t *testing.T, dbURL string) func(id int64) importRow {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
