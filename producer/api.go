@@ -79,6 +79,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("GET /v1/imports/{id}/errors", a.auth(a.getErrors))
 	mux.Handle("POST /v1/imports/{id}/retry", a.auth(a.retryImport))
 	mux.HandleFunc("POST /v1/events/s3", a.s3Events)
+	a.feedRoutes(mux)
 	if d.Dashboard != nil {
 		mux.Handle(operator.DashboardPath, d.Dashboard)
 	}
@@ -396,6 +397,7 @@ func (a *API) lookup(w http.ResponseWriter, r *http.Request, tenant string) (pos
 // importView is an import as the API shows it.
 type importView struct {
 	ID        int64  `json:"id"`
+	Kind      string `json:"kind"` // upload, local, retry, event or feed
 	State     string `json:"state"`
 	Source    string `json:"source"`
 	Records   int    `json:"records"`
@@ -425,7 +427,7 @@ type importLinks struct {
 }
 
 func newImportView(im postgres.Import) importView {
-	v := importView{ID: im.ID, State: im.State, Source: im.Source, Records: im.Records, Created: im.Created, DryRun: im.DryRun,
+	v := importView{ID: im.ID, Kind: im.Kind, State: im.State, Source: im.Source, Records: im.Records, Created: im.Created, DryRun: im.DryRun,
 		Updated: im.Updated, Unchanged: im.Unchanged, Rejected: im.Rejected, Error: im.Error,
 		CreatedAt: im.CreatedAt, StartedAt: im.StartedAt, FinishedAt: im.FinishedAt,
 		Links: importLinks{Self: fmt.Sprintf("/v1/imports/%d", im.ID)}}

@@ -95,6 +95,7 @@ func (h *Handlers) ServeMux() *asynq.ServeMux {
 	mux.HandleFunc(task.TypeImportPlan, h.recordFailure(h.Plan))
 	mux.HandleFunc(task.TypeImportChunk, h.limitTenant(h.timeChunk(h.recordFailure(h.Chunk))))
 	mux.HandleFunc(task.TypeImportFinalize, h.recordFailure(h.Finalize))
+	mux.HandleFunc(task.TypeFeedRun, h.FeedRun)
 	return mux
 }
 

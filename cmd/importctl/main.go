@@ -45,6 +45,7 @@ var commands = []command{
 	{"export", "write a tenant's users in the import format", runExport},
 	{"roles", "list or change a tenant's role catalog", runRoles},
 	{"tokens", "create, list or revoke a tenant's API tokens", runTokens},
+	{"feeds", "manage a tenant's scheduled HR feeds, their runs and approvals", runFeeds},
 }
 
 func main() {

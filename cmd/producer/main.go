@@ -98,6 +98,13 @@ Examples:
 	}
 	queue := asynq.NewClient(redis)
 	defer queue.Close()
+	// Every producer runs the feeds' scheduler: a run starts once however
+	// many of them fire it.
+	stopFeeds, err := producer.FeedScheduler{Redis: redis, Store: store, Queue: queue, Namespace: cfg.Namespace, Log: log}.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopFeeds()
 	inspector := asynq.NewInspector(redis)
 	defer inspector.Close()
 	dashboard := operator.NewDashboard(cfg.Monitoring, redis)

@@ -39,6 +39,10 @@ type Result struct {
 	// ReportURL is where to download the report when it is too large to
 	// attach (the caller decides): linked when Report is empty.
 	ReportURL string
+
+	// Feed is set for an import made by a feed run: what the run deactivated,
+	// reactivated or holds for approval (see feed.go).
+	Feed *FeedSummary
 }
 
 // Problem is an error about one record of the file.
@@ -107,6 +111,9 @@ func Compose(r Result) (subject, text, html string) {
 }
 
 func composeSubject(r Result) string {
+	if s := feedSubject(r); s != "" {
+		return s
+	}
 	what := "Import"
 	if r.DryRun {
 		what = "Dry run"
@@ -179,6 +186,7 @@ func newView(r Result) view {
 			}
 		}
 	}
+	v.Intro = append(v.Intro, feedIntro(r)...)
 
 	add := func(label, value string) { v.Rows = append(v.Rows, row{label, value}) }
 	add("Tenant", oneLine(r.Tenant))

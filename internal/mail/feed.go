@@ -1,0 +1,136 @@
+package mail
+
+import (
+	"context"
+	"fmt"
+	netmail "net/mail"
+	"strings"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// FeedSummary is what a feed run's import e-mail adds: what the run did to
+// the users besides the import.
+type FeedSummary struct {
+	Name  string // the feed's
+	RunID int64
+	Full  bool // full mode: absent users are deactivated
+	// State is the run's: finished, needs_approval or failed.
+	State       string
+	Deactivated int
+	Reactivated int
+	Pending     int    // users whose deactivation waits for approval
+	Active      int    // active users before the run
+	Reason      string // why the deactivations wait, or why the run failed
+	Names       []string
+}
+
+// maxFeedNames is how many users on a deactivation list the e-mail names.
+const maxFeedNames = 10
+
+func feedSubject(r Result) string {
+	f := r.Feed
+	if f == nil {
+		return ""
+	}
+	name := truncate(oneLine(f.Name), maxSubjectFile)
+	switch {
+	case f.State == "needs_approval":
+		return fmt.Sprintf("Feed %s needs approval: %s users to deactivate (import %d)", name, thousands(f.Pending), r.ImportID)
+	case f.Deactivated > 0 && r.State == StateFinished:
+		return fmt.Sprintf("Feed %s: %s created, %s updated, %s deactivated, %s rejected", name,
+			thousands(r.Created), thousands(r.Updated), thousands(f.Deactivated), thousands(r.Rejected))
+	}
+	return ""
+}
+
+// feedIntro says what the run did to the users besides the import.
+func feedIntro(r Result) []string {
+	f := r.Feed
+	if f == nil {
+		return nil
+	}
+	var out []string
+	names := func() string {
+		n := f.Names
+		if len(n) > maxFeedNames {
+			n = n[:maxFeedNames]
+		}
+		clean := make([]string, len(n))
+		for i, s := range n {
+			clean[i] = oneLine(s)
+		}
+		s := strings.Join(clean, "; ")
+		if more := max(f.Pending, f.Deactivated) - len(n); more > 0 {
+			s += fmt.Sprintf("; and %s more", thousands(more))
+		}
+		return s
+	}
+	feed := fmt.Sprintf("feed %s (run %d)", oneLine(f.Name), f.RunID)
+	switch f.State {
+	case "needs_approval":
+		out = append(out,
+			fmt.Sprintf("This import is the %s. Its file leaves out %s of the %s active users, which is above the feed's safety limit: %s.",
+				feed, thousands(f.Pending), thousands(f.Active), oneLine(f.Reason)),
+			"Nobody was deactivated. Check the file; if the list is right, approve it with "+
+				fmt.Sprintf("importctl feeds approve --tenant %s %d (or POST /v1/feed-runs/%d/approve); otherwise reject it "+
+					"(importctl feeds reject, or POST /v1/feed-runs/%d/reject).", oneLine(r.Tenant), f.RunID, f.RunID, f.RunID),
+			"Users to deactivate: "+names()+".")
+	case "failed", "superseded":
+		out = append(out, fmt.Sprintf("This import is the %s. Nobody was deactivated: %s", feed, oneLine(f.Reason)))
+	default:
+		switch {
+		case !f.Full:
+			out = append(out, fmt.Sprintf("This import is the %s, which creates and updates users only.", feed))
+		case f.Deactivated == 0:
+			out = append(out, fmt.Sprintf("This import is the %s. Every active user is in the file: nobody was deactivated.", feed))
+		default:
+			out = append(out, fmt.Sprintf("This import is the %s. %s users absent from the file were deactivated: %s.",
+				feed, thousands(f.Deactivated), names()))
+		}
+	}
+	if f.Reactivated > 0 {
+		out = append(out, fmt.Sprintf("%s users who are back in the file were reactivated.", thousands(f.Reactivated)))
+	}
+	return out
+}
+
+// Notice is a short plain-text e-mail about a feed (a stale feed, say), not
+// about one import.
+type Notice struct {
+	Subject    string
+	Paragraphs []string
+}
+
+// SendNotice e-mails n to the recipients; errors are as Send's.
+func (s *Sender) SendNotice(ctx context.Context, to []string, n Notice) error {
+	if len(to) == 0 {
+		return &sendError{text: "mail: no recipients", permanent: true}
+	}
+	m := gomail.NewMsg()
+	err := m.From(s.from)
+	if err == nil {
+		err = m.To(to...)
+	}
+	if err != nil {
+		return &sendError{text: fmt.Sprintf("mail: recipients: %d addresses", len(to)), permanent: true, errs: []error{err}}
+	}
+	paras := make([]string, len(n.Paragraphs))
+	for i, p := range n.Paragraphs {
+		paras[i] = oneLine(p)
+	}
+	m.Subject(oneLine(n.Subject))
+	m.SetDate()
+	m.SetMessageID()
+	m.SetGenHeader("Auto-Submitted", "auto-generated")
+	m.SetBodyString(gomail.TypeTextPlain, strings.Join(paras, "\n\n")+"\n\n-- \nThis message was sent automatically by userimport.\n")
+	addrs := make([]string, len(to))
+	for i, a := range to {
+		p, err := netmail.ParseAddress(a)
+		if err != nil {
+			return &sendError{text: fmt.Sprintf("mail: recipient %d of %d: %v", i+1, len(to), err), permanent: true, errs: []error{err}}
+		}
+		addrs[i] = p.Address
+	}
+	return s.deliver(ctx, addrs, m)
+}

@@ -1,0 +1,594 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Feed errors.
+var (
+	ErrFeedExists = errors.New("the tenant already has a feed of that name")
+	// ErrRunNotPending says a feed run's deactivations are not waiting for a
+	// decision (already decided, superseded by a later run, or never held).
+	ErrRunNotPending = errors.New("the run is not waiting for approval")
+)
+
+// Feed is a tenant's scheduled HR feed.
+type Feed struct {
+	ID       int64
+	Tenant   string
+	Name     string
+	Prefix   string // feeds/<tenant>/...
+	Schedule string // cron, a descriptor (@daily) or @every <duration>
+	TimeZone string // IANA name
+	// Delimiter and Header are the CSV options, as an import takes them.
+	Delimiter, Header string
+	Mode              string // upsert or full
+	// MaxDeactivatePercent and MaxDeactivateCount (nil: none) bound what a
+	// full-mode run deactivates without approval.
+	MaxDeactivatePercent float64
+	MaxDeactivateCount   *int
+	Notify               []string
+	StaleAfterDays       *int // warn when the newest object is older; nil: never
+	Enabled              bool
+	CreatedAt, UpdatedAt time.Time
+}
+
+// OverLimit says why deactivating absent of active users needs approval, or
+// "" when it does not.
+func (f *Feed) OverLimit(absent, active int) string {
+	if absent == 0 {
+		return ""
+	}
+	if f.MaxDeactivateCount != nil && absent > *f.MaxDeactivateCount {
+		return fmt.Sprintf("%d users to deactivate is more than the feed's limit of %d", absent, *f.MaxDeactivateCount)
+	}
+	pct := 100.0
+	if active > 0 {
+		pct = 100 * float64(absent) / float64(active)
+	}
+	if pct > f.MaxDeactivatePercent {
+		return fmt.Sprintf("%d of %d active users (%.1f %%) is more than the feed's limit of %g %%",
+			absent, active, pct, f.MaxDeactivatePercent)
+	}
+	return ""
+}
+
+const feedColumns = `id, tenant_id, name, prefix, schedule, time_zone, delimiter, header, mode,
+	max_deactivate_percent, max_deactivate_count, notify, stale_after_days, enabled, created_at, updated_at`
+
+func scanFeed(row pgx.Row) (Feed, error) {
+	var f Feed
+	err := row.Scan(&f.ID, &f.Tenant, &f.Name, &f.Prefix, &f.Schedule, &f.TimeZone, &f.Delimiter, &f.Header, &f.Mode,
+		&f.MaxDeactivatePercent, &f.MaxDeactivateCount, &f.Notify, &f.StaleAfterDays, &f.Enabled, &f.CreatedAt, &f.UpdatedAt)
+	if f.Notify == nil {
+		f.Notify = []string{}
+	}
+	return f, err
+}
+
+// CreateFeed records a new feed for the tenant (created on first use). The
+// caller validates it (package feed); the database checks the prefix is the
+// tenant's own.
+func (s *Store) CreateFeed(ctx context.Context, f Feed) (Feed, error) {
+	if err := s.EnsureTenant(ctx, f.Tenant); err != nil {
+		return Feed{}, err
+	}
+	out, err := scanFeed(s.pool.QueryRow(ctx, `INSERT INTO feeds (tenant_id, name, prefix, schedule, time_zone, delimiter, header,
+			mode, max_deactivate_percent, max_deactivate_count, notify, stale_after_days, enabled)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+feedColumns,
+		f.Tenant, f.Name, f.Prefix, f.Schedule, f.TimeZone, f.Delimiter, f.Header, f.Mode, f.MaxDeactivatePercent,
+		f.MaxDeactivateCount, notifyList(f.Notify), f.StaleAfterDays, f.Enabled))
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return Feed{}, fmt.Errorf("feed %q: %w", f.Name, ErrFeedExists)
+	}
+	return out, err
+}
+
+func notifyList(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// UpdateFeed replaces the settings of the tenant's feed f.ID (its name
+// included) with f's.
+func (s *Store) UpdateFeed(ctx context.Context, f Feed) (Feed, error) {
+	out, err := scanFeed(s.pool.QueryRow(ctx, `UPDATE feeds SET name = $3, prefix = $4, schedule = $5, time_zone = $6,
+			delimiter = $7, header = $8, mode = $9, max_deactivate_percent = $10, max_deactivate_count = $11,
+			notify = $12, stale_after_days = $13, enabled = $14, updated_at = now()
+		WHERE tenant_id = $1 AND id = $2 RETURNING `+feedColumns,
+		f.Tenant, f.ID, f.Name, f.Prefix, f.Schedule, f.TimeZone, f.Delimiter, f.Header, f.Mode, f.MaxDeactivatePercent,
+		f.MaxDeactivateCount, notifyList(f.Notify), f.StaleAfterDays, f.Enabled))
+	var pe *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return Feed{}, fmt.Errorf("feed %d: %w", f.ID, ErrNotFound)
+	case errors.As(err, &pe) && pe.Code == "23505":
+		return Feed{}, fmt.Errorf("feed %q: %w", f.Name, ErrFeedExists)
+	}
+	return out, err
+}
+
+// DeleteFeed removes the tenant's feed and its runs' records. The imports
+// the runs made, and the users, stay.
+func (s *Store) DeleteFeed(ctx context.Context, tenant, name string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM feeds WHERE tenant_id = $1 AND name = $2`, tenant, name)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("feed %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
+// FeedByName returns the tenant's feed; another tenant's is ErrNotFound.
+func (s *Store) FeedByName(ctx context.Context, tenant, name string) (Feed, error) {
+	f, err := scanFeed(s.pool.QueryRow(ctx, `SELECT `+feedColumns+` FROM feeds WHERE tenant_id = $1 AND name = $2`, tenant, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Feed{}, fmt.Errorf("feed %q: %w", name, ErrNotFound)
+	}
+	return f, err
+}
+
+// FeedByID returns the tenant's feed by ID.
+func (s *Store) FeedByID(ctx context.Context, tenant string, id int64) (Feed, error) {
+	f, err := scanFeed(s.pool.QueryRow(ctx, `SELECT `+feedColumns+` FROM feeds WHERE tenant_id = $1 AND id = $2`, tenant, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Feed{}, fmt.Errorf("feed %d: %w", id, ErrNotFound)
+	}
+	return f, err
+}
+
+// Feeds lists the tenant's feeds by name.
+func (s *Store) Feeds(ctx context.Context, tenant string) ([]Feed, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+feedColumns+` FROM feeds WHERE tenant_id = $1 ORDER BY name`, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Feed, error) { return scanFeed(r) })
+}
+
+// EnabledFeeds lists the enabled feeds of every tenant, for the scheduler.
+func (s *Store) EnabledFeeds(ctx context.Context) ([]Feed, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+feedColumns+` FROM feeds WHERE enabled ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Feed, error) { return scanFeed(r) })
+}
+
+// FeedRun is one scheduled run of a feed.
+type FeedRun struct {
+	ID           int64
+	FeedID       int64
+	Feed         string // its name
+	Tenant       string
+	ScheduledFor time.Time
+	// State: running, nothing_new, importing, finished, needs_approval (the
+	// deactivations wait for a decision), applied (approved), rejected (the
+	// list was dropped), superseded (a later run replaced the list) or failed.
+	State        string
+	ObjectKey    string
+	ObjectETag   string
+	ImportID     int64 // 0: none
+	ActiveBefore *int
+	Absent       *int
+	Deactivated  int
+	Reactivated  int
+	Pending      int // users on the list waiting for approval
+	Stale        bool
+	Error        string // why the run failed, or why its deactivations wait for approval
+	DecidedBy    string
+	CreatedAt    time.Time
+	FinishedAt   *time.Time
+}
+
+const runColumns = `r.id, r.feed_id, f.name, r.tenant_id, r.scheduled_for, r.state, coalesce(r.object_key, ''),
+	coalesce(r.object_etag, ''), coalesce(r.import_id, 0), r.active_before, r.absent, r.deactivated, r.reactivated,
+	CASE WHEN r.state = 'needs_approval' THEN (SELECT count(*) FROM feed_run_deactivations d WHERE d.run_id = r.id) ELSE 0 END,
+	r.stale, coalesce(r.error, ''), coalesce(r.decided_by, ''), r.created_at, r.finished_at
+	FROM feed_runs r JOIN feeds f ON f.id = r.feed_id`
+
+func scanRun(row pgx.Row) (FeedRun, error) {
+	var r FeedRun
+	err := row.Scan(&r.ID, &r.FeedID, &r.Feed, &r.Tenant, &r.ScheduledFor, &r.State, &r.ObjectKey, &r.ObjectETag,
+		&r.ImportID, &r.ActiveBefore, &r.Absent, &r.Deactivated, &r.Reactivated, &r.Pending, &r.Stale, &r.Error,
+		&r.DecidedBy, &r.CreatedAt, &r.FinishedAt)
+	return r, err
+}
+
+func (s *Store) oneRun(ctx context.Context, q pgx.Tx, where string, args ...any) (FeedRun, error) {
+	var row pgx.Row
+	if q != nil {
+		row = q.QueryRow(ctx, `SELECT `+runColumns+` WHERE `+where, args...)
+	} else {
+		row = s.pool.QueryRow(ctx, `SELECT `+runColumns+` WHERE `+where, args...)
+	}
+	r, err := scanRun(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return FeedRun{}, ErrNotFound
+	}
+	return r, err
+}
+
+// FeedRun returns the tenant's feed run; another tenant's is ErrNotFound.
+func (s *Store) FeedRun(ctx context.Context, tenant string, id int64) (FeedRun, error) {
+	r, err := s.oneRun(ctx, nil, `r.tenant_id = $1 AND r.id = $2`, tenant, id)
+	if errors.Is(err, ErrNotFound) {
+		return r, fmt.Errorf("feed run %d: %w", id, err)
+	}
+	return r, err
+}
+
+// FeedRunAt returns the run of the feed scheduled for at, or ErrNotFound.
+func (s *Store) FeedRunAt(ctx context.Context, tenant string, feedID int64, at time.Time) (FeedRun, error) {
+	return s.oneRun(ctx, nil, `r.tenant_id = $1 AND r.feed_id = $2 AND r.scheduled_for = $3`, tenant, feedID, at)
+}
+
+// FeedRunByImport returns the run that made the import, or ErrNotFound (the
+// import is no feed's).
+func (s *Store) FeedRunByImport(ctx context.Context, tenant string, importID int64) (FeedRun, error) {
+	return s.oneRun(ctx, nil, `r.tenant_id = $1 AND r.import_id = $2`, tenant, importID)
+}
+
+// FeedRuns lists the runs of the tenant's feed, newest first.
+func (s *Store) FeedRuns(ctx context.Context, tenant string, feedID int64, limit int) ([]FeedRun, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` WHERE r.tenant_id = $1 AND r.feed_id = $2
+		ORDER BY r.scheduled_for DESC, r.id DESC LIMIT $3`, tenant, feedID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (FeedRun, error) { return scanRun(r) })
+}
+
+// ETagImported reports whether an earlier run of the feed imported the object
+// version etag. A run whose import failed (a failure on the service's side)
+// does not count: the next run tries the same object again.
+func (s *Store) ETagImported(ctx context.Context, feedID int64, etag string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM feed_runs r JOIN imports i ON i.id = r.import_id
+		WHERE r.feed_id = $1 AND r.object_etag = $2 AND i.state <> 'failed')`, feedID, etag).Scan(&ok)
+	return ok, err
+}
+
+// NewFeedRun is a run to start.
+type NewFeedRun struct {
+	Feed         Feed
+	ScheduledFor time.Time
+	// Source, ObjectKey and ObjectETag name the object to import; an empty
+	// Source records the run as nothing_new.
+	Source, ObjectKey, ObjectETag string
+	ObjectSize                    int64
+	Stale                         bool // nothing new, and the newest object is older than the feed allows
+}
+
+// StartFeedRun records the run of the feed scheduled for n.ScheduledFor and,
+// when there is an object to import, its import (kind feed, state planning),
+// in one transaction. It reports false when the run exists already: another
+// scheduler or delivery started it, and this one must do nothing.
+func (s *Store) StartFeedRun(ctx context.Context, n NewFeedRun) (FeedRun, bool, error) {
+	var (
+		runID   int64
+		started bool
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		state := "importing"
+		if n.Source == "" {
+			state = "nothing_new"
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO feed_runs (feed_id, tenant_id, scheduled_for, state, object_key, object_etag, stale, finished_at)
+			VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), $7, CASE WHEN $4 = 'nothing_new' THEN now() END)
+			ON CONFLICT (feed_id, scheduled_for) DO NOTHING RETURNING id`,
+			n.Feed.ID, n.Feed.Tenant, n.ScheduledFor, state, n.ObjectKey, n.ObjectETag, n.Stale).Scan(&runID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		started = true
+		if n.Source == "" {
+			return nil
+		}
+		opts, err := json.Marshal(map[string]any{"delimiter": n.Feed.Delimiter, "header": n.Feed.Header,
+			"notify": notifyList(n.Feed.Notify), "feed": n.Feed.Name})
+		if err != nil {
+			return err
+		}
+		var importID int64
+		if err := tx.QueryRow(ctx, `INSERT INTO imports (tenant_id, kind, source, source_etag, source_size, options,
+				requested_by, state, started_at)
+			VALUES ($1, 'feed', $2, NULLIF($3, ''), NULLIF($4, 0), $5, $6, 'planning', now()) RETURNING id`,
+			n.Feed.Tenant, n.Source, n.ObjectETag, n.ObjectSize, opts, "feed "+n.Feed.Name).Scan(&importID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE feed_runs SET import_id = $2 WHERE id = $1`, runID, importID)
+		return err
+	})
+	if err != nil || !started {
+		return FeedRun{}, false, err
+	}
+	r, err := s.FeedRun(ctx, n.Feed.Tenant, runID)
+	return r, true, err
+}
+
+// ClaimRunNotice marks the run's warning e-mail as sent; false: it was
+// already (or is being sent by another delivery). ReleaseRunNotice undoes
+// the claim when sending failed.
+func (s *Store) ClaimRunNotice(ctx context.Context, tenant string, runID int64) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE feed_runs SET notified_at = now() WHERE tenant_id = $1 AND id = $2 AND notified_at IS NULL`, tenant, runID)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ReleaseRunNotice undoes ClaimRunNotice.
+func (s *Store) ReleaseRunNotice(ctx context.Context, tenant string, runID int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE feed_runs SET notified_at = NULL WHERE tenant_id = $1 AND id = $2`, tenant, runID)
+	return err
+}
+
+// RunNotified reports whether the run's warning e-mail went out.
+func (s *Store) RunNotified(ctx context.Context, tenant string, runID int64) (bool, error) {
+	var at *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT notified_at FROM feed_runs WHERE tenant_id = $1 AND id = $2`, tenant, runID).Scan(&at)
+	return at != nil, err
+}
+
+// FailFeedRun ends an importing run as failed, deactivating nobody.
+func (s *Store) FailFeedRun(ctx context.Context, tenant string, runID int64, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE feed_runs SET state = 'failed', error = $3, finished_at = now()
+		WHERE tenant_id = $1 AND id = $2 AND state IN ('running', 'importing')`, tenant, runID, reason)
+	return err
+}
+
+// UserRef names a user.
+type UserRef struct {
+	ID      int64
+	LoginID string
+	Name    string
+}
+
+// SyncPlan is what a full feed's file means for the tenant's users besides
+// the import: who would be deactivated and reactivated.
+type SyncPlan struct {
+	Active     int       // active users now
+	Absent     []UserRef // active users absent from the file, by Login ID
+	Reactivate []UserRef // inactive users the file imports
+}
+
+// PlanSync computes, reading only, the SyncPlan of a file whose records
+// carry the Login IDs present (every record whose Login ID could be read,
+// rejected or not: a user in the file is never deactivated because its
+// record was rejected) and imported (the records imported).
+func (s *Store) PlanSync(ctx context.Context, tenant string, present, imported []string) (SyncPlan, error) {
+	var p SyncPlan
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		var err error
+		p, err = planSync(ctx, tx, tenant, present, imported)
+		return err
+	})
+	return p, err
+}
+
+// planSync reads the tenant's users once and compares their Login IDs (as
+// the engine does: lower-cased) with the file's, in memory: a hash lookup
+// per user, whatever the tenant's size.
+func planSync(ctx context.Context, tx pgx.Tx, tenant string, present, imported []string) (SyncPlan, error) {
+	var p SyncPlan
+	in := make(map[string]bool, len(present))
+	for _, l := range present {
+		in[strings.ToLower(l)] = true
+	}
+	back := make(map[string]bool, len(imported))
+	for _, l := range imported {
+		back[strings.ToLower(l)] = true
+	}
+	rows, err := tx.Query(ctx, `SELECT id, login_id, login_key, name, active FROM users WHERE tenant_id = $1 ORDER BY login_key`, tenant)
+	if err != nil {
+		return p, err
+	}
+	var (
+		u      UserRef
+		key    string
+		active bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&u.ID, &u.LoginID, &key, &u.Name, &active}, func() error {
+		switch {
+		case active:
+			p.Active++
+			if !in[key] {
+				p.Absent = append(p.Absent, u)
+			}
+		case back[key]:
+			p.Reactivate = append(p.Reactivate, u)
+		}
+		return nil
+	})
+	return p, err
+}
+
+// SyncInput is what the deactivation step of a feed run takes.
+type SyncInput struct {
+	Present, Imported []string // Login IDs, as for PlanSync
+	Full              bool     // full mode: deactivate the absent users
+}
+
+// ApplyFeedRun is a run's step after its import finished: in one
+// transaction it reactivates the inactive users the file imported and, in
+// full mode, deactivates the active users absent from the file, or, above the
+// feed's limits, keeps them on the run's list for approval (needs_approval)
+// and deactivates nobody. Users are never deleted. A run already past this
+// step is returned as it is, so that a redelivered finalize changes nothing.
+// Older runs of the feed still waiting for approval are superseded: the new
+// file is the truth now.
+func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncInput) (FeedRun, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var state string
+		err := tx.QueryRow(ctx, `SELECT state FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, f.Tenant, runID).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("feed run %d: %w", runID, ErrNotFound)
+		}
+		if err != nil || state != "importing" {
+			return err
+		}
+		// One feed step or approval of a tenant at a time: two of them
+		// deciding from the same users would count the limits twice.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('feed-sync:' || $1, 0))`, f.Tenant); err != nil {
+			return err
+		}
+		// A later run's file applied first (this import was slow): this older
+		// file must not deactivate (or reactivate) anyone any more.
+		tag, err := tx.Exec(ctx, `UPDATE feed_runs r SET state = 'superseded', finished_at = now(),
+				error = 'a later run of the feed was applied first: nobody was deactivated or reactivated'
+			WHERE r.id = $1 AND EXISTS (SELECT 1 FROM feed_runs l WHERE l.feed_id = r.feed_id AND l.scheduled_for > r.scheduled_for
+				AND l.state IN ('finished', 'needs_approval', 'applied', 'rejected', 'superseded') AND l.import_id IS NOT NULL)`, runID)
+		if err != nil || tag.RowsAffected() > 0 {
+			return err
+		}
+		p, err := planSync(ctx, tx, f.Tenant, in.Present, in.Imported)
+		if err != nil {
+			return err
+		}
+		if len(p.Reactivate) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE users SET active = true, deactivated_at = NULL, updated_at = now()
+				WHERE tenant_id = $1 AND id = ANY($2) AND NOT active`, f.Tenant, userIDs(p.Reactivate)); err != nil {
+				return err
+			}
+		}
+		next, deactivated, absent := "finished", 0, 0
+		var reason string
+		if in.Full {
+			absent = len(p.Absent)
+			reason = f.OverLimit(absent, p.Active)
+			if absent > 0 {
+				if _, err := tx.Exec(ctx, `INSERT INTO feed_run_deactivations (run_id, tenant_id, user_id)
+					SELECT $1, $2, unnest($3::bigint[])`, runID, f.Tenant, userIDs(p.Absent)); err != nil {
+					return err
+				}
+			}
+			if reason != "" {
+				next = "needs_approval"
+			} else if absent > 0 {
+				tag, err := tx.Exec(ctx, `UPDATE users SET active = false, deactivated_at = now(), updated_at = now()
+					WHERE tenant_id = $1 AND id = ANY($2) AND active`, f.Tenant, userIDs(p.Absent))
+				if err != nil {
+					return err
+				}
+				deactivated = int(tag.RowsAffected())
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE feed_runs SET state = 'superseded', finished_at = now()
+			WHERE feed_id = $1 AND id <> $2 AND state = 'needs_approval'`, f.ID, runID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE feed_runs SET state = $3, active_before = $4, absent = $5, deactivated = $6,
+				reactivated = $7, error = NULLIF($8, ''), finished_at = CASE WHEN $3 = 'finished' THEN now() END
+			WHERE tenant_id = $1 AND id = $2`,
+			f.Tenant, runID, next, p.Active, nullIfNotFull(in.Full, absent), deactivated, len(p.Reactivate), reason)
+		return err
+	})
+	if err != nil {
+		return FeedRun{}, err
+	}
+	return s.FeedRun(ctx, f.Tenant, runID)
+}
+
+func nullIfNotFull(full bool, n int) *int {
+	if !full {
+		return nil
+	}
+	return &n
+}
+
+func userIDs(us []UserRef) []int64 {
+	ids := make([]int64, len(us))
+	for i, u := range us {
+		ids[i] = u.ID
+	}
+	return ids
+}
+
+// DecideFeedRun applies (approve) or drops the deactivations a run holds for
+// approval. Approving deactivates the users on the list that are still
+// active. A run not waiting for approval is ErrRunNotPending.
+func (s *Store) DecideFeedRun(ctx context.Context, tenant string, runID int64, approve bool, by string) (FeedRun, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var state string
+		err := tx.QueryRow(ctx, `SELECT state FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenant, runID).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("feed run %d: %w", runID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if state != "needs_approval" {
+			return fmt.Errorf("feed run %d is %s: %w", runID, state, ErrRunNotPending)
+		}
+		next, n := "rejected", int64(0)
+		if approve {
+			next = "applied"
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('feed-sync:' || $1, 0))`, tenant); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `UPDATE users u SET active = false, deactivated_at = now(), updated_at = now()
+				FROM feed_run_deactivations d
+				WHERE d.run_id = $2 AND u.id = d.user_id AND u.tenant_id = $1 AND u.active`, tenant, runID)
+			if err != nil {
+				return err
+			}
+			n = tag.RowsAffected()
+		}
+		_, err = tx.Exec(ctx, `UPDATE feed_runs SET state = $3, deactivated = $4, decided_by = NULLIF($5, ''),
+			decided_at = now(), finished_at = now() WHERE tenant_id = $1 AND id = $2`, tenant, runID, next, n, by)
+		return err
+	})
+	if err != nil {
+		return FeedRun{}, err
+	}
+	return s.FeedRun(ctx, tenant, runID)
+}
+
+// RunDeactivations returns up to limit users on the run's list (deactivated,
+// or waiting for approval), by name.
+func (s *Store) RunDeactivations(ctx context.Context, tenant string, runID int64, limit int) ([]UserRef, error) {
+	rows, err := s.pool.Query(ctx, `SELECT u.id, u.login_id, u.name FROM feed_run_deactivations d
+		JOIN users u ON u.id = d.user_id AND u.tenant_id = d.tenant_id
+		WHERE d.tenant_id = $1 AND d.run_id = $2 ORDER BY u.name, u.login_key LIMIT $3`, tenant, runID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserRef, error) {
+		var u UserRef
+		err := r.Scan(&u.ID, &u.LoginID, &u.Name)
+		return u, err
+	})
+}
+
+// LastFeedRuns returns, for each feed, the scheduled time of its latest run
+// (feeds without a run are left out), for the scheduler's catch-up.
+func (s *Store) LastFeedRuns(ctx context.Context) (map[int64]time.Time, error) {
+	rows, err := s.pool.Query(ctx, `SELECT feed_id, max(scheduled_for) FROM feed_runs GROUP BY feed_id`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]time.Time{}
+	var (
+		id int64
+		at time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &at}, func() error { out[id] = at; return nil })
+	return out, err
+}

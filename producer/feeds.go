@@ -1,0 +1,399 @@
+package producer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/userimport/userimport/internal/feed"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/task"
+)
+
+// feedRoutes registers the feeds' routes: a tenant's token sees and changes
+// that tenant's feeds and runs only; another tenant's answer 404.
+func (a *API) feedRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /v1/feeds", a.auth(a.listFeeds))
+	mux.Handle("POST /v1/feeds", a.auth(a.createFeed))
+	mux.Handle("GET /v1/feeds/{name}", a.auth(a.getFeed))
+	mux.Handle("PATCH /v1/feeds/{name}", a.auth(a.updateFeed))
+	mux.Handle("DELETE /v1/feeds/{name}", a.auth(a.deleteFeed))
+	mux.Handle("GET /v1/feeds/{name}/runs", a.auth(a.listFeedRuns))
+	mux.Handle("POST /v1/feed-runs/{id}/approve", a.auth(a.decideFeedRun(true)))
+	mux.Handle("POST /v1/feed-runs/{id}/reject", a.auth(a.decideFeedRun(false)))
+}
+
+// FeedView is a feed as the API shows it (and importctl feeds --format json).
+type FeedView struct {
+	Name                 string    `json:"name"`
+	Prefix               string    `json:"prefix"`
+	Schedule             string    `json:"schedule"`
+	TimeZone             string    `json:"time_zone"`
+	Delimiter            string    `json:"delimiter"`
+	Header               string    `json:"header"`
+	Mode                 string    `json:"mode"`
+	MaxDeactivatePercent float64   `json:"max_deactivate_percent"`
+	MaxDeactivateCount   *int      `json:"max_deactivate_count"`
+	Notify               []string  `json:"notify"`
+	StaleAfterDays       *int      `json:"stale_after_days"`
+	Enabled              bool      `json:"enabled"`
+	CreatedAt            time.Time `json:"created_at"`
+	UpdatedAt            time.Time `json:"updated_at"`
+}
+
+// NewFeedView returns the view of f.
+func NewFeedView(f *postgres.Feed) FeedView {
+	return FeedView{Name: f.Name, Prefix: f.Prefix, Schedule: f.Schedule, TimeZone: f.TimeZone, Delimiter: f.Delimiter,
+		Header: f.Header, Mode: f.Mode, MaxDeactivatePercent: f.MaxDeactivatePercent, MaxDeactivateCount: f.MaxDeactivateCount,
+		Notify: f.Notify, StaleAfterDays: f.StaleAfterDays, Enabled: f.Enabled, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt}
+}
+
+// RunView is a feed run as the API shows it.
+type RunView struct {
+	ID           int64      `json:"id"`
+	Feed         string     `json:"feed"`
+	ScheduledFor time.Time  `json:"scheduled_for"`
+	State        string     `json:"state"`
+	Object       string     `json:"object,omitempty"`
+	ETag         string     `json:"etag,omitempty"`
+	ImportID     int64      `json:"import_id,omitempty"`
+	ActiveBefore *int       `json:"active_before,omitempty"`
+	Absent       *int       `json:"absent,omitempty"`
+	Deactivated  int        `json:"deactivated"`
+	Reactivated  int        `json:"reactivated"`
+	Pending      int        `json:"pending_deactivations"`
+	Stale        bool       `json:"stale,omitempty"`
+	Error        string     `json:"error,omitempty"`
+	DecidedBy    string     `json:"decided_by,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	FinishedAt   *time.Time `json:"finished_at,omitempty"`
+}
+
+// NewRunView returns the view of r.
+func NewRunView(r *postgres.FeedRun) RunView {
+	return RunView{ID: r.ID, Feed: r.Feed, ScheduledFor: r.ScheduledFor, State: r.State, Object: r.ObjectKey, ETag: r.ObjectETag,
+		ImportID: r.ImportID, ActiveBefore: r.ActiveBefore, Absent: r.Absent, Deactivated: r.Deactivated,
+		Reactivated: r.Reactivated, Pending: r.Pending, Stale: r.Stale, Error: r.Error, DecidedBy: r.DecidedBy,
+		CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt}
+}
+
+// FeedChange is the JSON body of POST /v1/feeds (name and schedule
+// required) and PATCH /v1/feeds/{name} (only the fields given change); the
+// same changes importctl feeds add and update make.
+type FeedChange struct {
+	Name                 *string   `json:"name"`
+	Prefix               *string   `json:"prefix"`
+	Schedule             *string   `json:"schedule"`
+	TimeZone             *string   `json:"time_zone"`
+	Delimiter            *string   `json:"delimiter"`
+	Header               *string   `json:"header"`
+	Mode                 *string   `json:"mode"`
+	MaxDeactivatePercent *float64  `json:"max_deactivate_percent"`
+	MaxDeactivateCount   *int      `json:"max_deactivate_count"` // -1: no count limit
+	Notify               *[]string `json:"notify"`
+	StaleAfterDays       *int      `json:"stale_after_days"` // 0: no warning
+	Enabled              *bool     `json:"enabled"`
+}
+
+// Apply sets the given fields on f and checks the result.
+func (c *FeedChange) Apply(f *postgres.Feed) error {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&f.Name, c.Name)
+	set(&f.Prefix, c.Prefix)
+	set(&f.Schedule, c.Schedule)
+	set(&f.TimeZone, c.TimeZone)
+	set(&f.Delimiter, c.Delimiter)
+	set(&f.Header, c.Header)
+	set(&f.Mode, c.Mode)
+	if c.MaxDeactivatePercent != nil {
+		f.MaxDeactivatePercent = *c.MaxDeactivatePercent
+	}
+	if c.MaxDeactivateCount != nil {
+		f.MaxDeactivateCount = c.MaxDeactivateCount
+		if *c.MaxDeactivateCount < 0 {
+			f.MaxDeactivateCount = nil
+		}
+	}
+	if c.Notify != nil {
+		f.Notify = *c.Notify
+	}
+	if c.StaleAfterDays != nil {
+		f.StaleAfterDays = c.StaleAfterDays
+		if *c.StaleAfterDays == 0 {
+			f.StaleAfterDays = nil
+		}
+	}
+	if c.Enabled != nil {
+		f.Enabled = *c.Enabled
+	}
+	feed.Normalize(f)
+	return feed.Validate(f)
+}
+
+// NewFeed is a feed with the defaults, to Apply a creation's change to.
+func NewFeed(tenant string) postgres.Feed {
+	return postgres.Feed{Tenant: tenant, MaxDeactivatePercent: feed.DefaultMaxDeactivatePercent, Enabled: true}
+}
+
+func (a *API) listFeeds(w http.ResponseWriter, r *http.Request, tenant string) {
+	feeds, err := a.d.Store.Feeds(r.Context(), tenant)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	views := make([]FeedView, len(feeds))
+	for i := range feeds {
+		views[i] = NewFeedView(&feeds[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"feeds": views})
+}
+
+func decodeFeedChange(w http.ResponseWriter, r *http.Request) (FeedChange, bool) {
+	var c FeedChange
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "malformed JSON: "+err.Error())
+		return c, false
+	}
+	return c, true
+}
+
+func (a *API) createFeed(w http.ResponseWriter, r *http.Request, tenant string) {
+	c, ok := decodeFeedChange(w, r)
+	if !ok {
+		return
+	}
+	if c.Name == nil || c.Schedule == nil {
+		writeError(w, http.StatusBadRequest, "bad_request", `a feed needs at least "name" and "schedule"`)
+		return
+	}
+	f := NewFeed(tenant)
+	if err := c.Apply(&f); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	f, err := a.d.Store.CreateFeed(r.Context(), f)
+	if errors.Is(err, postgres.ErrFeedExists) {
+		writeError(w, http.StatusConflict, "feed_exists", err.Error())
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	a.d.Log.Info("feed created", zap.String("tenant", tenant), zap.String("feed", f.Name))
+	w.Header().Set("Location", "/v1/feeds/"+f.Name)
+	writeJSON(w, http.StatusCreated, NewFeedView(&f))
+}
+
+// lookupFeed finds the tenant's feed named in the path; another tenant's is
+// answered like a missing one.
+func (a *API) lookupFeed(w http.ResponseWriter, r *http.Request, tenant string) (postgres.Feed, bool) {
+	f, err := a.d.Store.FeedByName(r.Context(), tenant, r.PathValue("name"))
+	if errors.Is(err, postgres.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no such feed")
+		return f, false
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return f, false
+	}
+	return f, true
+}
+
+func (a *API) getFeed(w http.ResponseWriter, r *http.Request, tenant string) {
+	if f, ok := a.lookupFeed(w, r, tenant); ok {
+		writeJSON(w, http.StatusOK, NewFeedView(&f))
+	}
+}
+
+func (a *API) updateFeed(w http.ResponseWriter, r *http.Request, tenant string) {
+	f, ok := a.lookupFeed(w, r, tenant)
+	if !ok {
+		return
+	}
+	c, ok := decodeFeedChange(w, r)
+	if !ok {
+		return
+	}
+	if err := c.Apply(&f); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	f, err := a.d.Store.UpdateFeed(r.Context(), f)
+	switch {
+	case errors.Is(err, postgres.ErrFeedExists):
+		writeError(w, http.StatusConflict, "feed_exists", err.Error())
+	case errors.Is(err, postgres.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no such feed")
+	case err != nil:
+		a.internal(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, NewFeedView(&f))
+	}
+}
+
+func (a *API) deleteFeed(w http.ResponseWriter, r *http.Request, tenant string) {
+	err := a.d.Store.DeleteFeed(r.Context(), tenant, r.PathValue("name"))
+	switch {
+	case errors.Is(err, postgres.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no such feed")
+	case err != nil:
+		a.internal(w, r, err)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (a *API) listFeedRuns(w http.ResponseWriter, r *http.Request, tenant string) {
+	f, ok := a.lookupFeed(w, r, tenant)
+	if !ok {
+		return
+	}
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "bad_request", "limit: a number from 1 to 1000")
+			return
+		}
+		limit = n
+	}
+	runs, err := a.d.Store.FeedRuns(r.Context(), tenant, f.ID, limit)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	views := make([]RunView, len(runs))
+	for i := range runs {
+		views[i] = NewRunView(&runs[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": views})
+}
+
+// decideFeedRun approves (deactivates the users on the list still active)
+// or rejects (drops the list) a run waiting for approval.
+func (a *API) decideFeedRun(approve bool) func(http.ResponseWriter, *http.Request, string) {
+	return func(w http.ResponseWriter, r *http.Request, tenant string) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			writeError(w, http.StatusNotFound, "not_found", "no such feed run")
+			return
+		}
+		run, err := a.d.Store.DecideFeedRun(r.Context(), tenant, id, approve, "api")
+		switch {
+		case errors.Is(err, postgres.ErrNotFound):
+			writeError(w, http.StatusNotFound, "not_found", "no such feed run")
+		case errors.Is(err, postgres.ErrRunNotPending):
+			writeError(w, http.StatusConflict, "not_pending", err.Error())
+		case err != nil:
+			a.internal(w, r, err)
+		default:
+			a.d.Log.Info("feed run decided", zap.String("tenant", tenant), zap.Int64("run_id", id),
+				zap.String("state", run.State), zap.Int("deactivated", run.Deactivated))
+			writeJSON(w, http.StatusOK, NewRunView(&run))
+		}
+	}
+}
+
+// FeedScheduler starts the feeds' runs on their schedules: an asynq
+// PeriodicTaskManager whose tasks are read from PostgreSQL every
+// SyncInterval. Run one in every producer: each run starts once however many
+// schedulers fire it (asynq.Unique on the task, and a PostgreSQL row per
+// feed and scheduled time in the worker).
+type FeedScheduler struct {
+	Redis     asynq.RedisConnOpt
+	Store     *postgres.Store
+	Queue     Enqueuer // for the catch-up
+	Namespace task.Namespace
+	Log       *zap.Logger
+	// SyncInterval is how often the feeds are read again (a change applies
+	// within it); 0: DefaultFeedSync.
+	SyncInterval time.Duration
+}
+
+// DefaultFeedSync is how often the scheduler reads the feeds again.
+const DefaultFeedSync = time.Minute
+
+// Start catches up the runs missed while no scheduler ran (the latest fire
+// time of each feed, once, not every missed night), then starts the
+// scheduler. stop shuts it down.
+func (s FeedScheduler) Start(ctx context.Context) (stop func(), err error) {
+	if s.SyncInterval <= 0 {
+		s.SyncInterval = DefaultFeedSync
+	}
+	if err := s.CatchUp(ctx, time.Now()); err != nil {
+		// The scheduler itself still starts: the next fire times are not lost.
+		s.Log.Warn("feed catch-up failed", zap.Error(err))
+	}
+	mgr, err := asynq.NewPeriodicTaskManager(asynq.PeriodicTaskManagerOpts{
+		RedisConnOpt:               s.Redis,
+		PeriodicTaskConfigProvider: &feed.Provider{Store: s.Store, Namespace: s.Namespace, Log: s.Log},
+		SyncInterval:               s.SyncInterval,
+		SchedulerOpts: &asynq.SchedulerOpts{
+			Logger:   s.Log.Sugar().Named("asynq"),
+			LogLevel: asynq.WarnLevel,
+			PostEnqueueFunc: func(_ *asynq.TaskInfo, err error) {
+				// Another scheduler enqueued the same run first: that is the design.
+				if err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
+					s.Log.Warn("feed run not enqueued", zap.Error(err))
+				}
+			},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Start(); err != nil {
+		return nil, fmt.Errorf("feed scheduler: %w", err)
+	}
+	s.Log.Info("feed scheduler started", zap.Duration("sync_interval", s.SyncInterval))
+	return mgr.Shutdown, nil
+}
+
+// CatchUp enqueues, for each enabled feed whose latest fire time (at or
+// before now, after the feed was created) has no run, one run scheduled for
+// that time.
+func (s FeedScheduler) CatchUp(ctx context.Context, now time.Time) error {
+	feeds, err := s.Store.EnabledFeeds(ctx)
+	if err != nil {
+		return err
+	}
+	last, err := s.Store.LastFeedRuns(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range feeds {
+		f := &feeds[i]
+		var lastRun *time.Time
+		if t, ok := last[f.ID]; ok {
+			lastRun = &t
+		}
+		at, missed := feed.Missed(f, lastRun, now)
+		if !missed {
+			continue
+		}
+		t, err := task.NewFeedRun(task.FeedRunPayload{Tenant: f.Tenant, FeedID: f.ID, ScheduledFor: &at}, s.Namespace.Queue(task.QueueDefault))
+		if err != nil {
+			return err
+		}
+		if _, err := s.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
+			return fmt.Errorf("catch up feed %s of %s: %w", f.Name, f.Tenant, err)
+		}
+		s.Log.Info("missed feed run queued", zap.String("tenant", f.Tenant), zap.String("feed", f.Name), zap.Time("scheduled_for", at))
+	}
+	return nil
+}
