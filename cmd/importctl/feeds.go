@@ -42,7 +42,8 @@ func runFeeds(ctx context.Context, e env, args []string) int {
   importctl feeds runs --tenant acme hr
   importctl feeds approve --tenant acme 42                  # a run above the limits waits for this
   importctl feeds update --tenant acme --enabled=false hr
-A run imports the newest object under the prefix that no earlier run imported (by ETag). In
+A run imports the newest object under the prefix; when a run already imported that version
+(same ETag), it records "nothing new" (an older file is never imported after a newer one). In
 full mode it then deactivates the active users absent from the file, unless they are more than
 --max-deactivate-percent of the active users (or --max-deactivate-count): then it deactivates
 nobody, e-mails --notify and waits for approve or reject. Users are never deleted; a user
