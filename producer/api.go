@@ -53,48 +53,97 @@ type Deps struct {
 	Events    Events
 	Namespace task.Namespace // prefixes the queue names (QUEUE_NAMESPACE)
 	Ready     []health.Check // what /readyz pings
+	// RateLimit is how many requests one token may make; zero: no limit.
+	RateLimit Rate
+	// FailedAuthLimit is how many failed token checks one client address
+	// may make (DefaultFailedAuthLimit); zero: no limit.
+	FailedAuthLimit Rate
 	// Operators' routes, each behind operator credentials; nil: not served.
 	Dashboard http.Handler // the asynq dashboard at /monitoring/
 	Metrics   http.Handler // Prometheus metrics at /metrics
 }
 
 // API serves the HTTP API, version 1.
-type API struct{ d Deps }
+type API struct {
+	d       Deps
+	perTok  *limiter // requests of one token
+	failing *limiter // failed token checks of one client address
+}
+
+// Access says who may use a route.
+type Access string
+
+// The kinds of access.
+const (
+	TenantToken Access = "tenant token"         // Authorization: Bearer <a tenant's API token>
+	Operator    Access = "operator credentials" // MONITORING_VIEWER/ADMIN (basic) or METRICS_TOKEN
+	EventSecret Access = "S3 event secret"      // S3_EVENTS_SECRET
+	Public      Access = "none (probes)"        // /healthz and /readyz only
+)
+
+// Route is one of the API's routes and who may use it.
+type Route struct {
+	Pattern string // as http.ServeMux has it: "METHOD /path/{var}"
+	Access  Access
+	handler http.Handler
+}
+
+// Handler serves the API's routes.
+type Handler struct {
+	mux    *http.ServeMux
+	routes []Route
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Routes lists every route served, so that a test can walk them all.
+func (h *Handler) Routes() []Route { return h.routes }
 
 // NewHandler returns the API's routes. Every route under /v1/ requires a
 // tenant's token (Authorization: Bearer ...), and sees only that tenant.
-func NewHandler(d Deps) http.Handler {
+func NewHandler(d Deps) *Handler {
 	if d.MaxUpload <= 0 {
 		d.MaxUpload = 512 << 20
 	}
 	if d.Events.Prefix == "" {
 		d.Events.Prefix = "incoming/"
 	}
-	a := &API{d: d}
-	mux := http.NewServeMux()
-	health.Register(mux, d.Ready, d.Log)
-	mux.Handle("POST /v1/imports", a.auth(a.createImport))
-	mux.Handle("GET /v1/imports", a.auth(a.listImports))
-	mux.Handle("GET /v1/imports/{id}", a.auth(a.getImport))
-	mux.Handle("GET /v1/imports/{id}/errors", a.auth(a.getErrors))
-	mux.Handle("POST /v1/imports/{id}/retry", a.auth(a.retryImport))
-	mux.HandleFunc("POST /v1/events/s3", a.s3Events)
-	a.feedRoutes(mux)
+	a := &API{d: d, perTok: newLimiter(d.RateLimit), failing: newLimiter(d.FailedAuthLimit)}
+	h := &Handler{mux: http.NewServeMux()}
+	h.routes = []Route{
+		{"POST /v1/imports", TenantToken, a.auth(a.createImport)},
+		{"GET /v1/imports", TenantToken, a.auth(a.listImports)},
+		{"GET /v1/imports/{id}", TenantToken, a.auth(a.getImport)},
+		{"GET /v1/imports/{id}/errors", TenantToken, a.auth(a.getErrors)},
+		{"POST /v1/imports/{id}/retry", TenantToken, a.auth(a.retryImport)},
+		{"POST /v1/events/s3", EventSecret, http.HandlerFunc(a.s3Events)},
+	}
+	h.routes = append(h.routes, a.feedRoutes()...)
 	if d.Dashboard != nil {
-		mux.Handle(operator.DashboardPath, d.Dashboard)
+		h.routes = append(h.routes, Route{operator.DashboardPath, Operator, d.Dashboard})
 	}
 	if d.Metrics != nil {
-		mux.Handle("GET /metrics", d.Metrics)
+		h.routes = append(h.routes, Route{"GET /metrics", Operator, d.Metrics})
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+	for _, rt := range h.routes {
+		h.mux.Handle(rt.Pattern, rt.handler)
+	}
+	health.Register(h.mux, d.Ready, d.Log)
+	h.routes = append(h.routes, Route{Pattern: "GET /healthz", Access: Public}, Route{Pattern: "GET /readyz", Access: Public})
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: see the API's documentation in README.md")
 	})
-	return mux
+	return h
 }
 
 // auth resolves the request's token to its tenant, or answers 401.
 func (a *API) auth(next func(http.ResponseWriter, *http.Request, string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client := clientAddr(r)
+		if ok, wait := a.failing.peek(client); !ok {
+			tooMany(w, wait, "too many requests with bad tokens from this address")
+			return
+		}
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || secret == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="userimport"`)
@@ -103,12 +152,17 @@ func (a *API) auth(next func(http.ResponseWriter, *http.Request, string)) http.H
 		}
 		tenant, err := a.d.Store.TokenTenant(r.Context(), secret)
 		if errors.Is(err, postgres.ErrNotFound) {
+			a.failing.allow(client)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="userimport", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "the token is unknown or revoked")
 			return
 		}
 		if err != nil {
 			a.internal(w, r, err)
+			return
+		}
+		if ok, wait := a.perTok.allow(tokenKey(secret)); !ok {
+			tooMany(w, wait, fmt.Sprintf("this token's limit is %g requests a second (API_RATE_LIMIT)", a.d.RateLimit.PerSecond))
 			return
 		}
 		next(w, r, tenant)

@@ -18,17 +18,19 @@ import (
 	"github.com/userimport/userimport/internal/task"
 )
 
-// feedRoutes registers the feeds' routes: a tenant's token sees and changes
-// that tenant's feeds and runs only; another tenant's answer 404.
-func (a *API) feedRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /v1/feeds", a.auth(a.listFeeds))
-	mux.Handle("POST /v1/feeds", a.auth(a.createFeed))
-	mux.Handle("GET /v1/feeds/{name}", a.auth(a.getFeed))
-	mux.Handle("PATCH /v1/feeds/{name}", a.auth(a.updateFeed))
-	mux.Handle("DELETE /v1/feeds/{name}", a.auth(a.deleteFeed))
-	mux.Handle("GET /v1/feeds/{name}/runs", a.auth(a.listFeedRuns))
-	mux.Handle("POST /v1/feed-runs/{id}/approve", a.auth(a.decideFeedRun(true)))
-	mux.Handle("POST /v1/feed-runs/{id}/reject", a.auth(a.decideFeedRun(false)))
+// feedRoutes are the feeds' routes: a tenant's token sees and changes that
+// tenant's feeds and runs only; another tenant's answer 404.
+func (a *API) feedRoutes() []Route {
+	return []Route{
+		{"GET /v1/feeds", TenantToken, a.auth(a.listFeeds)},
+		{"POST /v1/feeds", TenantToken, a.auth(a.createFeed)},
+		{"GET /v1/feeds/{name}", TenantToken, a.auth(a.getFeed)},
+		{"PATCH /v1/feeds/{name}", TenantToken, a.auth(a.updateFeed)},
+		{"DELETE /v1/feeds/{name}", TenantToken, a.auth(a.deleteFeed)},
+		{"GET /v1/feeds/{name}/runs", TenantToken, a.auth(a.listFeedRuns)},
+		{"POST /v1/feed-runs/{id}/approve", TenantToken, a.auth(a.decideFeedRun(true))},
+		{"POST /v1/feed-runs/{id}/reject", TenantToken, a.auth(a.decideFeedRun(false))},
+	}
 }
 
 // FeedView is a feed as the API shows it (and importctl feeds --format json).

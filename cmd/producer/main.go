@@ -126,7 +126,9 @@ Examples:
 				{Name: "redis", Ping: func(context.Context) error { return queue.Ping() }},
 				{Name: "s3", Ping: files.Ping},
 			},
-			Dashboard: dashboard, Metrics: operator.Metrics(cfg.Monitoring, reg)}),
+			Dashboard: dashboard, Metrics: operator.Metrics(cfg.Monitoring, reg),
+			RateLimit:       producer.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
+			FailedAuthLimit: producer.DefaultFailedAuthLimit}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

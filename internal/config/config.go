@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -32,9 +33,11 @@ type Config struct {
 	S3          s3store.Config
 	Mail        mail.Config
 	// Producer settings.
-	Addr         string // where the HTTP API listens
-	EventsSecret string // authenticates S3 event notifications; empty: endpoint off
-	EventsPrefix string // where tenants drop files: <prefix><tenant>/<name>
+	Addr         string  // where the HTTP API listens
+	EventsSecret string  // authenticates S3 event notifications; empty: endpoint off
+	EventsPrefix string  // where tenants drop files: <prefix><tenant>/<name>
+	RateLimit    float64 // requests a second one API token may make; 0: no limit
+	RateBurst    int     // requests one API token may make at once
 	// Worker settings.
 	Concurrency int    // tasks a worker runs at once
 	HealthAddr  string // where a worker serves /healthz, /readyz and /metrics; empty: nowhere
@@ -62,6 +65,8 @@ const (
 	DefaultShutdownTimeout  = 25 * time.Second
 	DefaultSweepInterval    = time.Minute
 	DefaultRetryBaseDelay   = 15 * time.Second
+	DefaultRateLimit        = 20
+	DefaultRateBurst        = 40
 )
 
 // Load reads the settings with getenv and checks them; the error lists every
@@ -99,6 +104,12 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	if c.SweepInterval, err = duration(getenv, "SWEEP_INTERVAL", DefaultSweepInterval); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RateLimit, err = rate(getenv, "API_RATE_LIMIT", DefaultRateLimit); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RateBurst, err = positive(getenv, "API_RATE_BURST", DefaultRateBurst); err != nil {
 		errs = append(errs, err)
 	}
 	if c.RetryBaseDelay, err = duration(getenv, "RETRY_BASE_DELAY", DefaultRetryBaseDelay); err != nil {
@@ -188,6 +199,8 @@ func (c Config) Print(w io.Writer) error {
 		{"PRODUCER_ADDR", c.Addr},
 		{"S3_EVENTS_SECRET", masked(c.EventsSecret)},
 		{"S3_EVENTS_PREFIX", c.EventsPrefix},
+		{"API_RATE_LIMIT", strconv.FormatFloat(c.RateLimit, 'g', -1, 64)},
+		{"API_RATE_BURST", strconv.Itoa(c.RateBurst)},
 		{"MONITORING_VIEWER", maskedCredential(c.Monitoring.Viewer)},
 		{"MONITORING_ADMIN", maskedCredential(c.Monitoring.Admin)},
 		{"METRICS_TOKEN", masked(c.Monitoring.MetricsToken)},
@@ -274,6 +287,18 @@ func atLeastZero(getenv func(string) string, name string, def int) (int, error) 
 		return 0, fmt.Errorf("%s %q: want a whole number, 0 or more", name, v)
 	}
 	return n, nil
+}
+
+func rate(getenv func(string) string, name string, def float64) (float64, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("%s %q: want requests a second, such as 20 or 0.5 (0: no limit)", name, v)
+	}
+	return f, nil
 }
 
 func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {

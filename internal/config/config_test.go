@@ -37,12 +37,13 @@ func TestLoadListsEveryWrongSetting(t *testing.T) {
 		"MONITORING_VIEWER":  "ops-without-password",
 		"MONITORING_ADMIN":   "root:short",
 		"REDIS_URL":          "http://cache:6379",
+		"API_RATE_LIMIT":     "fast",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted wrong settings")
 	}
 	for _, name := range []string{"WORKER_CONCURRENCY", "CHUNK_SIZE", "QUEUE_NAMESPACE", "DATABASE_URL", "LOG_LEVEL",
-		"TENANT_CHUNK_LIMIT", "SWEEP_INTERVAL", "MONITORING_VIEWER", "MONITORING_ADMIN", "REDIS_URL"} {
+		"TENANT_CHUNK_LIMIT", "SWEEP_INTERVAL", "MONITORING_VIEWER", "MONITORING_ADMIN", "REDIS_URL", "API_RATE_LIMIT"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

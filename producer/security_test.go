@@ -1,0 +1,114 @@
+package producer_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/userimport/userimport/internal/operator"
+	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/stacktest"
+	"github.com/userimport/userimport/producer"
+)
+
+// Every route the producer serves, walked from its own list: without
+// credentials each answers 401, except the two probes.
+func TestEveryRouteNeedsCredentials(t *testing.T) {
+	t.Parallel()
+	creds := operator.Credentials{Viewer: operator.Credential{User: "ops", Password: "viewer-password-1"}, MetricsToken: "metrics-token-1"}
+	dashboard := operator.NewDashboard(creds, stacktest.Redis(t, 10))
+	t.Cleanup(func() { _ = dashboard.Close() })
+	h := producer.NewHandler(producer.Deps{Store: pgtest.Store(t), Files: stacktest.S3(t), Queue: &recorder{}, Log: zap.NewNop(),
+		Events:    producer.Events{Secret: "events-secret-1"},
+		Dashboard: dashboard, Metrics: operator.Metrics(creds, prometheus.NewRegistry())})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	vars := regexp.MustCompile(`\{[a-z_]+\}`)
+	seen := map[producer.Access]int{}
+	for _, rt := range h.Routes() {
+		method, path, ok := strings.Cut(rt.Pattern, " ")
+		if !ok { // a subtree for every method: the dashboard
+			method, path = http.MethodGet, rt.Pattern
+		}
+		paths := []string{vars.ReplaceAllString(path, "1")}
+		if strings.HasSuffix(path, "/") { // its pages and its API
+			paths = append(paths, path+"api/queues", path+"api/queues/default/pending_tasks")
+		}
+		for _, p := range paths {
+			seen[rt.Access]++
+			code, body := stacktest.Do(t, method, srv.URL+p, "", "application/json", strings.NewReader("{}"))
+			switch {
+			case rt.Access == producer.Public && code != http.StatusOK:
+				t.Errorf("%s %s: %d, want 200 (a probe needs no credentials)", method, p, code)
+			case rt.Access != producer.Public && code != http.StatusUnauthorized:
+				t.Errorf("%s %s (%s) without credentials: %d %s, want 401", method, p, rt.Access, code, body)
+			}
+		}
+	}
+	// The walk covers every kind of route; a new kind would need a case.
+	for _, a := range []producer.Access{producer.TenantToken, producer.Operator, producer.EventSecret, producer.Public} {
+		if seen[a] == 0 {
+			t.Errorf("no %s route walked", a)
+		}
+	}
+	if seen[producer.TenantToken] < 13 {
+		t.Errorf("%d tenant routes walked; the API has at least 13", seen[producer.TenantToken])
+	}
+}
+
+// A token over its rate gets 429 with Retry-After; another token is not held.
+func TestRateLimitPerToken(t *testing.T) {
+	t.Parallel()
+	store := pgtest.Store(t)
+	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: &recorder{}, Log: zap.NewNop(),
+		RateLimit: producer.Rate{PerSecond: 0.01, Burst: 3}}))
+	t.Cleanup(srv.Close)
+	tenant := pgtest.Tenant(t)
+	busy, other := token(t, store, tenant), token(t, store, tenant)
+	for i := range 3 {
+		if code, body := stacktest.Do(t, http.MethodGet, srv.URL+"/v1/imports", busy, "", nil); code != http.StatusOK {
+			t.Fatalf("request %d within the burst: %d %s", i+1, code, body)
+		}
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/v1/imports", nil)
+	req.Header.Set("Authorization", "Bearer "+busy)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("request over the limit: %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if code, _ := stacktest.Do(t, http.MethodGet, srv.URL+"/v1/imports", other, "", nil); code != http.StatusOK {
+		t.Errorf("another token: %d, want 200", code)
+	}
+}
+
+// Guessing tokens is slowed down: after the burst of failures from one
+// address, even a good token from it waits.
+func TestFailedTokenChecksAreLimited(t *testing.T) {
+	t.Parallel()
+	store := pgtest.Store(t)
+	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: &recorder{}, Log: zap.NewNop(),
+		FailedAuthLimit: producer.Rate{PerSecond: 0.01, Burst: 3}}))
+	t.Cleanup(srv.Close)
+	good := token(t, store, pgtest.Tenant(t))
+	for i := range 3 {
+		if code, _ := stacktest.Do(t, http.MethodGet, srv.URL+"/v1/imports", "uit_guess", "", nil); code != http.StatusUnauthorized {
+			t.Fatalf("bad token %d: %d, want 401", i+1, code)
+		}
+	}
+	for _, tok := range []string{"uit_guess", good} {
+		if code, body := stacktest.Do(t, http.MethodGet, srv.URL+"/v1/imports", tok, "", nil); code != http.StatusTooManyRequests ||
+			!strings.Contains(string(body), `"code":"rate_limited"`) {
+			t.Errorf("after the failures, token %.8s…: %d %s; want 429", tok, code, body)
+		}
+	}
+}
