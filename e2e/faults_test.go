@@ -11,15 +11,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/userimport/userimport/internal/faultproxy"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/stacktest"
 	"github.com/userimport/userimport/internal/usergen"
@@ -209,4 +213,147 @@ func waitMail(t *testing.T, to string, n int) {
 	if got := stacktest.Mail(t, to); len(got) != n {
 		t.Errorf("%d e-mails to %s, want %d: %+v", len(got), to, n, got)
 	}
+}
+
+// 4. S3 misbehaving between the workers and the server: throttling, server
+// errors, connections reset before and in the middle of a body, a stall
+// longer than S3_READ_TIMEOUT, and one request in ten failing throughout.
+func TestFaultS3Misbehaving(t *testing.T) {
+	proxy, err := faultproxy.NewHTTP(stacktest.Getenv("S3_ENDPOINT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	bin := build(t)
+	environ := faultEnv(t)
+	ctl(t, bin, environ, 0, "migrate")
+	tenant := newTenant(t, bin, environ)
+	path, gen := faultFile(t, 20000, 54)
+	for _, f := range []faultproxy.Fault{
+		{Kind: faultproxy.SlowDown, Count: 3},
+		{Kind: faultproxy.Status500, Count: 2},
+		{Kind: faultproxy.Reset, Count: 2},
+		{Kind: faultproxy.ResetMidBody, Count: 2, Method: http.MethodGet, Header: "Range", AfterBytes: 4096},
+		{Kind: faultproxy.Stall, Count: 1, Method: http.MethodGet}, // until the worker gives up (S3_READ_TIMEOUT=2s)
+		{Kind: faultproxy.Unavailable, Rate: 0.1, Seed: 54},
+	} {
+		proxy.Inject(f)
+	}
+	for range 2 {
+		start(t, bin, "worker", environ, "S3_ENDPOINT="+proxy.URL())
+	}
+	watch := watchImports(t)
+	to := "s3faults-" + pgtest.Tenant(t) + "@example.com"
+	begin := time.Now()
+	id := queueImport(t, bin, environ, tenant, path, "--notify", to) // the upload goes straight to S3
+	r := waitFinished(t, watch, id, 3*time.Minute)
+	stats := proxy.Stats()
+	t.Logf("import finished in %s through %d S3 requests, %v of them broken on purpose",
+		time.Since(begin).Round(100*time.Millisecond), stats.Requests, stats.Injected)
+	for _, k := range []faultproxy.Kind{faultproxy.SlowDown, faultproxy.Status500, faultproxy.Reset, faultproxy.ResetMidBody,
+		faultproxy.Stall, faultproxy.Unavailable} {
+		if stats.Injected[k] == 0 {
+			t.Errorf("no %s was injected: the test did not break what it says", k)
+		}
+	}
+	checkExact(t, bin, environ, r, gen, tenant, path)
+	waitMail(t, to, 1) // the report went to S3 through the proxy too
+}
+
+// 5. SMTP down when an import finishes: the import is finished all the same,
+// and the e-mail goes out once when SMTP is back.
+func TestFaultSMTPDown(t *testing.T) {
+	smtp, err := url.Parse(stacktest.Getenv("SMTP_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := faultproxy.NewTCP(smtp.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	bin := build(t)
+	environ := faultEnv(t)
+	ctl(t, bin, environ, 0, "migrate")
+	tenant := newTenant(t, bin, environ)
+	path, gen := faultFile(t, 3000, 55)
+	worker := start(t, bin, "worker", environ, "SMTP_URL=smtp://"+proxy.Addr())
+	watch := watchImports(t)
+	proxy.Down()
+	to := "smtpdown-" + pgtest.Tenant(t) + "@example.com"
+	id := queueImport(t, bin, environ, tenant, path, "--notify", to)
+	r := waitFinished(t, watch, id, time.Minute)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(worker.logs.String(), "send result e-mail") {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never tried to send the e-mail")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := stacktest.Mail(t, to); len(got) != 0 {
+		t.Fatalf("an e-mail went out while SMTP was down: %+v", got)
+	}
+	proxy.Up()
+	back := time.Now()
+	waitMail(t, to, 1)
+	t.Logf("the e-mail went out %s after SMTP came back (%d connections refused meanwhile)",
+		time.Since(back).Round(100*time.Millisecond), proxy.Stats().Refused)
+	if after := watch(id); after.State != "finished" {
+		t.Errorf("import %s after the e-mail trouble, want finished", after.State)
+	}
+	checkExact(t, bin, environ, r, gen, tenant, path)
+}
+
+// 8. Load: ten tenants' 20,000-record files queued at once for two workers,
+// and a small tenant's 100 records queued last. Every import completes with
+// exact counts; the throughput and the small tenant's wait are reported.
+func TestFaultLoad(t *testing.T) {
+	bin := build(t)
+	environ := faultEnv(t, "CHUNK_SIZE=2000")
+	ctl(t, bin, environ, 0, "migrate")
+	for range 2 {
+		start(t, bin, "worker", environ)
+	}
+	watch := watchImports(t)
+	type job struct {
+		tenant, path string
+		gen          usergen.Summary
+		id           int64
+	}
+	jobs := make([]job, 11)
+	for i := range jobs {
+		rows := 20000
+		if i == len(jobs)-1 {
+			rows = 100
+		}
+		jobs[i].tenant = newTenant(t, bin, environ)
+		jobs[i].path, jobs[i].gen = faultFile(t, rows, int64(60+i))
+	}
+	begin := time.Now()
+	var wg sync.WaitGroup
+	for i := range jobs[:10] {
+		wg.Go(func() { jobs[i].id = queueImport(t, bin, environ, jobs[i].tenant, jobs[i].path) })
+	}
+	wg.Wait()
+	small := &jobs[10]
+	small.id = queueImport(t, bin, environ, small.tenant, small.path)
+	records := 0
+	var smallWait time.Duration
+	for i := range jobs {
+		r := waitFinished(t, watch, jobs[i].id, 5*time.Minute)
+		valid := jobs[i].gen.Records - jobs[i].gen.Invalid
+		if r.Records != jobs[i].gen.Records || r.Created != valid || r.Rejected != jobs[i].gen.Invalid {
+			t.Errorf("tenant %d: %+v; want %d created, %d rejected", i, r, valid, jobs[i].gen.Invalid)
+		}
+		if n := countUsers(t, jobs[i].tenant); n != valid {
+			t.Errorf("tenant %d: %d users, want %d", i, n, valid)
+		}
+		records += r.Records
+		if &jobs[i] == small {
+			smallWait = r.FinishedAt.Sub(r.CreatedAt)
+		}
+	}
+	took := time.Since(begin)
+	t.Logf("%d records of 11 tenants in %s: %.0f records/s on two workers; the 100-record tenant, queued last, waited %s",
+		records, took.Round(100*time.Millisecond), float64(records)/took.Seconds(), smallWait.Round(10*time.Millisecond))
 }
