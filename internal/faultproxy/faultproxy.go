@@ -256,12 +256,12 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request) {
 	case Reset:
 		reset(w)
 	case ResetMidBody:
-		cw := &cutWriter{ResponseWriter: w, left: f.AfterBytes}
-		h.proxy.ServeHTTP(cw, r)
-		if !cw.cut { // the body was shorter than AfterBytes and had no Content-Length
-			_ = http.NewResponseController(w).Flush()
-			reset(w)
-		}
+		// The reset comes after the proxy is done with w: ReverseProxy flushes
+		// from a timer of its own until it returns, and a flush after a
+		// hijack dereferences a released buffer.
+		h.proxyUntilCut(&cutWriter{ResponseWriter: w, left: f.AfterBytes}, r)
+		_ = http.NewResponseController(w).Flush()
+		reset(w)
 	case Stall:
 		if f.Stall > 0 {
 			t := time.NewTimer(f.Stall)
@@ -291,8 +291,7 @@ func reset(w http.ResponseWriter) {
 
 var errCut = errors.New("faultproxy: connection reset mid-body")
 
-// cutWriter lets left bytes of the response body through, then resets the
-// connection.
+// cutWriter lets left bytes of the response body through, then fails.
 type cutWriter struct {
 	http.ResponseWriter
 	left int64
@@ -319,8 +318,17 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 		return n, err
 	}
 	n, _ := c.ResponseWriter.Write(p[:c.left])
-	_ = http.NewResponseController(c.ResponseWriter).Flush()
 	c.cut = true
-	reset(c.ResponseWriter)
-	return n, errCut // ReverseProxy aborts the handler
+	return n, errCut // ReverseProxy stops copying and aborts the handler
+}
+
+// proxyUntilCut forwards r through w until w cuts it, taking back the abort
+// ReverseProxy panics with when a write fails.
+func (h *HTTP) proxyUntilCut(w *cutWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil && v != http.ErrAbortHandler { //nolint:errorlint // the sentinel itself is panicked
+			panic(v)
+		}
+	}()
+	h.proxy.ServeHTTP(w, r)
 }
