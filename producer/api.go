@@ -378,14 +378,9 @@ func (a *API) listImports(w http.ResponseWriter, r *http.Request, tenant string)
 		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("state %q: use planning, running, finished, rejected or failed", state))
 		return
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "bad_request", "limit: a number from 1 to 1000")
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(w, r, 100)
+	if !ok {
+		return
 	}
 	ims, err := a.d.Store.Imports(r.Context(), tenant, state, limit)
 	if err != nil {
@@ -521,4 +516,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// queryLimit reads the query's limit (1 to 1000, def when absent); on a bad
+// one it answers 400 and reports false.
+func queryLimit(w http.ResponseWriter, r *http.Request, def int) (int, bool) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		writeError(w, http.StatusBadRequest, "bad_request", "limit: a number from 1 to 1000")
+		return 0, false
+	}
+	return n, true
 }

@@ -265,14 +265,9 @@ func (a *API) listFeedRuns(w http.ResponseWriter, r *http.Request, tenant string
 	if !ok {
 		return
 	}
-	limit := 50
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "bad_request", "limit: a number from 1 to 1000")
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(w, r, 50)
+	if !ok {
+		return
 	}
 	runs, err := a.d.Store.FeedRuns(r.Context(), tenant, f.ID, limit)
 	if err != nil {
