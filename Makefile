@@ -28,8 +28,10 @@ test: ## Start the local stack, then go vet and go test -race against it
 
 # The fault tests run the service's processes against the stack and against
 # a PostgreSQL and a Redis of their own, which they crash and restart.
-test-faults: ## Start the local stack, then the fault tests (kill -9, restarts, S3 and SMTP faults, load): a few minutes
+test-faults: ## Start the local stack, then the fault tests (kill -9, restarts, S3 and SMTP faults, security, load): about 5 minutes
 	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
+	go test -count=1 -run '^(TestEveryRouteNeedsCredentials|TestRateLimitPerToken|TestFailedTokenChecksAreLimited|TestUploadAndIsolation)$$' ./producer; \
+	go test -count=1 -run '^TestTenantsAreIsolated$$' ./internal/postgres; \
 	go test -tags faults -count=1 -timeout 15m -run '^TestFault' -v ./e2e
 
 deploy-check: ## Validate deploy/ offline: Kubernetes manifests, compose.yaml, alert rules, Grafana dashboard
@@ -37,7 +39,7 @@ deploy-check: ## Validate deploy/ offline: Kubernetes manifests, compose.yaml, a
 
 lint: ## Run golangci-lint (pinned version, installed into .tools/bin)
 	$(TOOLS) golangci-lint >/dev/null
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
 fmt: ## Format all Go code with gofmt
 	go list -e -f '{{.Dir}}' ./... | xargs -r gofmt -l -w

@@ -32,6 +32,7 @@ var (
 	ErrRecordTooLong     = errors.New("record is longer than the limit")
 	ErrFieldTooLong      = errors.New("field is longer than the limit")
 	ErrInvalidUTF8       = errors.New(`not valid UTF-8 (save the file as "CSV UTF-8")`)
+	ErrNULByte           = errors.New(`contains a NUL byte, which no text has (save the file as "CSV UTF-8")`)
 )
 
 // File-level problems: Read returns them and the file is rejected as a whole.
@@ -616,6 +617,10 @@ func (r *Reader) parseUnquoted(rec Record) Record {
 func (r *Reader) finish(rec Record, all string) Record {
 	if !validUTF8(r.raw) {
 		rec.Err = &RecordError{Line: rec.Line, Field: -1, Err: ErrInvalidUTF8}
+	} else if bytes.IndexByte(r.raw, 0) >= 0 {
+		// Valid UTF-8, but PostgreSQL stores no NUL in text: caught here, the
+		// record is rejected with a reason, by validate as by the import.
+		rec.Err = &RecordError{Line: rec.Line, Field: -1, Err: ErrNULByte}
 	}
 	n := len(r.bounds) / 2
 	if cap(r.fields) < n {
