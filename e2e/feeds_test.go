@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -199,4 +200,60 @@ func TestMissedRunCaughtUpOnce(t *testing.T) {
 	if err != nil || im.Kind != "feed" || im.Created != 3 {
 		t.Fatalf("import %+v (%v)", im, err)
 	}
+}
+
+// The same with the real binaries: two producer processes run the scheduler
+// at the same time with a feed due every 2 s, one worker carries out the runs.
+// Each 2 s slot has exactly one run, none is skipped, one import is made.
+func TestTwoProducerProcessesStartEachRunOnce(t *testing.T) {
+	bin := build(t)
+	environ := env(t)
+	ctl(t, bin, environ, 0, "migrate")
+	store := pgtest.Store(t)
+	f := feedFixture(t, store, stacktest.S3(t), "@every 2s")
+	start(t, bin, "worker", environ)
+	begin := time.Now()
+	var producers []*proc
+	for range 2 {
+		port := freePort(t)
+		p := start(t, bin, "producer", environ, "PRODUCER_ADDR=127.0.0.1:"+itoa(port))
+		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+		producers = append(producers, p)
+	}
+	time.Sleep(8 * time.Second)
+	for _, p := range producers {
+		if err := p.stop(t, 30*time.Second); err != nil {
+			t.Fatalf("producer: %v", err)
+		}
+	}
+	end := time.Now()
+	time.Sleep(2 * time.Second) // the last runs' tasks
+
+	runs, err := store.FeedRuns(t.Context(), f.Tenant, f.ID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) < 3 {
+		t.Fatalf("%d runs in 8 s, want at least 3: %+v", len(runs), runs)
+	}
+	imports := 0
+	for i, r := range runs {
+		if i > 0 && runs[i-1].ScheduledFor.Sub(r.ScheduledFor) != 2*time.Second {
+			t.Errorf("runs at %v and %v: want one every 2 s, none skipped", r.ScheduledFor, runs[i-1].ScheduledFor)
+		}
+		if r.ScheduledFor.Before(begin.Truncate(2*time.Second)) || r.ScheduledFor.After(end) {
+			t.Errorf("run scheduled for %v, outside the test's %v–%v", r.ScheduledFor, begin, end)
+		}
+		if r.ImportID != 0 {
+			imports++
+		}
+	}
+	ims, err := store.Imports(t.Context(), f.Tenant, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imports != 1 || len(ims) != 1 || ims[0].Kind != "feed" || ims[0].Created != 3 {
+		t.Errorf("%d runs imported, imports %+v; want one feed import of 3 users", imports, ims)
+	}
+	t.Logf("%d runs from two producers in %s", len(runs), end.Sub(begin).Round(100*time.Millisecond))
 }
