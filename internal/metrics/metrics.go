@@ -72,9 +72,12 @@ func (m *Importer) ChunkApplied(o ChunkOutcome, took time.Duration) {
 	if m == nil {
 		return
 	}
-	for outcome, n := range map[string]int{"created": o.Created, "updated": o.Updated, "unchanged": o.Unchanged, "rejected": o.Rejected} {
-		if n > 0 {
-			m.records.WithLabelValues(o.Tenant, outcome).Add(float64(n))
+	for _, c := range [...]struct {
+		outcome string
+		n       int
+	}{{"created", o.Created}, {"updated", o.Updated}, {"unchanged", o.Unchanged}, {"rejected", o.Rejected}} {
+		if c.n > 0 {
+			m.records.WithLabelValues(o.Tenant, c.outcome).Add(float64(c.n))
 		}
 	}
 	for _, c := range o.RejectedColumns {
