@@ -61,6 +61,9 @@ type Deps struct {
 	// Operators' routes, each behind operator credentials; nil: not served.
 	Dashboard http.Handler // the asynq dashboard at /monitoring/
 	Metrics   http.Handler // Prometheus metrics at /metrics
+	// WebSessionSecret signs the web pages' session cookies; empty: random
+	// per process (several producers need the same one).
+	WebSessionSecret string
 }
 
 // API serves the HTTP API, version 1.
@@ -78,7 +81,8 @@ const (
 	TenantToken Access = "tenant token"         // Authorization: Bearer <a tenant's API token>
 	Operator    Access = "operator credentials" // MONITORING_VIEWER/ADMIN (basic) or METRICS_TOKEN
 	EventSecret Access = "S3 event secret"      // S3_EVENTS_SECRET
-	Public      Access = "none (probes)"        // /healthz and /readyz only
+	Public      Access = "none (probes)"        // /healthz and /readyz, and the web pages' login page and style sheet
+	Session     Access = "tenant session"       // the web pages under /ui/: without a session, a redirect to /ui/login
 )
 
 // Route is one of the API's routes and who may use it.
@@ -119,6 +123,7 @@ func NewHandler(d Deps) *Handler {
 		{"POST /v1/events/s3", EventSecret, http.HandlerFunc(a.s3Events)},
 	}
 	h.routes = append(h.routes, a.feedRoutes()...)
+	h.routes = append(h.routes, a.webRoutes()...)
 	if d.Dashboard != nil {
 		h.routes = append(h.routes, Route{operator.DashboardPath, Operator, d.Dashboard})
 	}

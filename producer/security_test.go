@@ -42,6 +42,12 @@ func TestEveryRouteNeedsCredentials(t *testing.T) {
 		}
 		for _, p := range paths {
 			seen[rt.Access]++
+			if rt.Access == producer.Session { // a page: to the login page, not 401
+				if code, to := noRedirect(t, method, srv.URL+p); code != http.StatusSeeOther || !strings.HasPrefix(to, "/ui/login") {
+					t.Errorf("%s %s (%s) without a session: %d to %q, want 303 to /ui/login", method, p, rt.Access, code, to)
+				}
+				continue
+			}
 			code, body := stacktest.Do(t, method, srv.URL+p, "", "application/json", strings.NewReader("{}"))
 			switch {
 			case rt.Access == producer.Public && code != http.StatusOK:
@@ -52,7 +58,7 @@ func TestEveryRouteNeedsCredentials(t *testing.T) {
 		}
 	}
 	// The walk covers every kind of route; a new kind would need a case.
-	for _, a := range []producer.Access{producer.TenantToken, producer.Operator, producer.EventSecret, producer.Public} {
+	for _, a := range []producer.Access{producer.TenantToken, producer.Operator, producer.EventSecret, producer.Public, producer.Session} {
 		if seen[a] == 0 {
 			t.Errorf("no %s route walked", a)
 		}
@@ -60,6 +66,24 @@ func TestEveryRouteNeedsCredentials(t *testing.T) {
 	if seen[producer.TenantToken] < 13 {
 		t.Errorf("%d tenant routes walked; the API has at least 13", seen[producer.TenantToken])
 	}
+}
+
+// noRedirect sends a request without following a redirect: its status and
+// Location.
+func noRedirect(t *testing.T, method, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
 }
 
 // A token over its rate gets 429 with Retry-After; another token is not held.

@@ -127,8 +127,9 @@ Examples:
 				{Name: "s3", Ping: files.Ping},
 			},
 			Dashboard: dashboard, Metrics: operator.Metrics(cfg.Monitoring, reg),
-			RateLimit:       producer.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
-			FailedAuthLimit: producer.DefaultFailedAuthLimit}),
+			RateLimit:        producer.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
+			FailedAuthLimit:  producer.DefaultFailedAuthLimit,
+			WebSessionSecret: cfg.WebSessionSecret}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	EventsPrefix string  // where tenants drop files: <prefix><tenant>/<name>
 	RateLimit    float64 // requests a second one API token may make; 0: no limit
 	RateBurst    int     // requests one API token may make at once
+	// WebSessionSecret signs the web pages' session cookies; empty: a random
+	// key per process, so sessions end when it restarts.
+	WebSessionSecret string
 	// Worker settings.
 	Concurrency int    // tasks a worker runs at once
 	HealthAddr  string // where a worker serves /healthz, /readyz and /metrics; empty: nowhere
@@ -73,15 +76,16 @@ const (
 // setting that is wrong.
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
-		DatabaseURL:  or(getenv("DATABASE_URL"), postgres.DefaultURL),
-		RedisURL:     or(getenv("REDIS_URL"), DefaultRedisURL),
-		Namespace:    task.Namespace(getenv("QUEUE_NAMESPACE")),
-		LogLevel:     or(getenv("LOG_LEVEL"), "info"),
-		Addr:         or(getenv("PRODUCER_ADDR"), DefaultAddr),
-		EventsSecret: getenv("S3_EVENTS_SECRET"),
-		EventsPrefix: or(getenv("S3_EVENTS_PREFIX"), "incoming/"),
-		HealthAddr:   getenv("WORKER_HEALTH_ADDR"),
-		Monitoring:   operator.Credentials{MetricsToken: getenv("METRICS_TOKEN")},
+		DatabaseURL:      or(getenv("DATABASE_URL"), postgres.DefaultURL),
+		RedisURL:         or(getenv("REDIS_URL"), DefaultRedisURL),
+		Namespace:        task.Namespace(getenv("QUEUE_NAMESPACE")),
+		LogLevel:         or(getenv("LOG_LEVEL"), "info"),
+		Addr:             or(getenv("PRODUCER_ADDR"), DefaultAddr),
+		EventsSecret:     getenv("S3_EVENTS_SECRET"),
+		WebSessionSecret: getenv("WEB_SESSION_SECRET"),
+		EventsPrefix:     or(getenv("S3_EVENTS_PREFIX"), "incoming/"),
+		HealthAddr:       getenv("WORKER_HEALTH_ADDR"),
+		Monitoring:       operator.Credentials{MetricsToken: getenv("METRICS_TOKEN")},
 	}
 	var errs []error
 	var err error
@@ -105,6 +109,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SweepInterval, err = duration(getenv, "SWEEP_INTERVAL", DefaultSweepInterval); err != nil {
 		errs = append(errs, err)
+	}
+	if c.WebSessionSecret != "" && len(c.WebSessionSecret) < 32 {
+		errs = append(errs, errors.New("WEB_SESSION_SECRET: want 32 characters or more (e.g. openssl rand -hex 32)"))
 	}
 	if c.RateLimit, err = rate(getenv, "API_RATE_LIMIT", DefaultRateLimit); err != nil {
 		errs = append(errs, err)
@@ -201,6 +208,7 @@ func (c Config) Print(w io.Writer) error {
 		{"S3_EVENTS_PREFIX", c.EventsPrefix},
 		{"API_RATE_LIMIT", strconv.FormatFloat(c.RateLimit, 'g', -1, 64)},
 		{"API_RATE_BURST", strconv.Itoa(c.RateBurst)},
+		{"WEB_SESSION_SECRET", masked(c.WebSessionSecret)},
 		{"MONITORING_VIEWER", maskedCredential(c.Monitoring.Viewer)},
 		{"MONITORING_ADMIN", maskedCredential(c.Monitoring.Admin)},
 		{"METRICS_TOKEN", masked(c.Monitoring.MetricsToken)},

@@ -38,12 +38,13 @@ func TestLoadListsEveryWrongSetting(t *testing.T) {
 		"MONITORING_ADMIN":   "root:short",
 		"REDIS_URL":          "http://cache:6379",
 		"API_RATE_LIMIT":     "fast",
+		"WEB_SESSION_SECRET": "short",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted wrong settings")
 	}
 	for _, name := range []string{"WORKER_CONCURRENCY", "CHUNK_SIZE", "QUEUE_NAMESPACE", "DATABASE_URL", "LOG_LEVEL",
-		"TENANT_CHUNK_LIMIT", "SWEEP_INTERVAL", "MONITORING_VIEWER", "MONITORING_ADMIN", "REDIS_URL", "API_RATE_LIMIT"} {
+		"TENANT_CHUNK_LIMIT", "SWEEP_INTERVAL", "MONITORING_VIEWER", "MONITORING_ADMIN", "REDIS_URL", "API_RATE_LIMIT", "WEB_SESSION_SECRET"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
@@ -52,13 +53,14 @@ func TestLoadListsEveryWrongSetting(t *testing.T) {
 
 func TestPrintMasksSecrets(t *testing.T) {
 	c, err := config.Load(env(map[string]string{
-		"DATABASE_URL":      "postgres://app:db-pass-123@db:5432/users",
-		"REDIS_URL":         "redis://:redis-pass-456@cache:6379/0",
-		"SMTP_URL":          "smtp://mailer:smtp-pass-789@mail:587",
-		"S3_EVENTS_SECRET":  "events-secret-000",
-		"MONITORING_VIEWER": "ops:viewer-pass-111",
-		"MONITORING_ADMIN":  "root:admin-pass-222",
-		"METRICS_TOKEN":     "metrics-token-333",
+		"DATABASE_URL":       "postgres://app:db-pass-123@db:5432/users",
+		"REDIS_URL":          "redis://:redis-pass-456@cache:6379/0",
+		"SMTP_URL":           "smtp://mailer:smtp-pass-789@mail:587",
+		"S3_EVENTS_SECRET":   "events-secret-000",
+		"MONITORING_VIEWER":  "ops:viewer-pass-111",
+		"MONITORING_ADMIN":   "root:admin-pass-222",
+		"METRICS_TOKEN":      "metrics-token-333",
+		"WEB_SESSION_SECRET": "web-session-secret-444-0123456789abcdef",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +70,7 @@ func TestPrintMasksSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, secret := range []string{"db-pass-123", "redis-pass-456", "smtp-pass-789", "events-secret-000",
-		"viewer-pass-111", "admin-pass-222", "metrics-token-333"} {
+		"viewer-pass-111", "admin-pass-222", "metrics-token-333", "web-session-secret-444"} {
 		if strings.Contains(out.String(), secret) {
 			t.Errorf("Print shows %q:\n%s", secret, out.String())
 		}
