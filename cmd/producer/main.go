@@ -17,16 +17,12 @@ import (
 
 	"github.com/hibiken/asynq"
 	asynqmetrics "github.com/hibiken/asynq/x/metrics"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/config"
-	"github.com/userimport/userimport/internal/health"
 	"github.com/userimport/userimport/internal/metrics"
 	"github.com/userimport/userimport/internal/operator"
-	"github.com/userimport/userimport/internal/postgres"
-	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/service"
 	"github.com/userimport/userimport/producer"
 )
 
@@ -74,30 +70,12 @@ Examples:
 	if *printConfig {
 		return cfg.Print(stdout)
 	}
-	log, err := cfg.Logger(stderr)
+	svc, err := service.Start(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
-
-	store, err := postgres.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
-	files, err := s3store.New(ctx, cfg.S3)
-	if err != nil {
-		return err
-	}
-	redis, err := cfg.Redis()
-	if err != nil {
-		return err
-	}
-	queue := asynq.NewClient(redis)
-	defer queue.Close()
+	defer svc.Close()
+	log, store, redis, queue := svc.Log, svc.Store, svc.Redis, svc.Queue
 	// Every producer runs the feeds' scheduler: a run starts once however
 	// many of them fire it.
 	stopFeeds, err := producer.FeedScheduler{Redis: redis, Store: store, Queue: queue, Namespace: cfg.Namespace, Log: log}.Start(ctx)
@@ -113,20 +91,14 @@ Examples:
 	// The queues' series (asynq's exporter) and the imports' (PostgreSQL's)
 	// are the same whichever producer is scraped; the workers export what
 	// they did themselves.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		asynqmetrics.NewQueueMetricsCollector(inspector), metrics.NewImportsCollector(store.ImportStats))
+	svc.Metrics.MustRegister(asynqmetrics.NewQueueMetricsCollector(inspector), metrics.NewImportsCollector(store.ImportStats))
 
 	srv := &http.Server{
 		Addr: cfg.Addr,
-		Handler: producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: queue, Log: log,
+		Handler: producer.NewHandler(producer.Deps{Store: store, Files: svc.Files, Queue: queue, Log: log,
 			Events: producer.Events{Secret: cfg.EventsSecret, Prefix: cfg.EventsPrefix}, Namespace: cfg.Namespace,
-			Ready: []health.Check{
-				{Name: "postgres", Ping: store.Ping},
-				{Name: "redis", Ping: func(context.Context) error { return queue.Ping() }},
-				{Name: "s3", Ping: files.Ping},
-			},
-			Dashboard: dashboard, Metrics: operator.Metrics(cfg.Monitoring, reg),
+			Ready:     svc.Ready(),
+			Dashboard: dashboard, Metrics: operator.Metrics(cfg.Monitoring, svc.Metrics),
 			RateLimit:        producer.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
 			FailedAuthLimit:  producer.DefaultFailedAuthLimit,
 			WebSessionSecret: cfg.WebSessionSecret}),

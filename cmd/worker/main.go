@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
@@ -27,8 +25,7 @@ import (
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/metrics"
 	"github.com/userimport/userimport/internal/operator"
-	"github.com/userimport/userimport/internal/postgres"
-	"github.com/userimport/userimport/internal/s3store"
+	"github.com/userimport/userimport/internal/service"
 	"github.com/userimport/userimport/internal/tenantlimit"
 	"github.com/userimport/userimport/worker"
 )
@@ -82,40 +79,18 @@ Examples:
 	if *printConfig {
 		return cfg.Print(stdout)
 	}
-	log, err := cfg.Logger(stderr)
+	svc, err := service.Start(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
-
-	store, err := postgres.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	// Every worker migrates at start; the advisory lock makes them take turns.
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
-	files, err := s3store.New(ctx, cfg.S3)
-	if err != nil {
-		return err
-	}
+	defer svc.Close()
+	log, redis := svc.Log, svc.Redis
 	sender, err := mail.NewSender(cfg.Mail)
 	if err != nil {
 		return err
 	}
-	redis, err := cfg.Redis()
-	if err != nil {
-		return err
-	}
-	client := asynq.NewClient(redis)
-	defer client.Close()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	deps := worker.Deps{Store: store, Files: files, Queue: client, Mail: sender, Log: log,
-		ChunkSize: cfg.ChunkSize, Namespace: cfg.Namespace, Metrics: metrics.NewImporter(reg)}
+	deps := worker.Deps{Store: svc.Store, Files: svc.Files, Queue: svc.Queue, Mail: sender, Log: log,
+		ChunkSize: cfg.ChunkSize, Namespace: cfg.Namespace, Metrics: metrics.NewImporter(svc.Metrics)}
 	if cfg.TenantChunkLimit > 0 {
 		rdb, ok := redis.MakeRedisClient().(goredis.UniversalClient)
 		if !ok {
@@ -158,11 +133,7 @@ Examples:
 		return fmt.Errorf("start: %w", err)
 	}
 	if cfg.HealthAddr != "" {
-		stop, err := serveHealth(cfg.HealthAddr, []health.Check{
-			{Name: "postgres", Ping: store.Ping},
-			{Name: "redis", Ping: func(context.Context) error { return client.Ping() }},
-			{Name: "s3", Ping: files.Ping},
-		}, operator.Metrics(cfg.Monitoring, reg), log)
+		stop, err := serveHealth(cfg.HealthAddr, svc.Ready(), operator.Metrics(cfg.Monitoring, svc.Metrics), log)
 		if err != nil {
 			srv.Shutdown()
 			return err
