@@ -85,7 +85,7 @@ bin/importctl export --tenant demo -o bench/out/demo-export.csv
 bin/importctl import --tenant demo --wait bench/out/demo-export.csv
 
 step "done"
-(umask 077 && printf '%s\n' "$token" >bench/out/demo-token.txt) # readable by you only
+(umask 077 && rm -f bench/out/demo-token.txt && printf '%s\n' "$token" >bench/out/demo-token.txt) # readable by you only
 if $keep; then
 	echo "the web pages:     http://$PRODUCER_ADDR/ui/ (log in with the token in bench/out/demo-token.txt)"
 	echo "the dashboard:     http://$PRODUCER_ADDR/monitoring/ (user ${MONITORING_VIEWER%%:*}; the password is MONITORING_VIEWER's, set in deploy/local/demo.sh)"
