@@ -78,7 +78,8 @@ Examples:
 	log, store, redis, queue := svc.Log, svc.Store, svc.Redis, svc.Queue
 	// Every producer runs the feeds' scheduler: a run starts once however
 	// many of them fire it.
-	stopFeeds, err := producer.FeedScheduler{Redis: redis, Store: store, Queue: queue, Namespace: cfg.Namespace, Log: log}.Start(ctx)
+	stopFeeds, err := producer.FeedScheduler{Redis: redis, Store: store, Queue: queue, Namespace: cfg.Namespace, Log: log,
+		SyncInterval: cfg.FeedSync}.Start(ctx)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,10 @@ var knownEnv = map[string]struct{ secret bool }{
 	"MONITORING_VIEWER":       {secret: true},
 	"MONITORING_ADMIN":        {secret: true},
 	"METRICS_TOKEN":           {secret: true},
+	"WEB_SESSION_SECRET":      {secret: true},
+	"API_RATE_LIMIT":          {},
+	"API_RATE_BURST":          {},
+	"FEED_SYNC_INTERVAL":      {},
 }
 
 // Keys of the Secret that are for other consumers than the binaries.
@@ -109,7 +113,7 @@ func checkEnvValue(name, v string) error {
 		if n, err := strconv.Atoi(v); err != nil || n < 0 {
 			return fmt.Errorf("%q: want a whole number, 0 or more", v)
 		}
-	case "WORKER_SHUTDOWN_TIMEOUT", "SWEEP_INTERVAL", "RETRY_BASE_DELAY", "S3_READ_TIMEOUT":
+	case "WORKER_SHUTDOWN_TIMEOUT", "SWEEP_INTERVAL", "RETRY_BASE_DELAY", "S3_READ_TIMEOUT", "FEED_SYNC_INTERVAL":
 		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
 			return fmt.Errorf("%q: want a duration above 0 such as 30s", v)
 		}

@@ -33,11 +33,12 @@ type Config struct {
 	S3          s3store.Config
 	Mail        mail.Config
 	// Producer settings.
-	Addr         string  // where the HTTP API listens
-	EventsSecret string  // authenticates S3 event notifications; empty: endpoint off
-	EventsPrefix string  // where tenants drop files: <prefix><tenant>/<name>
-	RateLimit    float64 // requests a second one API token may make; 0: no limit
-	RateBurst    int     // requests one API token may make at once
+	Addr         string        // where the HTTP API listens
+	EventsSecret string        // authenticates S3 event notifications; empty: endpoint off
+	EventsPrefix string        // where tenants drop files: <prefix><tenant>/<name>
+	RateLimit    float64       // requests a second one API token may make; 0: no limit
+	RateBurst    int           // requests one API token may make at once
+	FeedSync     time.Duration // how often the producer reads the feeds' schedules again
 	// WebSessionSecret signs the web pages' session cookies; empty: a random
 	// key per process, so sessions end when it restarts.
 	WebSessionSecret string
@@ -69,6 +70,7 @@ const (
 	DefaultSweepInterval    = time.Minute
 	DefaultRetryBaseDelay   = 15 * time.Second
 	DefaultRateLimit        = 20
+	DefaultFeedSync         = time.Minute
 	DefaultRateBurst        = 40
 )
 
@@ -112,6 +114,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.WebSessionSecret != "" && len(c.WebSessionSecret) < 32 {
 		errs = append(errs, errors.New("WEB_SESSION_SECRET: want 32 characters or more (e.g. openssl rand -hex 32)"))
+	}
+	if c.FeedSync, err = duration(getenv, "FEED_SYNC_INTERVAL", DefaultFeedSync); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RateLimit, err = rate(getenv, "API_RATE_LIMIT", DefaultRateLimit); err != nil {
 		errs = append(errs, err)
@@ -209,6 +214,7 @@ func (c Config) Print(w io.Writer) error {
 		{"API_RATE_LIMIT", strconv.FormatFloat(c.RateLimit, 'g', -1, 64)},
 		{"API_RATE_BURST", strconv.Itoa(c.RateBurst)},
 		{"WEB_SESSION_SECRET", masked(c.WebSessionSecret)},
+		{"FEED_SYNC_INTERVAL", c.FeedSync.String()},
 		{"MONITORING_VIEWER", maskedCredential(c.Monitoring.Viewer)},
 		{"MONITORING_ADMIN", maskedCredential(c.Monitoring.Admin)},
 		{"METRICS_TOKEN", masked(c.Monitoring.MetricsToken)},
