@@ -115,32 +115,44 @@ func waitChunks(t *testing.T, watch func(int64) importRow, id int64, n int) {
 // 1. kill -9 of one of two workers while its chunk transaction is open.
 func TestFaultWorkerKilledMidChunk(t *testing.T) {
 	bin := build(t)
-	environ := faultEnv(t)
+	// No tenant limit: with one tenant, the worker that frees a slot tends to
+	// take the next chunk itself, and the victim might hold none.
+	environ := faultEnv(t, "TENANT_CHUNK_LIMIT=0")
 	ctl(t, bin, environ, 0, "migrate")
 	tenant := newTenant(t, bin, environ)
 	path, gen := faultFile(t, 50000, 51)
 	watch := watchImports(t)
 	victim := start(t, bin, "worker", environ, withApp(t, pgtest.URL(t), "victim"))
-	start(t, bin, "worker", environ)
-
 	conn, err := pgx.Connect(t.Context(), pgtest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.WithoutCancel(t.Context()))
-	id := queueImport(t, bin, environ, tenant, path)
-	waitChunks(t, watch, id, 3)
-	deadline := time.Now().Add(60 * time.Second)
-	for openTransactions(t, conn, "victim") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the victim never had a chunk transaction open")
+	var id int64
+	waitOpen := func() {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for openTransactions(t, conn, "victim") == 0 {
+			if r := watch(id); (r.Chunks > 0 && r.ChunksDone+2 >= r.Chunks) || time.Now().After(deadline) {
+				t.Fatalf("the victim never had a chunk transaction open (import %s, %d of %d chunks)", r.State, r.ChunksDone, r.Chunks)
+			}
 		}
 	}
+	// The victim starts alone, so that it surely holds chunks; the second
+	// worker joins, and the victim is killed in one of its next transactions.
+	id = queueImport(t, bin, environ, tenant, path)
+	waitOpen()
+	start(t, bin, "worker", environ)
+	waitChunks(t, watch, id, 3)
+	waitOpen()
 	_ = victim.cmd.Process.Kill()
 	<-victim.done
 	killed := time.Now()
 	at := watch(id)
 	t.Logf("killed a worker with its chunk transaction open, at %d of %d chunks", at.ChunksDone, at.Chunks)
+	if at.ChunksDone == at.Chunks {
+		t.Fatal("every chunk was done: the open transaction was not a chunk's")
+	}
 
 	r := waitFinished(t, watch, id, 4*time.Minute)
 	t.Logf("import finished %s after the kill (asynq hands a dead worker's task on when its lease has expired)",
