@@ -133,32 +133,7 @@ func TestTwoSchedulersStartEachRunOnce(t *testing.T) {
 	end := time.Now()
 	time.Sleep(time.Second) // the last runs' tasks
 
-	runs, err := store.FeedRuns(ctx, f.Tenant, f.ID, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The 2 s slots between start and end, minus the catch-up's (the slot of
-	// the start) and a slot cut short at each end.
-	if len(runs) < 3 {
-		t.Fatalf("%d runs in 9 s, want at least 3: %+v", len(runs), runs)
-	}
-	imports := 0
-	for i, r := range runs {
-		if i > 0 && runs[i-1].ScheduledFor.Sub(r.ScheduledFor) != 2*time.Second {
-			t.Errorf("runs at %v and %v: want one every 2 s, none skipped", r.ScheduledFor, runs[i-1].ScheduledFor)
-		}
-		if r.ScheduledFor.Before(start.Truncate(2*time.Second)) || r.ScheduledFor.After(end) {
-			t.Errorf("run scheduled for %v, outside the test's %v–%v", r.ScheduledFor, start, end)
-		}
-		if r.ImportID != 0 {
-			imports++
-		} else if r.State != "nothing_new" {
-			t.Errorf("run %+v: want nothing_new", r)
-		}
-	}
-	if imports != 1 || runs[len(runs)-1].ImportID == 0 {
-		t.Errorf("%d runs imported the file, want the first one only", imports)
-	}
+	runs := checkRunsEvery2s(t, store, f, start, end)
 	ims, err := store.Imports(ctx, f.Tenant, "", 10)
 	if err != nil {
 		t.Fatal(err)
@@ -250,31 +225,47 @@ func TestTwoProducerProcessesStartEachRunOnce(t *testing.T) {
 	end := time.Now()
 	time.Sleep(2 * time.Second) // the last runs' tasks
 
+	runs := checkRunsEvery2s(t, store, f, begin, end)
+	ims, err := store.Imports(t.Context(), f.Tenant, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ims) != 1 || ims[0].Kind != "feed" || ims[0].Created != 3 {
+		t.Errorf("imports %+v; want one feed import of 3 users", ims)
+	}
+	t.Logf("%d runs from two producers in %s", len(runs), end.Sub(begin).Round(100*time.Millisecond))
+}
+
+// checkRunsEvery2s checks the runs of feed f, due every 2 s, between start
+// and end: one run a slot, none skipped, and only the first imports the file
+// (the later ones find nothing new). It returns the runs, newest first.
+func checkRunsEvery2s(t *testing.T, store *postgres.Store, f postgres.Feed, start, end time.Time) []postgres.FeedRun {
+	t.Helper()
 	runs, err := store.FeedRuns(t.Context(), f.Tenant, f.ID, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The 2 s slots between start and end, minus the catch-up's (the slot of
+	// the start) and a slot cut short at each end.
 	if len(runs) < 3 {
-		t.Fatalf("%d runs in 8 s, want at least 3: %+v", len(runs), runs)
+		t.Fatalf("%d runs in %s, want at least 3: %+v", len(runs), end.Sub(start).Round(time.Second), runs)
 	}
 	imports := 0
 	for i, r := range runs {
 		if i > 0 && runs[i-1].ScheduledFor.Sub(r.ScheduledFor) != 2*time.Second {
 			t.Errorf("runs at %v and %v: want one every 2 s, none skipped", r.ScheduledFor, runs[i-1].ScheduledFor)
 		}
-		if r.ScheduledFor.Before(begin.Truncate(2*time.Second)) || r.ScheduledFor.After(end) {
-			t.Errorf("run scheduled for %v, outside the test's %v–%v", r.ScheduledFor, begin, end)
+		if r.ScheduledFor.Before(start.Truncate(2*time.Second)) || r.ScheduledFor.After(end) {
+			t.Errorf("run scheduled for %v, outside the test's %v–%v", r.ScheduledFor, start, end)
 		}
 		if r.ImportID != 0 {
 			imports++
+		} else if r.State != "nothing_new" {
+			t.Errorf("run %+v: want nothing_new", r)
 		}
 	}
-	ims, err := store.Imports(t.Context(), f.Tenant, "", 10)
-	if err != nil {
-		t.Fatal(err)
+	if imports != 1 || runs[len(runs)-1].ImportID == 0 {
+		t.Errorf("%d runs imported the file, want the first one only", imports)
 	}
-	if imports != 1 || len(ims) != 1 || ims[0].Kind != "feed" || ims[0].Created != 3 {
-		t.Errorf("%d runs imported, imports %+v; want one feed import of 3 users", imports, ims)
-	}
-	t.Logf("%d runs from two producers in %s", len(runs), end.Sub(begin).Round(100*time.Millisecond))
+	return runs
 }
