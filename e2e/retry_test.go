@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
@@ -188,6 +189,25 @@ func TestSweepPutsLostTasksBack(t *testing.T) {
 	}
 	if n, err := h.Sweep(ctx, 0); err != nil || n != 0 {
 		t.Errorf("sweep of a finished import: %d tasks, %v", n, err)
+	}
+	// The finalize was lost after the import was marked finished, before its
+	// e-mail: the sweep puts it back, once the import has ended a while.
+	if _, err := store.Pool().Exec(ctx, `UPDATE imports SET notified_at = NULL, finished_at = now() - interval '2 minutes'
+		WHERE tenant_id = $1 AND id = $2`, tenant, id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Sweep(ctx, 5*time.Minute); err != nil || n != 0 {
+		t.Errorf("sweep before the ended import is old enough: %d tasks, %v", n, err)
+	}
+	if n, err := h.Sweep(ctx, time.Minute); err != nil || n != 1 || q.tasks[len(q.tasks)-1].Type() != "import:finalize" {
+		t.Fatalf("sweep of an import that ended without its e-mail: %d tasks, %v; want its finalize", n, err)
+	}
+	q.drain(t, mux)
+	if sent, err := store.Notified(ctx, tenant, id); err != nil || !sent {
+		t.Errorf("after the swept finalize: notified %t, %v", sent, err)
+	}
+	if n, err := h.Sweep(ctx, 0); err != nil || n != 0 {
+		t.Errorf("sweep after the e-mail: %d tasks, %v", n, err)
 	}
 }
 

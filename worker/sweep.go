@@ -12,15 +12,22 @@ import (
 
 // Sweep puts back on the queue what PostgreSQL says is unfinished: the plan of
 // an import never planned, the chunks not applied, the finalize of an import
-// whose chunks are all done. It covers a crash between a commit and the
-// enqueue that should follow it, and tasks lost with Redis. Tasks still on
-// the queue are not duplicated: their IDs are deterministic. Imports younger
-// than minAge are left to the tasks in flight.
+// whose chunks are all done, or that ended without its e-mail (a finalize
+// lost with Redis after the import was marked finished; the feed run's step
+// comes with it). It covers a crash between a commit and the enqueue that
+// should follow it, and tasks lost with Redis. Tasks still on the queue are
+// not duplicated: their IDs are deterministic. Imports younger than minAge
+// are left to the tasks in flight.
 func (h *Handlers) Sweep(ctx context.Context, minAge time.Duration) (int, error) {
 	ims, err := h.d.Store.Unfinished(ctx, minAge)
 	if err != nil {
 		return 0, err
 	}
+	ended, err := h.d.Store.Unnotified(ctx, minAge)
+	if err != nil {
+		return 0, err
+	}
+	ims = append(ims, ended...)
 	var (
 		enqueued, failed int
 		first            error
@@ -54,6 +61,10 @@ func (h *Handlers) sweepImport(ctx context.Context, tenant string, id int64) (in
 	job, err := h.d.Store.Job(ctx, tenant, id)
 	if err != nil {
 		return 0, err
+	}
+	switch job.State {
+	case "finished", "rejected", "failed":
+		return 1, h.enqueueFinalize(ctx, tenant, id)
 	}
 	if job.Plan == nil {
 		t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, h.d.Namespace.Queue(task.QueueDefault))

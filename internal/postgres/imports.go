@@ -358,3 +358,17 @@ func (s *Store) Unfinished(ctx context.Context, olderThan time.Duration) ([]Impo
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Import, error) { return scanImport(r) })
 }
+
+// Unnotified lists the imports that ended more than olderThan ago, within the
+// last day, whose finalize did not complete: the e-mail (and a feed run's
+// step) is still owed. Over all tenants, for the sweep.
+func (s *Store) Unnotified(ctx context.Context, olderThan time.Duration) ([]Import, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+importColumns+` FROM imports
+		WHERE state IN ('finished', 'rejected', 'failed') AND notified_at IS NULL
+		  AND finished_at < now() - $1 * interval '1 millisecond' AND finished_at > now() - interval '1 day'
+		ORDER BY id`, olderThan.Milliseconds())
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Import, error) { return scanImport(r) })
+}
