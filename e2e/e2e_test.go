@@ -89,16 +89,7 @@ func TestImportWithTwoWorkers(t *testing.T) {
 	}
 	to := "e2e-" + stacktest.RandomHex(6) + "@example.com"
 	code, out := run("import", "--tenant", tenant, "--wait", "--format", "json", "--notify", to, path)
-	var res struct {
-		ID        int64  `json:"id"`
-		State     string `json:"state"`
-		Records   int    `json:"records"`
-		Created   int    `json:"created"`
-		Updated   int    `json:"updated"`
-		Unchanged int    `json:"unchanged"`
-		Rejected  int    `json:"rejected"`
-		Report    string `json:"report"`
-	}
+	var res importResult
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("import output %q: %v", out, err)
 	}

@@ -44,18 +44,6 @@ func TestHostileInput(t *testing.T) {
 	t.Run("tenant names", func(t *testing.T) { hostileTenantNames(t, bin, environ) })
 }
 
-// hostileResult is importctl status --format json.
-type hostileResult struct {
-	ID        int64  `json:"id"`
-	State     string `json:"state"`
-	Records   int    `json:"records"`
-	Created   int    `json:"created"`
-	Updated   int    `json:"updated"`
-	Unchanged int    `json:"unchanged"`
-	Rejected  int    `json:"rejected"`
-	Report    string `json:"report"`
-	Error     string `json:"error"`
-}
 
 // hostileTenant makes a tenant with the generated files' roles, whose
 // uploads are deleted from S3 at the end of the test.
@@ -73,7 +61,7 @@ func hostileTenant(t *testing.T, bin string, environ []string) string {
 
 // hostileImport queues path and waits until the import ends, whatever its
 // end; it returns importctl's status of it.
-func hostileImport(t *testing.T, bin string, environ []string, watch func(int64) importRow, tenant, path string) hostileResult {
+func hostileImport(t *testing.T, bin string, environ []string, watch func(int64) importRow, tenant, path string) importResult {
 	t.Helper()
 	id := queueImport(t, bin, environ, tenant, path)
 	deadline := time.Now().Add(90 * time.Second)
@@ -84,7 +72,7 @@ func hostileImport(t *testing.T, bin string, environ []string, watch func(int64)
 		time.Sleep(100 * time.Millisecond)
 	}
 	_, out := ctl(t, bin, environ, 1, "status", "--tenant", tenant, "--format", "json", strconv.FormatInt(id, 10))
-	var res hostileResult
+	var res importResult
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("status %q: %v", out, err)
 	}

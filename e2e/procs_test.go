@@ -175,3 +175,17 @@ func waitFinished(t *testing.T, get func(int64) importRow, id int64, within time
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// importResult is an import as importctl import --wait and status print it
+// with --format json.
+type importResult struct {
+	ID        int64  `json:"id"`
+	State     string `json:"state"`
+	Records   int    `json:"records"`
+	Created   int    `json:"created"`
+	Updated   int    `json:"updated"`
+	Unchanged int    `json:"unchanged"`
+	Rejected  int    `json:"rejected"`
+	Report    string `json:"report"`
+	Error     string `json:"error"`
+}
