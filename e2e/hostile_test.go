@@ -44,7 +44,6 @@ func TestHostileInput(t *testing.T) {
 	t.Run("tenant names", func(t *testing.T) { hostileTenantNames(t, bin, environ) })
 }
 
-
 // hostileTenant makes a tenant with the generated files' roles, whose
 // uploads are deleted from S3 at the end of the test.
 func hostileTenant(t *testing.T, bin string, environ []string) string {
