@@ -21,7 +21,7 @@ import (
 func TestEveryRouteNeedsCredentials(t *testing.T) {
 	t.Parallel()
 	creds := operator.Credentials{Viewer: operator.Credential{User: "ops", Password: "viewer-password-1"}, MetricsToken: "metrics-token-1"}
-	dashboard := operator.NewDashboard(creds, stacktest.Redis(t, 10))
+	dashboard := operator.NewDashboard(creds, stacktest.Redis(t, 10), "")
 	t.Cleanup(func() { _ = dashboard.Close() })
 	h := producer.NewHandler(producer.Deps{Store: pgtest.Store(t), Files: stacktest.S3(t), Queue: &recorder{}, Log: zap.NewNop(),
 		Events:    producer.Events{Secret: "events-secret-1"},

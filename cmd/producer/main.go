@@ -86,7 +86,7 @@ Examples:
 	defer stopFeeds()
 	inspector := asynq.NewInspector(redis)
 	defer inspector.Close()
-	dashboard := operator.NewDashboard(cfg.Monitoring, redis)
+	dashboard := operator.NewDashboard(cfg.Monitoring, redis, cfg.PrometheusURL)
 	defer dashboard.Close()
 
 	// The queues' series (asynq's exporter) and the imports' (PostgreSQL's)

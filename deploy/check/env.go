@@ -14,36 +14,37 @@ import (
 // A name outside this list in a manifest is a typo or a setting nobody reads.
 // secret says whether its value is a secret (the Secret, never the ConfigMap).
 var knownEnv = map[string]struct{ secret bool }{
-	"DATABASE_URL":            {secret: true}, // holds the password
-	"REDIS_URL":               {secret: true}, // may hold the password
-	"QUEUE_NAMESPACE":         {},
-	"S3_ENDPOINT":             {},
-	"S3_BUCKET":               {},
-	"S3_FORCE_PATH_STYLE":     {},
-	"AWS_REGION":              {},
-	"AWS_ACCESS_KEY_ID":       {secret: true},
-	"AWS_SECRET_ACCESS_KEY":   {secret: true},
-	"SMTP_URL":                {secret: true}, // may hold the password
-	"MAIL_FROM":               {},
-	"PRODUCER_ADDR":           {},
-	"S3_EVENTS_SECRET":        {secret: true},
-	"S3_EVENTS_PREFIX":        {},
-	"WORKER_CONCURRENCY":      {},
-	"WORKER_HEALTH_ADDR":      {},
-	"WORKER_SHUTDOWN_TIMEOUT": {},
-	"SWEEP_INTERVAL":          {},
-	"RETRY_BASE_DELAY":        {},
-	"S3_READ_TIMEOUT":         {},
-	"CHUNK_SIZE":              {},
-	"TENANT_CHUNK_LIMIT":      {},
-	"LOG_LEVEL":               {},
-	"MONITORING_VIEWER":       {secret: true},
-	"MONITORING_ADMIN":        {secret: true},
-	"METRICS_TOKEN":           {secret: true},
-	"WEB_SESSION_SECRET":      {secret: true},
-	"API_RATE_LIMIT":          {},
-	"API_RATE_BURST":          {},
-	"FEED_SYNC_INTERVAL":      {},
+	"DATABASE_URL":              {secret: true}, // holds the password
+	"REDIS_URL":                 {secret: true}, // may hold the password
+	"QUEUE_NAMESPACE":           {},
+	"S3_ENDPOINT":               {},
+	"S3_BUCKET":                 {},
+	"S3_FORCE_PATH_STYLE":       {},
+	"AWS_REGION":                {},
+	"AWS_ACCESS_KEY_ID":         {secret: true},
+	"AWS_SECRET_ACCESS_KEY":     {secret: true},
+	"SMTP_URL":                  {secret: true}, // may hold the password
+	"MAIL_FROM":                 {},
+	"PRODUCER_ADDR":             {},
+	"S3_EVENTS_SECRET":          {secret: true},
+	"S3_EVENTS_PREFIX":          {},
+	"WORKER_CONCURRENCY":        {},
+	"WORKER_HEALTH_ADDR":        {},
+	"WORKER_SHUTDOWN_TIMEOUT":   {},
+	"SWEEP_INTERVAL":            {},
+	"RETRY_BASE_DELAY":          {},
+	"S3_READ_TIMEOUT":           {},
+	"CHUNK_SIZE":                {},
+	"TENANT_CHUNK_LIMIT":        {},
+	"LOG_LEVEL":                 {},
+	"MONITORING_VIEWER":         {secret: true},
+	"MONITORING_ADMIN":          {secret: true},
+	"METRICS_TOKEN":             {secret: true},
+	"WEB_SESSION_SECRET":        {secret: true},
+	"API_RATE_LIMIT":            {},
+	"API_RATE_BURST":            {},
+	"FEED_SYNC_INTERVAL":        {},
+	"MONITORING_PROMETHEUS_URL": {},
 }
 
 // Keys of the Secret that are for other consumers than the binaries.

@@ -55,6 +55,8 @@ type Config struct {
 	LogLevel         string
 	// Operator access: the dashboard at /monitoring/ and /metrics.
 	Monitoring operator.Credentials
+	// PrometheusURL, when set, lets the dashboard chart the queues over time.
+	PrometheusURL string
 }
 
 // Defaults are the local stack's values, so that nothing needs setting there.
@@ -85,6 +87,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Addr:             or(getenv("PRODUCER_ADDR"), DefaultAddr),
 		EventsSecret:     getenv("S3_EVENTS_SECRET"),
 		WebSessionSecret: getenv("WEB_SESSION_SECRET"),
+		PrometheusURL:    getenv("MONITORING_PROMETHEUS_URL"),
 		EventsPrefix:     or(getenv("S3_EVENTS_PREFIX"), "incoming/"),
 		HealthAddr:       getenv("WORKER_HEALTH_ADDR"),
 		Monitoring:       operator.Credentials{MetricsToken: getenv("METRICS_TOKEN")},
@@ -111,6 +114,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SweepInterval, err = duration(getenv, "SWEEP_INTERVAL", DefaultSweepInterval); err != nil {
 		errs = append(errs, err)
+	}
+	if u, err := url.Parse(c.PrometheusURL); c.PrometheusURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, errors.New("MONITORING_PROMETHEUS_URL: want http(s)://host:port of a Prometheus server"))
 	}
 	if c.WebSessionSecret != "" && len(c.WebSessionSecret) < 32 {
 		errs = append(errs, errors.New("WEB_SESSION_SECRET: want 32 characters or more (e.g. openssl rand -hex 32)"))
@@ -218,6 +224,7 @@ func (c Config) Print(w io.Writer) error {
 		{"MONITORING_VIEWER", maskedCredential(c.Monitoring.Viewer)},
 		{"MONITORING_ADMIN", maskedCredential(c.Monitoring.Admin)},
 		{"METRICS_TOKEN", masked(c.Monitoring.MetricsToken)},
+		{"MONITORING_PROMETHEUS_URL", maskURL(c.PrometheusURL)},
 		{"WORKER_CONCURRENCY", strconv.Itoa(c.Concurrency)},
 		{"WORKER_HEALTH_ADDR", c.HealthAddr},
 		{"WORKER_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},

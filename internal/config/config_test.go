@@ -27,24 +27,25 @@ func TestLoadDefaultsFitTheLocalStack(t *testing.T) {
 
 func TestLoadListsEveryWrongSetting(t *testing.T) {
 	_, err := config.Load(env(map[string]string{
-		"WORKER_CONCURRENCY": "0",
-		"CHUNK_SIZE":         "many",
-		"QUEUE_NAMESPACE":    "Prod_1",
-		"DATABASE_URL":       "mysql://x",
-		"LOG_LEVEL":          "loud",
-		"TENANT_CHUNK_LIMIT": "-1",
-		"SWEEP_INTERVAL":     "10",
-		"MONITORING_VIEWER":  "ops-without-password",
-		"MONITORING_ADMIN":   "root:short",
-		"REDIS_URL":          "http://cache:6379",
-		"API_RATE_LIMIT":     "fast",
-		"WEB_SESSION_SECRET": "short",
+		"WORKER_CONCURRENCY":        "0",
+		"CHUNK_SIZE":                "many",
+		"QUEUE_NAMESPACE":           "Prod_1",
+		"DATABASE_URL":              "mysql://x",
+		"LOG_LEVEL":                 "loud",
+		"TENANT_CHUNK_LIMIT":        "-1",
+		"SWEEP_INTERVAL":            "10",
+		"MONITORING_VIEWER":         "ops-without-password",
+		"MONITORING_ADMIN":          "root:short",
+		"REDIS_URL":                 "http://cache:6379",
+		"API_RATE_LIMIT":            "fast",
+		"WEB_SESSION_SECRET":        "short",
+		"MONITORING_PROMETHEUS_URL": "prometheus:9090",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted wrong settings")
 	}
 	for _, name := range []string{"WORKER_CONCURRENCY", "CHUNK_SIZE", "QUEUE_NAMESPACE", "DATABASE_URL", "LOG_LEVEL",
-		"TENANT_CHUNK_LIMIT", "SWEEP_INTERVAL", "MONITORING_VIEWER", "MONITORING_ADMIN", "REDIS_URL", "API_RATE_LIMIT", "WEB_SESSION_SECRET"} {
+		"TENANT_CHUNK_LIMIT", "SWEEP_INTERVAL", "MONITORING_VIEWER", "MONITORING_ADMIN", "REDIS_URL", "API_RATE_LIMIT", "WEB_SESSION_SECRET", "MONITORING_PROMETHEUS_URL"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

@@ -22,12 +22,14 @@ type Dashboard struct {
 }
 
 // NewDashboard returns the dashboard on the Redis of redis; Close it to
-// close its connections.
-func NewDashboard(c Credentials, redis asynq.RedisConnOpt) *Dashboard {
+// close its connections. With a Prometheus server's URL, its pages also chart
+// the queues' series over time.
+func NewDashboard(c Credentials, redis asynq.RedisConnOpt, prometheusURL string) *Dashboard {
 	opts := asynqmon.Options{
-		RootPath:         strings.TrimSuffix(DashboardPath, "/"),
-		RedisConnOpt:     redis,
-		PayloadFormatter: asynqmon.PayloadFormatterFunc(FormatPayload),
+		RootPath:          strings.TrimSuffix(DashboardPath, "/"),
+		RedisConnOpt:      redis,
+		PrometheusAddress: prometheusURL,
+		PayloadFormatter:  asynqmon.PayloadFormatterFunc(FormatPayload),
 		ResultFormatter: asynqmon.ResultFormatterFunc(func(_ string, result []byte) string {
 			return fmt.Sprintf("(%d bytes)", len(result))
 		}),

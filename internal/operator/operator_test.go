@@ -40,7 +40,7 @@ func do(t *testing.T, h http.Handler, method, target, authorization string) *htt
 func TestDashboardRoles(t *testing.T) {
 	t.Parallel()
 	redis := stacktest.Redis(t, 10)
-	d := operator.NewDashboard(creds, redis)
+	d := operator.NewDashboard(creds, redis, "")
 	t.Cleanup(func() { _ = d.Close() })
 
 	queue := "optest-" + stacktest.RandomHex(4)
@@ -90,7 +90,7 @@ func TestDashboardRoles(t *testing.T) {
 // No credentials configured: nobody gets in, whatever they send.
 func TestDashboardWithoutCredentialsIsClosed(t *testing.T) {
 	t.Parallel()
-	d := operator.NewDashboard(operator.Credentials{}, stacktest.Redis(t, 10))
+	d := operator.NewDashboard(operator.Credentials{}, stacktest.Redis(t, 10), "")
 	t.Cleanup(func() { _ = d.Close() })
 	for _, auth := range []string{"", basic("", ""), basic("admin", "")} {
 		if w := do(t, d, http.MethodGet, "/monitoring/api/queues", auth); w.Code != http.StatusUnauthorized {
