@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
@@ -19,7 +20,6 @@ import (
 	"github.com/userimport/userimport/internal/stacktest"
 	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userrow"
-	"github.com/userimport/userimport/producer"
 	"github.com/userimport/userimport/worker"
 )
 
@@ -73,7 +73,7 @@ func TestRetryAfterFixingTheCatalog(t *testing.T) {
 	}
 	q := &queue{}
 	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: q, Mail: sender, Log: zap.NewNop()})
-	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key})
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestRetryAfterFixingTheCatalog(t *testing.T) {
 	if err := store.AddRoles(ctx, tenant, []string{"auditor"}); err != nil {
 		t.Fatal(err)
 	}
-	child, err := producer.Retry(ctx, store, q, "", tenant, id)
+	child, err := (&intake.Intake{Store: store, Queue: q}).Retry(ctx, tenant, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,14 +120,14 @@ func TestRetryAfterFixingTheCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = files.Delete(context.WithoutCancel(ctx), key2) })
-	clean, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key2})
+	clean, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	plan, _ = task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: clean}, task.QueueDefault)
 	q.tasks = append(q.tasks, plan)
 	q.drain(t, mux)
-	if _, err := producer.Retry(ctx, store, q, "", tenant, clean); !errors.Is(err, producer.ErrNothingToRetry) {
+	if _, err := (&intake.Intake{Store: store, Queue: q}).Retry(ctx, tenant, clean); !errors.Is(err, intake.ErrNothingToRetry) {
 		t.Errorf("retry of a clean import: %v, want ErrNothingToRetry", err)
 	}
 }
@@ -152,7 +152,7 @@ func TestSweepPutsLostTasksBack(t *testing.T) {
 	q := &queue{}
 	h := worker.NewHandlers(worker.Deps{Store: store, Files: files, Queue: q, Mail: nil, Log: zap.NewNop(), ChunkSize: 10})
 	mux := h.ServeMux()
-	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key})
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,8 +238,7 @@ func TestPermanentFailureIsRecorded(t *testing.T) {
 	files := stacktest.S3(t)
 	tenant := pgtest.Tenant(t)
 	// A source in another bucket: no retry can mend that.
-	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://not-our-bucket/users.csv",
-		Options: map[string]any{"notify": []string{}}})
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://not-our-bucket/users.csv"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/health"
+	"github.com/userimport/userimport/internal/intake"
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/operator"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
@@ -71,6 +73,11 @@ type API struct {
 	d       Deps
 	perTok  *limiter // requests of one token
 	failing *limiter // failed token checks of one client address
+}
+
+// intake starts the imports the API, the S3 events and the web pages accept.
+func (a *API) intake() *intake.Intake {
+	return &intake.Intake{Store: a.d.Store, Queue: a.d.Queue, Namespace: a.d.Namespace}
 }
 
 // Access says who may use a route.
@@ -217,30 +224,19 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, tenant string
 		}
 		return
 	}
-	notify := make([]any, len(req.Notify))
-	for i, n := range req.Notify {
-		notify[i] = n
-	}
-	id, err := a.d.Store.CreateImport(r.Context(), postgres.NewImport{Tenant: tenant, Source: req.Source, RequestedBy: "api", DryRun: req.DryRun,
-		Options: map[string]any{"delimiter": req.Delimiter, "header": req.Header, "notify": notify}})
-	if err != nil {
-		a.internal(w, r, err)
+	im, _, err := a.intake().Start(r.Context(), postgres.NewImport{Tenant: tenant, Source: req.Source, RequestedBy: "api",
+		Options: lifecycle.Options{Delimiter: req.Delimiter, Header: req.Header, Notify: req.Notify, DryRun: req.DryRun}})
+	var invalid *intake.InvalidError
+	if errors.As(err, &invalid) {
+		writeError(w, http.StatusBadRequest, "bad_request", invalid.Error())
 		return
-	}
-	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, a.d.Namespace.Queue(task.QueueDefault))
-	if err == nil {
-		_, err = a.d.Queue.EnqueueContext(r.Context(), t)
 	}
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
+	id := im.ID
 	a.d.Log.Info("import queued", zap.String("tenant", tenant), zap.Int64("import_id", id))
-	im, err := a.d.Store.Import(r.Context(), tenant, id)
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
 	w.Header().Set("Location", fmt.Sprintf("/v1/imports/%d", id))
 	writeJSON(w, http.StatusAccepted, newImportView(im))
 }
@@ -271,7 +267,7 @@ func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
 			if req.Source != "" {
 				return req, badRequestError("send one file per import")
 			}
-			key := UploadKey(tenant, part.FileName())
+			key := intake.UploadKey(tenant, part.FileName())
 			if _, err := a.d.Files.Upload(r.Context(), key, part, "text/csv"); err != nil {
 				return req, err
 			}
@@ -329,7 +325,7 @@ func (a *API) named(r *http.Request, tenant string) (importRequest, error) {
 	}
 	// Before Head, so that another tenant's keys do not even show whether
 	// they exist.
-	own := []string{uploadsPrefix + tenant + "/", a.d.Events.Prefix + tenant + "/"}
+	own := []string{intake.UploadsPrefix + tenant + "/", a.d.Events.Prefix + tenant + "/"}
 	if !strings.HasPrefix(key, own[0]) && !strings.HasPrefix(key, own[1]) {
 		return req, badRequestError(fmt.Sprintf("source: name an object under s3://%[1]s/%[2]s or s3://%[1]s/%[3]s, the tenant's own prefixes",
 			a.d.Files.Bucket(), own[0], own[1]))
@@ -376,12 +372,13 @@ func (a *API) getImport(w http.ResponseWriter, r *http.Request, tenant string) {
 }
 
 func (a *API) listImports(w http.ResponseWriter, r *http.Request, tenant string) {
-	state := r.URL.Query().Get("state")
-	switch state {
-	case "", "pending", "planning", "running", "finalizing", "finished", "rejected", "failed":
-	default:
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("state %q: use planning, running, finished, rejected or failed", state))
-		return
+	var state lifecycle.ImportState
+	if q := r.URL.Query().Get("state"); q != "" {
+		var err error
+		if state, err = lifecycle.ParseImportState(q); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+			return
+		}
 	}
 	limit, ok := queryLimit(w, r, 100)
 	if !ok {
@@ -450,17 +447,17 @@ func (a *API) lookup(w http.ResponseWriter, r *http.Request, tenant string) (pos
 
 // importView is an import as the API shows it.
 type importView struct {
-	ID        int64  `json:"id"`
-	Kind      string `json:"kind"` // upload, local, retry, event or feed
-	State     string `json:"state"`
-	Source    string `json:"source"`
-	Records   int    `json:"records"`
-	Created   int    `json:"created"`
-	Updated   int    `json:"updated"`
-	Unchanged int    `json:"unchanged"`
-	Rejected  int    `json:"rejected"`
-	Progress  int    `json:"progress"` // percent of chunks applied
-	DryRun    bool   `json:"dry_run"`
+	ID        int64                 `json:"id"`
+	Kind      lifecycle.Kind        `json:"kind"` // upload, local, retry, event or feed
+	State     lifecycle.ImportState `json:"state"`
+	Source    string                `json:"source"`
+	Records   int                   `json:"records"`
+	Created   int                   `json:"created"`
+	Updated   int                   `json:"updated"`
+	Unchanged int                   `json:"unchanged"`
+	Rejected  int                   `json:"rejected"`
+	Progress  int                   `json:"progress"` // percent of chunks applied
+	DryRun    bool                  `json:"dry_run"`
 	// WouldCreate is what a finished dry run would create besides users.
 	WouldCreate *wouldCreate `json:"would_create,omitempty"`
 	Error       string       `json:"error,omitempty"`

@@ -10,8 +10,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
-	"github.com/userimport/userimport/internal/task"
 )
 
 // reportSuffix ends the error reports the workers write next to the files
@@ -82,27 +82,19 @@ func (a *API) s3Events(w http.ResponseWriter, r *http.Request) {
 			a.d.Log.Info("s3 event ignored: not under the prefix, or no valid tenant", zap.String("bucket", rec.S3.Bucket.Name))
 			continue
 		}
-		id, created, err := a.d.Store.CreateEventImport(r.Context(), postgres.NewImport{
-			Tenant: tenant, Source: "s3://" + rec.S3.Bucket.Name + "/" + key,
-			SourceETag: strings.Trim(rec.S3.Object.ETag, `"`), SourceSize: rec.S3.Object.Size,
-			Options: map[string]any{"notify": []any{}},
+		im, created, err := a.intake().Start(r.Context(), postgres.NewImport{
+			Tenant: tenant, Kind: lifecycle.KindEvent, Source: "s3://" + rec.S3.Bucket.Name + "/" + key,
+			SourceETag: strings.Trim(rec.S3.Object.ETag, `"`), SourceSize: rec.S3.Object.Size, RequestedBy: "s3 event",
 		})
 		if err != nil {
 			a.internal(w, r, err)
 			return
 		}
-		ids = append(ids, id)
+		ids = append(ids, im.ID)
 		if !created {
 			continue // announced before: one import per object version
 		}
-		t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, a.d.Namespace.Queue(task.QueueBulk))
-		if err == nil {
-			_, err = a.d.Queue.EnqueueContext(r.Context(), t)
-		}
-		if err != nil {
-			a.internal(w, r, err)
-			return
-		}
+		id := im.ID
 		a.d.Log.Info("import queued from s3 event", zap.String("tenant", tenant), zap.Int64("import_id", id))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"imports": ids})

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/feed"
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/task"
 )
@@ -60,23 +61,23 @@ func NewFeedView(f *postgres.Feed) FeedView {
 
 // RunView is a feed run as the API shows it.
 type RunView struct {
-	ID           int64      `json:"id"`
-	Feed         string     `json:"feed"`
-	ScheduledFor time.Time  `json:"scheduled_for"`
-	State        string     `json:"state"`
-	Object       string     `json:"object,omitempty"`
-	ETag         string     `json:"etag,omitempty"`
-	ImportID     int64      `json:"import_id,omitempty"`
-	ActiveBefore *int       `json:"active_before,omitempty"`
-	Absent       *int       `json:"absent,omitempty"`
-	Deactivated  int        `json:"deactivated"`
-	Reactivated  int        `json:"reactivated"`
-	Pending      int        `json:"pending_deactivations"`
-	Stale        bool       `json:"stale,omitempty"`
-	Error        string     `json:"error,omitempty"`
-	DecidedBy    string     `json:"decided_by,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	FinishedAt   *time.Time `json:"finished_at,omitempty"`
+	ID           int64                  `json:"id"`
+	Feed         string                 `json:"feed"`
+	ScheduledFor time.Time              `json:"scheduled_for"`
+	State        lifecycle.FeedRunState `json:"state"`
+	Object       string                 `json:"object,omitempty"`
+	ETag         string                 `json:"etag,omitempty"`
+	ImportID     int64                  `json:"import_id,omitempty"`
+	ActiveBefore *int                   `json:"active_before,omitempty"`
+	Absent       *int                   `json:"absent,omitempty"`
+	Deactivated  int                    `json:"deactivated"`
+	Reactivated  int                    `json:"reactivated"`
+	Pending      int                    `json:"pending_deactivations"`
+	Stale        bool                   `json:"stale,omitempty"`
+	Error        string                 `json:"error,omitempty"`
+	DecidedBy    string                 `json:"decided_by,omitempty"`
+	CreatedAt    time.Time              `json:"created_at"`
+	FinishedAt   *time.Time             `json:"finished_at,omitempty"`
 }
 
 // NewRunView returns the view of r.
@@ -300,7 +301,7 @@ func (a *API) decideFeedRun(approve bool) func(http.ResponseWriter, *http.Reques
 			a.internal(w, r, err)
 		default:
 			a.d.Log.Info("feed run decided", zap.String("tenant", tenant), zap.Int64("run_id", id),
-				zap.String("state", run.State), zap.Int("deactivated", run.Deactivated))
+				zap.String("state", string(run.State)), zap.Int("deactivated", run.Deactivated))
 			writeJSON(w, http.StatusOK, NewRunView(&run))
 		}
 	}

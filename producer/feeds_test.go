@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/stacktest"
@@ -77,8 +78,9 @@ func TestFeedsAPI(t *testing.T) {
 	}
 	var runs []postgres.FeedRun
 	for i := range 2 {
-		run, started, err := e.store.StartFeedRun(ctx, postgres.NewFeedRun{Feed: f, ScheduledFor: time.Date(2026, 1, 1+i, 1, 0, 0, 0, time.UTC),
-			Source: "s3://userimport/feeds/" + a + "/hr/x.csv", ObjectKey: "feeds/" + a + "/hr/x.csv", ObjectETag: "e" + string(rune('0'+i))})
+		n := postgres.NewFeedRun{Feed: f, ScheduledFor: time.Date(2026, 1, 1+i, 1, 0, 0, 0, time.UTC),
+			Source: "s3://userimport/feeds/" + a + "/hr/x.csv", ObjectKey: "feeds/" + a + "/hr/x.csv", ObjectETag: "e" + string(rune('0'+i))}
+		run, started, err := e.store.StartFeedRun(ctx, n, &postgres.NewImport{Tenant: a, Kind: lifecycle.KindFeed, Source: n.Source, SourceETag: n.ObjectETag})
 		if err != nil || !started {
 			t.Fatal(started, err)
 		}
@@ -87,7 +89,7 @@ func TestFeedsAPI(t *testing.T) {
 		}
 		runs = append(runs, run)
 	}
-	if _, started, err := e.store.StartFeedRun(ctx, postgres.NewFeedRun{Feed: f, ScheduledFor: runs[0].ScheduledFor}); err != nil || started {
+	if _, started, err := e.store.StartFeedRun(ctx, postgres.NewFeedRun{Feed: f, ScheduledFor: runs[0].ScheduledFor}, nil); err != nil || started {
 		t.Errorf("a second run for the same time started: %t %v", started, err)
 	}
 	code, v = do("GET", "/v1/imports", tokA, "")

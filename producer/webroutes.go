@@ -1,8 +1,6 @@
 package producer
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -13,15 +11,8 @@ import (
 // the API's uploads, retries and failed-token limit.
 func (a *API) webRoutes() []Route {
 	ui, err := web.New(web.Deps{
-		Store: a.d.Store, Files: a.d.Files, Queue: a.d.Queue, Namespace: a.d.Namespace, Log: a.d.Log,
-		MaxUpload: a.d.MaxUpload, UploadKey: UploadKey, SessionSecret: a.d.WebSessionSecret,
-		Retry: func(ctx context.Context, tenant string, id int64) (int64, error) {
-			child, err := Retry(ctx, a.d.Store, a.d.Queue, a.d.Namespace, tenant, id)
-			if errors.Is(err, ErrNothingToRetry) {
-				return 0, fmt.Errorf("%w: %w", web.ErrNothingToRetry, err)
-			}
-			return child.ID, err
-		},
+		Store: a.d.Store, Files: a.d.Files, Intake: a.intake(), Log: a.d.Log,
+		MaxUpload: a.d.MaxUpload, SessionSecret: a.d.WebSessionSecret,
 		LoginAllowed: func(r *http.Request) bool { ok, _ := a.failing.peek(clientAddr(r)); return ok },
 		LoginFailed:  func(r *http.Request) { a.failing.allow(clientAddr(r)) },
 	})

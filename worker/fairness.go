@@ -19,9 +19,9 @@ import (
 // the chunk goes back to the queue, which is not a failure (see IsFailure).
 var ErrThrottled = errors.New("tenant has TENANT_CHUNK_LIMIT chunks in flight; put back")
 
-// IsFailure is asynq.Config.IsFailure: a throttled chunk neither uses up a
-// retry nor counts as a failed task.
-func IsFailure(err error) bool { return !errors.Is(err, ErrThrottled) }
+// IsFailure is asynq.Config.IsFailure: a chunk throttled or waiting for an
+// earlier import neither uses up a retry nor counts as a failed task.
+func IsFailure(err error) bool { return !errors.Is(err, ErrThrottled) && !errors.Is(err, ErrWaiting) }
 
 // RetryDelay returns asynq.Config.RetryDelayFunc. A failed task waits base,
 // then twice as long at each retry, up to an hour, with a quarter of jitter
@@ -32,7 +32,7 @@ func IsFailure(err error) bool { return !errors.Is(err, ErrThrottled) }
 // (see release); its delay is only the fallback, one to three seconds.
 func RetryDelay(base time.Duration) asynq.RetryDelayFunc {
 	return func(n int, err error, _ *asynq.Task) time.Duration {
-		if errors.Is(err, ErrThrottled) {
+		if errors.Is(err, ErrThrottled) || errors.Is(err, ErrWaiting) {
 			return time.Second + rand.N(2*time.Second) //nolint:gosec // jitter, not a secret
 		}
 		d := base << min(n, 20)

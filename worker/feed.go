@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/feed"
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
@@ -101,7 +102,7 @@ func (h *Handlers) FeedRun(ctx context.Context, t *asynq.Task) error {
 	if n.Source == "" {
 		n.Stale = feed.Stale(&f, newest.LastModified, at)
 	}
-	run, started, err := h.d.Store.StartFeedRun(ctx, n)
+	run, started, err := h.intake().StartFeedRun(ctx, n)
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func (h *Handlers) FeedRun(ctx context.Context, t *asynq.Task) error {
 		log.Info("feed run already started")
 		return nil
 	}
-	log.Info("feed run started", zap.Int64("run_id", run.ID), zap.String("state", run.State), zap.Int64("import_id", run.ImportID))
+	log.Info("feed run started", zap.Int64("run_id", run.ID), zap.String("state", string(run.State)), zap.Int64("import_id", run.ImportID))
 	return h.resumeFeedRun(ctx, log, &f, run)
 }
 
@@ -118,17 +119,13 @@ func (h *Handlers) FeedRun(ctx context.Context, t *asynq.Task) error {
 // warning sent.
 func (h *Handlers) resumeFeedRun(ctx context.Context, log *zap.Logger, f *postgres.Feed, run postgres.FeedRun) error {
 	switch run.State {
-	case "importing":
+	case lifecycle.RunImporting:
 		im, err := h.d.Store.Import(ctx, run.Tenant, run.ImportID)
-		if err != nil || im.State != "planning" {
+		if err != nil || im.State != lifecycle.ImportPlanning {
 			return err
 		}
-		t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: run.Tenant, ImportID: run.ImportID}, h.d.Namespace.Queue(task.QueueBulk))
-		if err != nil {
-			return err
-		}
-		return h.enqueue(ctx, t)
-	case "nothing_new":
+		return h.intake().Enqueue(ctx, run.Tenant, run.ImportID, im.Kind)
+	case lifecycle.RunNothingNew:
 		if !run.Stale {
 			return nil
 		}
@@ -181,7 +178,7 @@ func (h *Handlers) afterFeedImport(ctx context.Context, log *zap.Logger, tenant 
 	if errors.Is(err, postgres.ErrNotFound) {
 		return nil
 	}
-	if err != nil || run.State != "importing" {
+	if err != nil || run.State != lifecycle.RunImporting {
 		return err
 	}
 	job, err := h.job(ctx, tenant, importID)
@@ -189,11 +186,11 @@ func (h *Handlers) afterFeedImport(ctx context.Context, log *zap.Logger, tenant 
 		return err
 	}
 	switch job.State {
-	case "rejected":
+	case lifecycle.ImportRejected:
 		return h.d.Store.FailFeedRun(ctx, tenant, run.ID, "the file was rejected as a whole: "+job.Error)
-	case "failed":
+	case lifecycle.ImportFailed:
 		return h.d.Store.FailFeedRun(ctx, tenant, run.ID, "the import failed: "+job.Error)
-	case "finished":
+	case lifecycle.ImportFinished:
 	default:
 		return nil
 	}
@@ -229,7 +226,7 @@ func (h *Handlers) afterFeedImport(ctx context.Context, log *zap.Logger, tenant 
 	if err != nil {
 		return err
 	}
-	log.Info("feed run applied", zap.Int64("run_id", run.ID), zap.String("state", run.State),
+	log.Info("feed run applied", zap.Int64("run_id", run.ID), zap.String("state", string(run.State)),
 		zap.Int("deactivated", run.Deactivated), zap.Int("reactivated", run.Reactivated), zap.Int("pending", run.Pending))
 	return nil
 }
@@ -251,7 +248,9 @@ func (h *Handlers) fileLogins(ctx context.Context, job *postgres.Job, key string
 		return nil, err
 	}
 	defer body.Close()
-	rd := userfile.NewReader(body, rangeOptions(opts, job.Plan, task.ImportChunkPayload{Offset: first.Offset, FirstLine: first.FirstLine}))
+	// The whole-file rejections are not needed: the import's rejects say
+	// which records were not imported (see feed.Split).
+	rd := userfile.NewReader(body, job.Plan.RangeOptions(opts, first.Chunk, nil))
 	defer rd.Close()
 	logins, err := feed.ReadLogins(rd)
 	if err != nil {
@@ -263,7 +262,7 @@ func (h *Handlers) fileLogins(ctx context.Context, job *postgres.Job, key string
 // feedSummary is what a feed run's import e-mail says about the run; nil for
 // other imports.
 func (h *Handlers) feedSummary(ctx context.Context, job *postgres.Job) (*mail.FeedSummary, error) {
-	if job.Kind != "feed" {
+	if job.Kind != lifecycle.KindFeed {
 		return nil, nil
 	}
 	run, err := h.d.Store.FeedRunByImport(ctx, job.Tenant, job.ID)

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/csvfile"
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/task"
@@ -37,7 +39,7 @@ func (h *Handlers) Finalize(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if job.State != "rejected" && job.State != "finished" && job.State != "failed" {
+	if !job.State.Ended() {
 		if job.Plan == nil || job.ChunksDone < job.Chunks {
 			return fmt.Errorf("finalize import %d: %d of %d chunks done: %w", job.ID, job.ChunksDone, job.Chunks, errNotYet)
 		}
@@ -61,65 +63,63 @@ func (h *Handlers) Finalize(ctx context.Context, t *asynq.Task) error {
 }
 
 type report struct {
-	csv         []byte
 	key, where  string
 	rejects     int
 	firstErrors []mail.Problem
+	csv         []byte // the start of the report, up to the attachment limit (readReport)
 }
 
-// writeReport writes the rejected records in the upload's format, with Line
-// and Errors columns, next to the source (key + ".errors.csv").
+// writeReport streams the rejected records in the upload's format, with Line
+// and Errors columns, to a report next to the source (key + ".errors.csv"):
+// whatever its size, the worker holds a buffer of it, never all of it.
 func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, error) {
-	var (
-		res report
-		buf bytes.Buffer
-	)
-	delim := byte(',')
-	if job.Plan.Delimiter != "" {
-		delim = job.Plan.Delimiter[0]
-	}
-	layout := userrow.Positional()
-	if job.Plan.Columns != nil {
-		cols := make([]userrow.Column, len(job.Plan.Columns))
-		for i, c := range job.Plan.Columns {
-			cols[i] = userrow.Column(c)
-		}
-		layout = userrow.LayoutOf(cols)
-	}
-	w := userfile.NewWriter(&buf, delim)
-	if err := w.WriteHeader(userrow.ReportLine, userrow.ReportErrors); err != nil {
-		return res, err
-	}
-	err := h.d.Store.Rejects(ctx, job.Tenant, job.ID, func(r postgres.Reject) error {
-		res.rejects++
-		var msgs []string
-		for _, e := range r.Errors {
-			if len(res.firstErrors) < mailedErrors {
-				res.firstErrors = append(res.firstErrors, mail.Problem{Line: r.Line, Column: e.Column, Message: e.Message})
-			}
-			if e.Column != "" {
-				msgs = append(msgs, e.Column+": "+e.Message)
-			} else {
-				msgs = append(msgs, e.Message)
-			}
-		}
-		return w.WriteRecord(reportFields(r.Raw, delim, layout), fmt.Sprint(r.Line), strings.Join(msgs, "; "))
-	})
-	if err != nil {
-		return res, err
-	}
-	if err := w.Flush(); err != nil {
-		return res, err
-	}
-	if res.rejects == 0 {
+	var res report
+	if job.Rejected == 0 {
 		return res, nil
 	}
 	key, err := h.key(job.Source)
 	if err != nil {
 		return res, err
 	}
-	res.csv, res.key = buf.Bytes(), ReportKey(key, job.ID)
-	if _, err := h.d.Files.Put(ctx, res.key, res.csv, "text/csv; charset=utf-8"); err != nil {
+	delim := job.Plan.Delimiter
+	if delim == 0 {
+		delim = ','
+	}
+	layout := job.Plan.Layout()
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		w := userfile.NewWriter(bw, delim)
+		err := w.WriteHeader(userrow.ReportLine, userrow.ReportErrors)
+		if err == nil {
+			err = h.d.Store.Rejects(ctx, job.Tenant, job.ID, func(r postgres.Reject) error {
+				res.rejects++
+				msgs := make([]string, 0, len(r.Errors))
+				for _, e := range r.Errors {
+					if e.Column != "" {
+						msgs = append(msgs, e.Column+": "+e.Message)
+					} else {
+						msgs = append(msgs, e.Message)
+					}
+				}
+				return w.WriteRecord(reportFields(r.Raw, delim, layout), fmt.Sprint(r.Line), strings.Join(msgs, "; "))
+			})
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
+	res.key = ReportKey(key, job.ID)
+	_, err = h.d.Files.Upload(ctx, res.key, pr, "text/csv; charset=utf-8")
+	_ = pr.CloseWithError(err) // stops the writer when the upload gave up first
+	<-done
+	if err != nil {
 		return res, err
 	}
 	res.where = "s3://" + h.d.Files.Bucket() + "/" + res.key
@@ -169,7 +169,7 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 	if sent, err := h.d.Store.Notified(ctx, p.Tenant, p.ImportID); err != nil || sent {
 		return err
 	}
-	to := recipients(job.Options)
+	to := job.Options.Notify
 	if len(to) == 0 {
 		log.Info("no one to notify")
 		_, err := h.d.Store.MarkNotified(ctx, p.Tenant, p.ImportID)
@@ -189,7 +189,7 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 	if job.FinishedAt != nil && job.StartedAt != nil {
 		res.Duration = job.FinishedAt.Sub(*job.StartedAt)
 	}
-	if job.State == "finished" && job.Rejected > 0 && job.Report != "" {
+	if job.State == lifecycle.ImportFinished && job.Rejected > 0 && job.Report != "" {
 		rep, err := h.readReport(ctx, &job)
 		if err != nil {
 			return err
@@ -250,15 +250,4 @@ func (h *Handlers) readReport(ctx context.Context, job *postgres.Job) (report, e
 	defer body.Close()
 	rep.csv, err = io.ReadAll(io.LimitReader(body, int64(h.d.AttachLimit)+1))
 	return rep, err
-}
-
-func recipients(opts map[string]any) []string {
-	list, _ := opts["notify"].([]any)
-	var to []string
-	for _, v := range list {
-		if s, ok := v.(string); ok && s != "" {
-			to = append(to, s)
-		}
-	}
-	return to
 }

@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/internal/lifecycle"
 )
 
 // Sweep puts back on the queue what PostgreSQL says is unfinished: the plan of
@@ -62,40 +62,17 @@ func (h *Handlers) sweepImport(ctx context.Context, tenant string, id int64) (in
 	if err != nil {
 		return 0, err
 	}
-	switch job.State {
-	case "finished", "rejected", "failed":
+	switch {
+	case job.Kind == lifecycle.KindLocal && !job.State.Ended():
+		return 0, nil // applied by the importctl process that started it
+	case job.State.Ended():
+		return 1, h.enqueueFinalize(ctx, tenant, id)
+	case job.Plan == nil:
+		return 1, h.intake().Enqueue(ctx, tenant, id, job.Kind)
+	case job.ChunksDone == job.Chunks:
 		return 1, h.enqueueFinalize(ctx, tenant, id)
 	}
-	if job.Plan == nil {
-		t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, h.d.Namespace.Queue(task.QueueDefault))
-		if err != nil {
-			return 0, err
-		}
-		return 1, h.enqueue(ctx, t)
-	}
-	if job.ChunksDone == job.Chunks {
-		return 1, h.enqueueFinalize(ctx, tenant, id)
-	}
-	chunks, err := h.d.Store.Chunks(ctx, tenant, id)
-	if err != nil {
-		return 0, err
-	}
-	enqueued := 0
-	for _, c := range chunks {
-		if c.Done {
-			continue
-		}
-		t, err := task.NewImportChunk(task.ImportChunkPayload{Tenant: tenant, ImportID: id, Seq: c.Seq,
-			Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine}, h.d.Namespace.Queue(task.QueueDefault))
-		if err != nil {
-			return enqueued, err
-		}
-		if err := h.enqueue(ctx, t); err != nil {
-			return enqueued, err
-		}
-		enqueued++
-	}
-	return enqueued, nil
+	return h.enqueueChunks(ctx, tenant, id)
 }
 
 // NewHandlers returns the handlers, for the sweep; NewServeMux wires the same

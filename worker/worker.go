@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/csvfile"
+	"github.com/userimport/userimport/internal/intake"
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/metrics"
 	"github.com/userimport/userimport/internal/postgres"
@@ -29,6 +31,7 @@ type Files interface {
 	Head(ctx context.Context, key string) (s3store.Object, error)
 	OpenRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 	Put(ctx context.Context, key string, body []byte, contentType string) (s3store.Object, error)
+	Upload(ctx context.Context, key string, r io.Reader, contentType string) (s3store.Object, error)
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
@@ -84,6 +87,11 @@ const DefaultChunkSize = 2000
 // Handlers carry out imports.
 type Handlers struct{ d Deps }
 
+// intake starts imports (a feed run's) and puts lost plan tasks back.
+func (h *Handlers) intake() *intake.Intake {
+	return &intake.Intake{Store: h.d.Store, Queue: h.d.Queue, Namespace: h.d.Namespace}
+}
+
 // NewServeMux returns the asynq ServeMux with the import handlers.
 func NewServeMux(d Deps) *asynq.ServeMux {
 	return NewHandlers(d).ServeMux()
@@ -127,13 +135,13 @@ func (h *Handlers) Plan(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if job.State == "finished" {
+	if job.State == lifecycle.ImportFinished {
 		return nil
 	}
 	// A rejected import still needs its finalize: the plan that rejected it
 	// may have stopped before enqueueing it, and the sweep only sees running
 	// imports.
-	if job.Plan == nil && job.State != "rejected" {
+	if job.Plan == nil && job.State != lifecycle.ImportRejected {
 		if err := h.plan(ctx, log, &job); err != nil {
 			return err
 		}
@@ -141,29 +149,40 @@ func (h *Handlers) Plan(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 	}
-	if job.State == "rejected" {
+	if job.State == lifecycle.ImportRejected {
 		return h.enqueueFinalize(ctx, p.Tenant, p.ImportID)
 	}
-	chunks, err := h.d.Store.Chunks(ctx, p.Tenant, p.ImportID)
+	n, err := h.enqueueChunks(ctx, p.Tenant, p.ImportID)
 	if err != nil {
 		return err
 	}
+	log.Info("import planned", zap.Int("chunks", n))
+	return nil
+}
+
+// enqueueChunks puts the import's pending chunks on the queue.
+func (h *Handlers) enqueueChunks(ctx context.Context, tenant string, id int64) (int, error) {
+	chunks, err := h.d.Store.Chunks(ctx, tenant, id)
+	if err != nil {
+		return 0, err
+	}
+	enqueued := 0
 	for _, c := range chunks {
 		if c.Done {
 			continue
 		}
 		t, err := task.NewImportChunk(task.ImportChunkPayload{
-			Tenant: p.Tenant, ImportID: p.ImportID, Seq: c.Seq, Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine,
+			Tenant: tenant, ImportID: id, Seq: c.Seq, Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine,
 		}, h.d.Namespace.Queue(task.QueueDefault))
 		if err != nil {
-			return err
+			return enqueued, err
 		}
 		if err := h.enqueue(ctx, t); err != nil {
-			return err
+			return enqueued, err
 		}
+		enqueued++
 	}
-	log.Info("import planned", zap.Int("chunks", len(chunks)))
-	return nil
+	return enqueued, nil
 }
 
 func (h *Handlers) plan(ctx context.Context, log *zap.Logger, job *postgres.Job) error {
@@ -192,32 +211,67 @@ func (h *Handlers) plan(ctx context.Context, log *zap.Logger, job *postgres.Job)
 	}
 	defer body.Close()
 	start := time.Now()
-	plan, err := userfile.PlanFile(ctx, body, opts, h.d.ChunkSize)
+	sink := &planSink{store: h.d.Store, tenant: job.Tenant, id: job.ID}
+	plan, err := userfile.PlanFile(ctx, body, opts, h.d.ChunkSize, sink)
+	if err == nil {
+		err = sink.flush(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", job.Source, err)
 	}
-	if plan.FileError != nil {
-		return h.reject(ctx, job, *plan.FileError)
+	if plan.FileError != "" {
+		return h.reject(ctx, job, plan.FileError)
 	}
-	stored := postgres.Plan{Delimiter: string(plan.Delimiter), Warnings: len(plan.Warnings), Rejected: map[int]postgres.PlanProblem{}}
-	if plan.Columns != nil {
-		stored.Columns = make([]int, len(plan.Columns))
-		for i, c := range plan.Columns {
-			stored.Columns[i] = int(c)
-		}
-	}
-	for line, pr := range plan.Rejected {
-		stored.Rejected[line] = postgres.PlanProblem{Column: int(pr.Column), Message: pr.Message}
-	}
-	specs := make([]postgres.ChunkSpec, len(plan.Chunks))
-	for i, c := range plan.Chunks {
-		specs[i] = postgres.ChunkSpec{Seq: c.Seq, Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine, Records: c.Records}
-	}
-	if err := h.d.Store.SavePlan(ctx, job.Tenant, job.ID, stored, specs); err != nil {
+	if err := h.d.Store.SavePlan(ctx, job.Tenant, job.ID, plan); err != nil {
 		return err
 	}
 	log.Info("file read", zap.Int("records", plan.Records), zap.Int("invalid", plan.Invalid),
-		zap.Int("warnings", len(plan.Warnings)), zap.Duration("took", time.Since(start)))
+		zap.Int("warnings", plan.Warnings), zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// planSink stores what the plan finds in batches as it reads, so that the
+// worker's memory does not grow with the file: chunks (with their Login
+// fingerprints) and whole-file rejections.
+type planSink struct {
+	store  *postgres.Store
+	tenant string
+	id     int64
+	chunks []userfile.Chunk
+	lines  []int
+	probs  []userrow.Problem
+}
+
+// Batches of about a thousand rows: a round trip each, a few hundred KiB.
+const (
+	sinkChunks  = 16
+	sinkRejects = 1000
+)
+
+func (s *planSink) Chunk(ctx context.Context, c userfile.Chunk) error {
+	s.chunks = append(s.chunks, c)
+	if len(s.chunks) < sinkChunks {
+		return nil
+	}
+	return s.flush(ctx)
+}
+
+func (s *planSink) FileReject(ctx context.Context, line int, p userrow.Problem) error {
+	s.lines, s.probs = append(s.lines, line), append(s.probs, p)
+	if len(s.lines) < sinkRejects {
+		return nil
+	}
+	return s.flush(ctx)
+}
+
+func (s *planSink) flush(ctx context.Context) error {
+	if err := s.store.AddFileRejects(ctx, s.tenant, s.id, s.lines, s.probs); err != nil {
+		return err
+	}
+	if err := s.store.AddChunks(ctx, s.tenant, s.id, s.chunks); err != nil {
+		return err
+	}
+	s.chunks, s.lines, s.probs = s.chunks[:0], s.lines[:0], s.probs[:0]
 	return nil
 }
 
@@ -228,7 +282,9 @@ func (h *Handlers) reject(ctx context.Context, job *postgres.Job, reason string)
 
 // Chunk applies one chunk: its byte range is read from S3, validated with the
 // tenant's role catalog and the plan's whole-file rejections, and written by
-// the store's engine, effectively once. The last chunk enqueues finalize.
+// the store's engine, effectively once. A chunk that must wait for an earlier
+// import of its tenant goes back to the queue (ErrWaiting) before its file is
+// read. The last chunk enqueues finalize.
 func (h *Handlers) Chunk(ctx context.Context, t *asynq.Task) error {
 	p, err := task.Parse[task.ImportChunkPayload](t)
 	if err != nil {
@@ -242,11 +298,19 @@ func (h *Handlers) Chunk(ctx context.Context, t *asynq.Task) error {
 	if job.Plan == nil {
 		return fmt.Errorf("chunk %d of import %d has no plan: %w", p.Seq, p.ImportID, asynq.SkipRetry)
 	}
+	chunk := postgres.Chunk{Tenant: p.Tenant, ImportID: p.ImportID, Seq: p.Seq}
+	if err := h.d.Store.ChunkWaits(ctx, chunk); err != nil {
+		return waiting(err)
+	}
 	key, err := h.key(job.Source)
 	if err != nil {
 		return err
 	}
 	opts, err := h.fileOptions(ctx, &job)
+	if err != nil {
+		return err
+	}
+	rejected, err := h.d.Store.FileRejects(ctx, p.Tenant, p.ImportID, p.Seq)
 	if err != nil {
 		return err
 	}
@@ -256,14 +320,15 @@ func (h *Handlers) Chunk(ctx context.Context, t *asynq.Task) error {
 	}
 	defer body.Close()
 	start := time.Now()
-	recs, err := readRange(body, rangeOptions(opts, job.Plan, p))
+	spec := userfile.Chunk{Seq: p.Seq, Offset: p.Offset, Length: p.Length, FirstLine: p.FirstLine}
+	recs, err := readRange(body, job.Plan.RangeOptions(opts, spec, rejected))
 	if err != nil {
 		return fmt.Errorf("read chunk %d of %s: %w", p.Seq, job.Source, err)
 	}
-	out, err := h.d.Store.ApplyChunk(ctx, postgres.Chunk{Tenant: p.Tenant, ImportID: p.ImportID, Seq: p.Seq}, recs,
+	out, err := h.d.Store.ApplyChunk(ctx, chunk, recs,
 		postgres.ApplyOptions{Defaults: userrow.Defaults{Today: job.CreatedAt}, DryRun: job.DryRun})
 	if err != nil {
-		return err
+		return waiting(err)
 	}
 	h.d.Metrics.ChunkApplied(chunkOutcome(p.Tenant, out, recs), time.Since(start))
 	log.Info("chunk applied", zap.Int("created", out.Created), zap.Int("updated", out.Updated),
@@ -277,6 +342,18 @@ func (h *Handlers) Chunk(ctx context.Context, t *asynq.Task) error {
 		return h.enqueueFinalize(ctx, p.Tenant, p.ImportID)
 	}
 	return nil
+}
+
+// ErrWaiting is returned for a chunk that must wait for an earlier import of
+// its tenant (postgres.ErrWait): it goes back to the queue, which is not a
+// failure (see IsFailure).
+var ErrWaiting = errors.New("an earlier import of the tenant writes some of the same users first; put back")
+
+func waiting(err error) error {
+	if errors.Is(err, postgres.ErrWait) {
+		return fmt.Errorf("%w: %w", ErrWaiting, err)
+	}
+	return err
 }
 
 // readRange reads a chunk's records, copying what the reader reuses.
@@ -296,40 +373,16 @@ func readRange(r io.Reader, opts userfile.Options) ([]postgres.Record, error) {
 	}
 }
 
-// rangeOptions are the options to read a chunk of a planned file.
-func rangeOptions(base userfile.Options, plan *postgres.Plan, p task.ImportChunkPayload) userfile.Options {
-	rg := &userfile.Range{StartLine: p.FirstLine, StartOffset: p.Offset, Rejected: map[int]userrow.Problem{}}
-	if plan.Columns != nil {
-		rg.Columns = make([]userrow.Column, len(plan.Columns))
-		for i, c := range plan.Columns {
-			rg.Columns[i] = userrow.Column(c)
-		}
-	}
-	for line, pr := range plan.Rejected {
-		rg.Rejected[line] = userrow.Problem{Column: userrow.Column(pr.Column), Message: pr.Message}
-	}
-	if plan.Delimiter != "" {
-		base.Delimiter = plan.Delimiter[0]
-	}
-	base.Header = userrow.HeaderNone
-	base.Range = rg
-	return base
-}
-
 // fileOptions are the options the import was created with, and the tenant's
 // role catalog as it is now.
 func (h *Handlers) fileOptions(ctx context.Context, job *postgres.Job) (userfile.Options, error) {
 	var opts userfile.Options
 	var err error
-	if d, ok := job.Options["delimiter"].(string); ok {
-		if opts.Delimiter, err = userfile.ParseDelimiter(d); err != nil {
-			return opts, fmt.Errorf("import %d: %w: %w", job.ID, err, asynq.SkipRetry)
-		}
+	if opts.Delimiter, err = userfile.ParseDelimiter(job.Options.Delimiter); err != nil {
+		return opts, fmt.Errorf("import %d: %w: %w", job.ID, err, asynq.SkipRetry)
 	}
-	if hd, ok := job.Options["header"].(string); ok {
-		if opts.Header, err = userrow.ParseHeaderMode(hd); err != nil {
-			return opts, fmt.Errorf("import %d: %w: %w", job.ID, err, asynq.SkipRetry)
-		}
+	if opts.Header, err = userrow.ParseHeaderMode(job.Options.Header); err != nil {
+		return opts, fmt.Errorf("import %d: %w: %w", job.ID, err, asynq.SkipRetry)
 	}
 	opts.MaxFileBytes = h.d.MaxFile
 	opts.Roles, err = h.d.Store.Roles(ctx, job.Tenant)
@@ -388,7 +441,7 @@ func final(ctx context.Context, err error) bool {
 func (h *Handlers) recordFailure(next asynq.HandlerFunc) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		err := next(ctx, t)
-		if err == nil || errors.Is(err, errNotYet) || errors.Is(err, ErrThrottled) || !final(ctx, err) {
+		if err == nil || errors.Is(err, errNotYet) || !IsFailure(err) || !final(ctx, err) {
 			return err
 		}
 		var ids struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
@@ -45,9 +46,9 @@ func TestImportThroughTheQueue(t *testing.T) {
 	files := stacktest.S3(t)
 	tenant, key, gen := uploadGenerated(t, store, files, "users.csv", usergen.Options{Rows: 5000, Seed: 31, Invalid: 0.01})
 	to := "t-" + stacktest.RandomHex(6) + "@example.com"
-	id, err := store.CreateImport(ctx, postgres.NewImport{
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{
 		Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
-		Options: map[string]any{"notify": []string{to}},
+		Options: lifecycle.Options{Notify: []string{to}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func TestRejectedFile(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = files.Delete(context.WithoutCancel(ctx), key) })
 	to := "t-" + stacktest.RandomHex(6) + "@example.com"
-	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key, Options: map[string]any{"notify": []string{to}}})
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key, Options: lifecycle.Options{Notify: []string{to}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,8 +268,8 @@ func TestDryRunWritesNoUser(t *testing.T) {
 	files := stacktest.S3(t)
 	tenant, key, gen := uploadGenerated(t, store, files, "dry.csv", usergen.Options{Rows: 1500, Seed: 33, Invalid: 0.02})
 	to := "t-" + stacktest.RandomHex(6) + "@example.com"
-	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
-		DryRun: true, Options: map[string]any{"notify": []string{to}}})
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
+		Options: lifecycle.Options{Notify: []string{to}, DryRun: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,12 +14,12 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/userimport/userimport/internal/config"
+	"github.com/userimport/userimport/internal/intake"
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
-	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
-	"github.com/userimport/userimport/producer"
 )
 
 type queueOptions struct {
@@ -83,7 +83,7 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 			return failure(e, "import", fmt.Errorf("%w (check the path)", err))
 		}
 		defer f.Close()
-		key := producer.UploadKey(o.tenant, filepath.Base(source))
+		key := intake.UploadKey(o.tenant, filepath.Base(source))
 		if _, err := files.Upload(ctx, key, f, "text/csv"); err != nil {
 			return failure(e, "import", err)
 		}
@@ -94,28 +94,19 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 		return failure(e, "import", err)
 	}
 	defer store.Close()
-	notify := make([]any, len(o.notify))
-	for i, a := range o.notify {
-		notify[i] = a
-	}
-	id, err := store.CreateImport(ctx, postgres.NewImport{Tenant: o.tenant, Source: source, RequestedBy: "importctl", DryRun: o.dryRun,
-		Options: map[string]any{"delimiter": o.delimiter, "header": o.header, "notify": notify}})
-	if err != nil {
-		return failure(e, "import", err)
-	}
 	redis, err := cfg.Redis()
 	if err != nil {
 		return failure(e, "import", err)
 	}
 	client := asynq.NewClient(redis)
 	defer client.Close()
-	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: o.tenant, ImportID: id}, cfg.Namespace.Queue(task.QueueDefault))
-	if err == nil {
-		_, err = client.EnqueueContext(ctx, t)
-	}
+	in := intake.Intake{Store: store, Queue: client, Namespace: cfg.Namespace}
+	im, _, err := in.Start(ctx, postgres.NewImport{Tenant: o.tenant, Source: source, RequestedBy: "importctl",
+		Options: lifecycle.Options{Delimiter: o.delimiter, Header: o.header, Notify: o.notify, DryRun: o.dryRun}})
 	if err != nil {
-		return failure(e, "import", fmt.Errorf("queue import %d: %w", id, err))
+		return failure(e, "import", err)
 	}
+	id := im.ID
 	fmt.Fprintf(e.stderr, "import %d queued: %s\n", id, source)
 	if !o.wait {
 		if o.format == "json" {
@@ -124,7 +115,7 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 		fmt.Fprintf(e.stdout, "import %d queued; follow it with: importctl status --tenant %s %d\n", id, o.tenant, id)
 		return exitOK
 	}
-	im, err := waitImport(ctx, e, store, o.tenant, id)
+	im, err = waitImport(ctx, e, store, o.tenant, id)
 	if err != nil {
 		return failure(e, "import", err)
 	}
@@ -148,8 +139,7 @@ func waitImport(ctx context.Context, e env, store *postgres.Store, tenant string
 			}
 			fmt.Fprintf(e.stderr, "\r[%-40s] %3d%%  %s, %d records", strings.Repeat("#", pct*40/100), pct, im.State, im.Records)
 		}
-		switch im.State {
-		case "finished", "rejected", "failed":
+		if im.State.Ended() {
 			if progress {
 				fmt.Fprint(e.stderr, "\n")
 			}
@@ -165,7 +155,7 @@ func waitImport(ctx context.Context, e env, store *postgres.Store, tenant string
 
 // reportImport prints an ended import and returns the exit status it means.
 func reportImport(e env, im postgres.Import, format string) int {
-	res := queueResult{ID: im.ID, State: im.State, Records: im.Records, Created: im.Created, Updated: im.Updated,
+	res := queueResult{ID: im.ID, State: string(im.State), Records: im.Records, Created: im.Created, Updated: im.Updated,
 		Unchanged: im.Unchanged, Rejected: im.Rejected, Report: im.Report, Error: im.Error, DryRun: im.DryRun}
 	if format == "json" {
 		if code := writeJSON(e, res); code != exitOK {
@@ -177,7 +167,7 @@ func reportImport(e env, im postgres.Import, format string) int {
 			what = "dry run" // counts of what would happen: nothing was written
 		}
 		switch im.State {
-		case "rejected", "failed":
+		case lifecycle.ImportRejected, lifecycle.ImportFailed:
 			fmt.Fprintf(e.stdout, "%s %d %s: %s\n", what, im.ID, im.State, im.Error)
 		default:
 			fmt.Fprintf(e.stdout, "%s %d %s: %d records, %d created, %d updated, %d unchanged, %d rejected\n",
@@ -187,7 +177,7 @@ func reportImport(e env, im postgres.Import, format string) int {
 			}
 		}
 	}
-	if im.State != "finished" || im.Rejected > 0 {
+	if im.State != lifecycle.ImportFinished || im.Rejected > 0 {
 		return exitInvalid
 	}
 	return exitOK
@@ -290,11 +280,12 @@ error report and import it like any file.
 	}
 	client := asynq.NewClient(redis)
 	defer client.Close()
-	child, err := producer.Retry(ctx, store, client, cfg.Namespace, *tenant, id)
+	in := intake.Intake{Store: store, Queue: client, Namespace: cfg.Namespace}
+	child, err := in.Retry(ctx, *tenant, id)
 	if errors.Is(err, postgres.ErrNotFound) {
 		return failure(e, "retry", fmt.Errorf("tenant %s has no import %d", *tenant, id))
 	}
-	if errors.Is(err, producer.ErrNothingToRetry) {
+	if errors.Is(err, intake.ErrNothingToRetry) {
 		fmt.Fprintf(e.stderr, "importctl retry: import %d: %v\n", id, err)
 		return exitInvalid
 	}

@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/userimport/userimport/internal/csvfile"
+	"github.com/userimport/userimport/internal/intake"
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
@@ -61,13 +64,15 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = DefaultChunkSize
 	}
-	id, err := store.CreateImport(ctx, postgres.NewImport{
-		Tenant: opts.Tenant, Kind: "local", Source: opts.Source, DryRun: opts.DryRun,
-		Options: map[string]any{"delimiter": userfile.DelimiterName(opts.File.Delimiter), "header": opts.File.Header.String()},
+	in := intake.Intake{Store: store}
+	im, _, err := in.Start(ctx, postgres.NewImport{
+		Tenant: opts.Tenant, Kind: lifecycle.KindLocal, Source: opts.Source,
+		Options: lifecycle.Options{Delimiter: userfile.DelimiterName(opts.File.Delimiter), Header: opts.File.Header.String(), DryRun: opts.DryRun},
 	})
 	if err != nil {
 		return sum, err
 	}
+	id := im.ID
 	sum.ImportID = id
 	roles, err := store.Roles(ctx, opts.Tenant)
 	if err != nil {
@@ -101,10 +106,10 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 	for range opts.Appliers {
 		g.Go(func() error {
 			for c := range chunks {
-				if err := store.AddChunks(gctx, opts.Tenant, id, []postgres.ChunkSpec{c.spec}); err != nil {
+				if err := store.AddChunks(gctx, opts.Tenant, id, []userfile.Chunk{c.spec}); err != nil {
 					return err
 				}
-				out, err := store.ApplyChunk(gctx, postgres.Chunk{Tenant: opts.Tenant, ImportID: id, Seq: c.spec.Seq}, c.recs,
+				out, err := applyInOrder(gctx, store, postgres.Chunk{Tenant: opts.Tenant, ImportID: id, Seq: c.spec.Seq}, c.recs,
 					postgres.ApplyOptions{Defaults: opts.Defaults, DryRun: opts.DryRun})
 				if err != nil {
 					return fmt.Errorf("apply chunk %d: %w", c.spec.Seq, err)
@@ -123,7 +128,7 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 			return nil
 		})
 	}
-	readErr := read(gctx, fr, opts, &sum, chunks)
+	chunked, readErr := read(gctx, fr, opts, &sum, chunks)
 	close(chunks)
 	if err := g.Wait(); err != nil {
 		return sum, err
@@ -136,6 +141,14 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 		return sum, store.RejectImport(ctx, opts.Tenant, id, *sum.FileError)
 	}
 	sum.End(fr, nil)
+	plan := userfile.Plan{Delimiter: fr.Delimiter(), Header: fr.Header(), Records: sum.Records, Invalid: sum.Invalid,
+		Warnings: len(sum.Warnings), Chunks: chunked}
+	if l := fr.Layout(); l != nil {
+		plan.Columns = l.Columns()
+	}
+	if err := store.SavePlan(ctx, opts.Tenant, id, plan); err != nil {
+		return sum, err
+	}
 	if err := store.Rejects(ctx, opts.Tenant, id, func(r postgres.Reject) error {
 		for _, e := range r.Errors {
 			sum.Errors = append(sum.Errors, userfile.Problem{Line: r.Line, Column: e.Column, Message: e.Message})
@@ -151,35 +164,61 @@ func Local(ctx context.Context, store *postgres.Store, r io.Reader, opts Options
 	return sum, err
 }
 
+// applyInOrder applies a chunk, waiting while an earlier import of the
+// tenant still writes some of its users (see postgres.ErrWait).
+func applyInOrder(ctx context.Context, store *postgres.Store, c postgres.Chunk, recs []postgres.Record, opts postgres.ApplyOptions) (postgres.Outcome, error) {
+	for {
+		out, err := store.ApplyChunk(ctx, c, recs, opts)
+		if !errors.Is(err, postgres.ErrWait) {
+			return out, err
+		}
+		select {
+		case <-time.After(waitPoll):
+		case <-ctx.Done():
+			return out, ctx.Err()
+		}
+	}
+}
+
+// waitPoll is how often a chunk that waits for an earlier import asks again.
+const waitPoll = 200 * time.Millisecond
+
 // appliedChunk is a chunk of records on its way to an applier.
 type appliedChunk struct {
-	spec postgres.ChunkSpec
+	spec userfile.Chunk
 	recs []postgres.Record
 }
 
 // read reads the file into chunks and sends them to the appliers; it counts
-// records and collects warnings into sum as it goes.
-func read(ctx context.Context, fr *userfile.Reader, opts Options, sum *Summary, chunks chan<- appliedChunk) error {
+// records and collects warnings into sum as it goes. It returns the number
+// of chunks sent.
+func read(ctx context.Context, fr *userfile.Reader, opts Options, sum *Summary, chunks chan<- appliedChunk) (int, error) {
 	c := appliedChunk{}
+	var (
+		logins []uint64
+		sent   int
+	)
 	send := func() error {
 		if len(c.recs) == 0 {
 			return nil
 		}
+		c.spec.Logins = userrow.NewLoginSet(logins)
 		select {
 		case chunks <- c:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		c = appliedChunk{spec: postgres.ChunkSpec{Seq: c.spec.Seq + 1}}
+		sent++
+		c, logins = appliedChunk{spec: userfile.Chunk{Seq: c.spec.Seq + 1}}, nil
 		return nil
 	}
 	for {
 		rec, err := fr.Read()
 		if errors.Is(err, io.EOF) {
-			return send()
+			return sent, send()
 		}
 		if err != nil {
-			return err
+			return sent, err
 		}
 		sum.Count(rec, false) // errors come from the store, with the database's refusals
 		if len(c.recs) == 0 {
@@ -187,11 +226,14 @@ func read(ctx context.Context, fr *userfile.Reader, opts Options, sum *Summary, 
 			c.spec.Offset, c.spec.FirstLine = rec.Offset, rec.Line
 		}
 		c.spec.Length, c.spec.Records = rec.End-c.spec.Offset, c.spec.Records+1
+		if l := rec.Login(); l != "" {
+			logins = append(logins, userrow.LoginFingerprint(l))
+		}
 		// The record's raw bytes live in a buffer the reader reuses.
 		c.recs = append(c.recs, postgres.Record{Line: rec.Line, User: rec.User, Errors: rec.Errors, Raw: append([]byte(nil), rec.Raw()...)})
 		if len(c.recs) == opts.ChunkSize {
 			if err := send(); err != nil {
-				return err
+				return sent, err
 			}
 		}
 	}

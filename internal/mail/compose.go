@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/userimport/userimport/internal/lifecycle"
 )
 
 // Result is what the e-mail reports: one import, as it ended.
@@ -19,7 +21,7 @@ type Result struct {
 	Tenant   string
 	File     string // the uploaded file's name, e.g. "users.csv"
 	ImportID int64
-	State    string // finished, rejected or failed (anything else reads as finished)
+	State    lifecycle.ImportState // finished, rejected or failed (anything else reads as finished)
 	// FileError is why the file was rejected as a whole (State rejected), or
 	// what stopped the import (State failed).
 	FileError string
@@ -51,13 +53,6 @@ type Problem struct {
 	Column  string // the column's title; "" for the record as a whole
 	Message string
 }
-
-// States of an import that the e-mail tells apart.
-const (
-	StateFinished = "finished"
-	StateRejected = "rejected"
-	StateFailed   = "failed"
-)
 
 const (
 	maxProblems      = 10  // problems quoted in the message
@@ -120,12 +115,12 @@ func composeSubject(r Result) string {
 	}
 	file := truncate(oneLine(fileName(r)), maxSubjectFile)
 	switch r.State {
-	case StateRejected:
+	case lifecycle.ImportRejected:
 		if reason := oneLine(r.FileError); reason != "" {
 			return fmt.Sprintf("%s of %s rejected: %s", what, file, truncate(reason, maxSubjectReason))
 		}
 		return fmt.Sprintf("%s of %s rejected", what, file)
-	case StateFailed:
+	case lifecycle.ImportFailed:
 		return fmt.Sprintf("%s of %s failed", what, file)
 	}
 	if r.DryRun {
@@ -153,14 +148,14 @@ func newView(r Result) view {
 		created, updated = "To create", "To update"
 	}
 	switch r.State {
-	case StateRejected:
+	case lifecycle.ImportRejected:
 		v.Heading = fmt.Sprintf("%s of %s rejected", what, file)
 		v.Intro = append(v.Intro, fmt.Sprintf("%s was rejected as a whole, and nothing was imported.", file))
 		if reason != "" {
 			v.Intro = append(v.Intro, "Reason: "+reason)
 		}
 		v.Intro = append(v.Intro, "Correct the file and upload it again.")
-	case StateFailed:
+	case lifecycle.ImportFailed:
 		v.Heading = fmt.Sprintf("%s of %s failed", what, file)
 		msg := fmt.Sprintf("The %s of %s stopped because of an error on our side.", strings.ToLower(what), file)
 		if reason != "" {
@@ -194,7 +189,7 @@ func newView(r Result) view {
 	if r.ImportID != 0 {
 		add("Import ID", strconv.FormatInt(r.ImportID, 10))
 	}
-	if r.State != StateRejected || r.Records > 0 {
+	if r.State != lifecycle.ImportRejected || r.Records > 0 {
 		add("Records", thousands(r.Records))
 		add(created, thousands(r.Created))
 		add(updated, thousands(r.Updated))
@@ -245,7 +240,7 @@ func fixText(r Result, v view, file string) string {
 		}
 	}
 	switch {
-	case r.State == StateFailed || r.State == StateRejected:
+	case r.State == lifecycle.ImportFailed || r.State == lifecycle.ImportRejected:
 		// Uploading the report alone would leave out the records not yet
 		// imported: the intro says to upload the whole file again.
 		if report != "" {

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/userimport/userimport/internal/lifecycle"
 )
 
 func finished() Result {
 	return Result{
-		Tenant: "acme", File: "users.csv", ImportID: 42, State: StateFinished,
+		Tenant: "acme", File: "users.csv", ImportID: 42, State: lifecycle.ImportFinished,
 		Records: 10000, Created: 9900, Rejected: 100, Warnings: 3, Duration: 133 * time.Second,
 		FirstErrors: []Problem{
 			{Line: 313, Column: "User name", Message: "required: the user's full name"},
@@ -37,19 +39,19 @@ func TestComposeSubject(t *testing.T) {
 		{"dry run", func(r *Result) { r.DryRun = true },
 			"Dry run of users.csv: 9,900 to create, 0 to update, 0 unchanged, 100 rejected"},
 		{"rejected", func(r *Result) {
-			r.State, r.FileError = StateRejected, "line 1: no header: the first record holds no column title"
+			r.State, r.FileError = lifecycle.ImportRejected, "line 1: no header: the first record holds no column title"
 		},
 			"Import of users.csv rejected: line 1: no header: the first record holds no column title"},
-		{"rejected without reason", func(r *Result) { r.State = StateRejected }, "Import of users.csv rejected"},
-		{"dry run rejected", func(r *Result) { r.State, r.DryRun, r.FileError = StateRejected, true, "empty file" },
+		{"rejected without reason", func(r *Result) { r.State = lifecycle.ImportRejected }, "Import of users.csv rejected"},
+		{"dry run rejected", func(r *Result) { r.State, r.DryRun, r.FileError = lifecycle.ImportRejected, true, "empty file" },
 			"Dry run of users.csv rejected: empty file"},
-		{"failed", func(r *Result) { r.State, r.FileError = StateFailed, "database unavailable" }, "Import of users.csv failed"},
+		{"failed", func(r *Result) { r.State, r.FileError = lifecycle.ImportFailed, "database unavailable" }, "Import of users.csv failed"},
 		{"no file name", func(r *Result) { r.File = "" },
 			"Import of your file: 9,900 created, 0 updated, 0 unchanged, 100 rejected"},
 		{"header injection", func(r *Result) {
-			r.State, r.File, r.FileError = StateRejected, "a.csv\r\nBcc: x@evil.example", "bad\r\n\r\n<b>body</b>"
+			r.State, r.File, r.FileError = lifecycle.ImportRejected, "a.csv\r\nBcc: x@evil.example", "bad\r\n\r\n<b>body</b>"
 		}, "Import of a.csv Bcc: x@evil.example rejected: bad <b>body</b>"},
-		{"long reason cut", func(r *Result) { r.State, r.FileError = StateRejected, strings.Repeat("é", 200) },
+		{"long reason cut", func(r *Result) { r.State, r.FileError = lifecycle.ImportRejected, strings.Repeat("é", 200) },
 			"Import of users.csv rejected: " + strings.Repeat("é", maxSubjectReason-1) + "…"},
 	}
 	for _, tt := range tests {
@@ -125,10 +127,10 @@ func TestComposeReportSentence(t *testing.T) {
 			[]string{"This was a dry run: nothing was changed.", "To create:", "100 records would be rejected. Correct them in users.csv before importing it; the attached error report users-errors.csv lists them"},
 			[]string{"upload it as a new file"}},
 		{"rejected file", func(r *Result) {
-			r.State, r.FileError, r.Records, r.Rejected, r.Report, r.FirstErrors = StateRejected, "duplicate Login IDs", 0, 0, nil, nil
+			r.State, r.FileError, r.Records, r.Rejected, r.Report, r.FirstErrors = lifecycle.ImportRejected, "duplicate Login IDs", 0, 0, nil, nil
 		}, []string{"users.csv was rejected as a whole, and nothing was imported.", "Reason: duplicate Login IDs", "Correct the file and upload it again."},
 			[]string{"Records:", "Created:"}},
-		{"failed", func(r *Result) { r.State, r.FileError = StateFailed, "database unavailable" },
+		{"failed", func(r *Result) { r.State, r.FileError = lifecycle.ImportFailed, "database unavailable" },
 			[]string{"stopped because of an error on our side: database unavailable.", "You can upload the file again later",
 				"The attached error report users-errors.csv lists them"},
 			[]string{"as a new file"}},
@@ -240,7 +242,7 @@ func TestDuration(t *testing.T) {
 }
 
 func ExampleCompose() {
-	subject, _, _ := Compose(Result{File: "users.csv", State: StateFinished, Created: 9900, Rejected: 100})
+	subject, _, _ := Compose(Result{File: "users.csv", State: lifecycle.ImportFinished, Created: 9900, Rejected: 100})
 	fmt.Println(subject)
 	// Output: Import of users.csv: 9,900 created, 0 updated, 0 unchanged, 100 rejected
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/userimport/userimport/internal/lifecycle"
 )
 
 // FeedSummary is what a feed run's import e-mail adds: what the run did to
@@ -16,7 +18,7 @@ type FeedSummary struct {
 	RunID int64
 	Full  bool // full mode: absent users are deactivated
 	// State is the run's: finished, needs_approval or failed.
-	State       string
+	State       lifecycle.FeedRunState
 	Deactivated int
 	Reactivated int
 	Pending     int    // users whose deactivation waits for approval
@@ -35,9 +37,9 @@ func feedSubject(r Result) string {
 	}
 	name := truncate(oneLine(f.Name), maxSubjectFile)
 	switch {
-	case f.State == "needs_approval":
+	case f.State == lifecycle.RunNeedsApproval:
 		return fmt.Sprintf("Feed %s needs approval: %s users to deactivate (import %d)", name, thousands(f.Pending), r.ImportID)
-	case f.Deactivated > 0 && r.State == StateFinished:
+	case f.Deactivated > 0 && r.State == lifecycle.ImportFinished:
 		return fmt.Sprintf("Feed %s: %s created, %s updated, %s deactivated, %s rejected", name,
 			thousands(r.Created), thousands(r.Updated), thousands(f.Deactivated), thousands(r.Rejected))
 	}
@@ -68,7 +70,7 @@ func feedIntro(r Result) []string {
 	}
 	feed := fmt.Sprintf("feed %s (run %d)", oneLine(f.Name), f.RunID)
 	switch f.State {
-	case "needs_approval":
+	case lifecycle.RunNeedsApproval:
 		out = append(out,
 			fmt.Sprintf("This import is the %s. Its file leaves out %s of the %s active users, which is above the feed's safety limit: %s.",
 				feed, thousands(f.Pending), thousands(f.Active), oneLine(f.Reason)),
@@ -76,7 +78,7 @@ func feedIntro(r Result) []string {
 				fmt.Sprintf("importctl feeds approve --tenant %s %d (or POST /v1/feed-runs/%d/approve); otherwise reject it "+
 					"(importctl feeds reject, or POST /v1/feed-runs/%d/reject).", oneLine(r.Tenant), f.RunID, f.RunID, f.RunID),
 			"Users to deactivate: "+names()+".")
-	case "failed", "superseded":
+	case lifecycle.RunFailed, lifecycle.RunSuperseded:
 		out = append(out, fmt.Sprintf("This import is the %s. Nobody was deactivated: %s", feed, oneLine(f.Reason)))
 	default:
 		switch {

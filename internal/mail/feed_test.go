@@ -3,11 +3,13 @@ package mail
 import (
 	"strings"
 	"testing"
+
+	"github.com/userimport/userimport/internal/lifecycle"
 )
 
 func TestComposeFeed(t *testing.T) {
 	t.Parallel()
-	base := Result{Tenant: "acme", File: "hr.csv", ImportID: 7, State: StateFinished, Records: 100, Unchanged: 100}
+	base := Result{Tenant: "acme", File: "hr.csv", ImportID: 7, State: lifecycle.ImportFinished, Records: 100, Unchanged: 100}
 	for _, tc := range []struct {
 		feed             FeedSummary
 		subject, inIntro string

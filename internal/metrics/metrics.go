@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/userimport/userimport/internal/lifecycle"
 )
 
 // Importer holds the workers' series. A nil *Importer counts nothing, so that
@@ -99,11 +101,11 @@ func (m *Importer) ChunkFailed(took time.Duration, final bool) {
 }
 
 // ImportDone counts an import that reached its result.
-func (m *Importer) ImportDone(kind string, took time.Duration) {
+func (m *Importer) ImportDone(kind lifecycle.Kind, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.importDuration.WithLabelValues(kind).Observe(took.Seconds())
+	m.importDuration.WithLabelValues(string(kind)).Observe(took.Seconds())
 }
 
 // EmailSent counts a result e-mail, sent when err is nil.
@@ -128,7 +130,7 @@ func (m *Importer) Throttled(tenant string) {
 
 // ImportStats are the imports as PostgreSQL has them, over all tenants.
 type ImportStats struct {
-	ByState map[string]int
+	ByState map[lifecycle.ImportState]int
 	// OldestUnfinished is the age of the oldest import not yet finished,
 	// rejected or failed; 0 when there is none.
 	OldestUnfinished time.Duration
@@ -143,9 +145,6 @@ type importsCollector struct {
 	stats          ImportStatsFunc
 	byState, stuck *prometheus.Desc
 }
-
-// States are the states an import can be in, reported even when at 0.
-var States = []string{"pending", "planning", "running", "finalizing", "finished", "rejected", "failed"}
 
 // NewImportsCollector returns the collector of userimport_imports and
 // userimport_import_oldest_unfinished_seconds.
@@ -172,8 +171,8 @@ func (c *importsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.byState, err)
 		return
 	}
-	for _, state := range States {
-		ch <- prometheus.MustNewConstMetric(c.byState, prometheus.GaugeValue, float64(s.ByState[state]), state)
+	for _, state := range lifecycle.ImportStates() { // every state, even at 0
+		ch <- prometheus.MustNewConstMetric(c.byState, prometheus.GaugeValue, float64(s.ByState[state]), string(state))
 	}
 	ch <- prometheus.MustNewConstMetric(c.stuck, prometheus.GaugeValue, s.OldestUnfinished.Seconds())
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/userrow"
 )
 
@@ -76,7 +77,7 @@ func (s *Store) ApplyChunk(ctx context.Context, c Chunk, recs []Record, opts App
 func (s *Store) applyChunk(ctx context.Context, c Chunk, recs []Record, opts ApplyOptions) (Outcome, error) {
 	var out Outcome
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var state string
+		var state lifecycle.ChunkState
 		err := tx.QueryRow(ctx, `SELECT state, created, updated, unchanged, rejected FROM import_chunks
 			WHERE tenant_id = $1 AND import_id = $2 AND seq = $3 FOR UPDATE`, c.Tenant, c.ImportID, c.Seq,
 		).Scan(&state, &out.Created, &out.Updated, &out.Unchanged, &out.Rejected)
@@ -86,9 +87,14 @@ func (s *Store) applyChunk(ctx context.Context, c Chunk, recs []Record, opts App
 		if err != nil {
 			return err
 		}
-		if state == "done" {
+		if state == lifecycle.ChunkDone {
 			out.AlreadyApplied = true
 			return nil
+		}
+		if !opts.DryRun {
+			if err := waitFor(ctx, tx, c, recordLogins(recs)); err != nil {
+				return err
+			}
 		}
 		a := applier{tx: tx, chunk: c, opts: opts}
 		if err := a.run(ctx, recs); err != nil {
@@ -98,10 +104,10 @@ func (s *Store) applyChunk(ctx context.Context, c Chunk, recs []Record, opts App
 		if err := a.writeRejects(ctx); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE import_chunks SET state = 'done', created = $4, updated = $5,
+		tag, err := tx.Exec(ctx, `UPDATE import_chunks SET state = $8, created = $4, updated = $5,
 			unchanged = $6, rejected = $7, applied_at = now()
-			WHERE tenant_id = $1 AND import_id = $2 AND seq = $3 AND state <> 'done'`,
-			c.Tenant, c.ImportID, c.Seq, out.Created, out.Updated, out.Unchanged, out.Rejected)
+			WHERE tenant_id = $1 AND import_id = $2 AND seq = $3 AND state = $9`,
+			c.Tenant, c.ImportID, c.Seq, out.Created, out.Updated, out.Unchanged, out.Rejected, lifecycle.ChunkDone, lifecycle.ChunkPending)
 		if err != nil {
 			return err
 		}
@@ -501,9 +507,7 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		)
 		_, err := pgx.ForEachRow(rows, []any{&id, &number, &cur.RecordingMode, &cur.Voice, &cur.InstantMessaging, &cur.Video, &cur.DesktopScreen, &byImport, &byLine}, func() error {
 			ids[number] = id
-			e := exts[number]
-			sameImport := byImport != nil && *byImport == a.chunk.ImportID
-			if e.apply && cur != e.settings && (!sameImport || byLine == nil || int(*byLine) < e.line) {
+			if e := exts[number]; e.apply && cur != e.settings && a.setsAfter(byImport, byLine, e.line) {
 				toUpdate = append(toUpdate, number)
 			}
 			return nil
@@ -547,12 +551,13 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 	if len(toUpdate) > 0 {
 		cols := extColumns(exts, toUpdate)
 		// The guard is repeated in SQL: another applier may have set a later
-		// line of this import since the rows were read.
+		// line of this import since the rows were read. (A later import
+		// cannot have: its chunks wait for this one's, see waitFor.)
 		if _, err := tx.Exec(ctx, `UPDATE extensions e SET recording_mode = t.m, voice = t.v, instant_messaging = t.im,
 				video = t.vi, desktop_screen = t.ds, set_by_import = $2, set_by_line = t.l, updated_at = now()
 			FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l)
 			WHERE e.tenant_id = $1 AND e.number = t.n
-				AND (e.set_by_import IS DISTINCT FROM $2 OR e.set_by_line IS NULL OR e.set_by_line < t.l)`,
+				AND (e.set_by_import IS NULL OR e.set_by_line IS NULL OR (e.set_by_import, e.set_by_line) < ($2, t.l))`,
 			append([]any{a.chunk.Tenant, a.chunk.ImportID}, cols...)...); err != nil {
 			return nil, err
 		}
@@ -579,6 +584,20 @@ func (a *applier) insertExtensions(ctx context.Context, tx pgx.Tx, query string,
 	)
 	_, err = pgx.ForEachRow(rows, []any{&id, &number}, func() error { ids[number] = id; return nil })
 	return err
+}
+
+// setsAfter reports whether this chunk's record at line comes after the one
+// that set an extension's settings (byImport, byLine): applying a tenant's
+// imports one after another, the later import's record wins, and within an
+// import the later line.
+func (a *applier) setsAfter(byImport *int64, byLine *int32, line int) bool {
+	if byImport == nil || byLine == nil {
+		return true
+	}
+	if *byImport != a.chunk.ImportID {
+		return *byImport < a.chunk.ImportID
+	}
+	return int(*byLine) < line
 }
 
 // extWrite is what the chunk sets on one extension.

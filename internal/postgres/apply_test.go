@@ -12,8 +12,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
 )
 
@@ -41,16 +43,22 @@ func parse(t *testing.T, roles []string, rows ...map[userrow.Column]string) []po
 func apply(t *testing.T, s *postgres.Store, tenant string, recs []postgres.Record) (int64, postgres.Outcome) {
 	t.Helper()
 	ctx := t.Context()
-	id, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Kind: "local", Source: t.Name()})
+	id, _, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Kind: "local", Source: t.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddChunks(ctx, tenant, id, []postgres.ChunkSpec{{Seq: 0, Records: len(recs)}}); err != nil {
+	if err := s.AddChunks(ctx, tenant, id, []userfile.Chunk{{Seq: 0, Records: len(recs)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SavePlan(ctx, tenant, id, userfile.Plan{Records: len(recs), Chunks: 1}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := s.ApplyChunk(ctx, postgres.Chunk{Tenant: tenant, ImportID: id, Seq: 0}, recs, postgres.ApplyOptions{Defaults: userrow.Defaults{Today: today}})
 	if err != nil {
 		t.Fatalf("ApplyChunk: %v", err)
+	}
+	if finished, err := s.FinishImport(ctx, tenant, id, 0); err != nil || !finished {
+		t.Fatalf("FinishImport: %v, %v", finished, err)
 	}
 	return id, out
 }
@@ -251,14 +259,14 @@ func TestConcurrentChunksCreateGroupsOnce(t *testing.T) {
 	s := pgtest.Store(t)
 	tenant := pgtest.Tenant(t)
 	ctx := t.Context()
-	id, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: t.Name()})
+	id, _, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: t.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const chunks, per = 8, 200
-	specs := make([]postgres.ChunkSpec, chunks)
+	specs := make([]userfile.Chunk, chunks)
 	for i := range specs {
-		specs[i] = postgres.ChunkSpec{Seq: i, Records: per}
+		specs[i] = userfile.Chunk{Seq: i, Records: per}
 	}
 	if err := s.AddChunks(ctx, tenant, id, specs); err != nil {
 		t.Fatal(err)
@@ -339,11 +347,11 @@ func TestLaterLineSetsExtension(t *testing.T) {
 		s := pgtest.Store(t)
 		tenant := pgtest.Tenant(t)
 		ctx := t.Context()
-		id, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: t.Name()})
+		id, _, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: t.Name()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AddChunks(ctx, tenant, id, []postgres.ChunkSpec{{Seq: 0, Records: 1}, {Seq: 1, Records: 1}}); err != nil {
+		if err := s.AddChunks(ctx, tenant, id, []userfile.Chunk{{Seq: 0, Records: 1}, {Seq: 1, Records: 1}}); err != nil {
 			t.Fatal(err)
 		}
 		later := parse(t, nil, map[userrow.Column]string{userrow.UserName: "Later", userrow.LoginID: "later", userrow.PhoneMapping: "+3630000", userrow.RecordingMode: "no"})
@@ -417,11 +425,11 @@ func TestDryRun(t *testing.T) {
 		map[userrow.Column]string{userrow.UserName: "D", userrow.LoginID: "d_bad"},
 	)
 	recs[1].Line = 99
-	id, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: t.Name(), DryRun: true})
+	id, _, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: t.Name(), Options: lifecycle.Options{DryRun: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddChunks(ctx, tenant, id, []postgres.ChunkSpec{{Seq: 0, Records: len(recs)}}); err != nil {
+	if err := s.AddChunks(ctx, tenant, id, []userfile.Chunk{{Seq: 0, Records: len(recs)}}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := s.ApplyChunk(ctx, postgres.Chunk{Tenant: tenant, ImportID: id}, recs, postgres.ApplyOptions{DryRun: true})

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/userimport/userimport/internal/lifecycle"
 )
 
 // Feed errors.
@@ -175,10 +176,7 @@ type FeedRun struct {
 	Feed         string // its name
 	Tenant       string
 	ScheduledFor time.Time
-	// State: running, nothing_new, importing, finished, needs_approval (the
-	// deactivations wait for a decision), applied (approved), rejected (the
-	// list was dropped), superseded (a later run replaced the list) or failed.
-	State        string
+	State        lifecycle.FeedRunState
 	ObjectKey    string
 	ObjectETag   string
 	ImportID     int64 // 0: none
@@ -274,23 +272,24 @@ type NewFeedRun struct {
 }
 
 // StartFeedRun records the run of the feed scheduled for n.ScheduledFor and,
-// when there is an object to import, its import (kind feed, state planning),
-// in one transaction. It reports false when the run exists already: another
-// scheduler or delivery started it, and this one must do nothing.
-func (s *Store) StartFeedRun(ctx context.Context, n NewFeedRun) (FeedRun, bool, error) {
+// when there is an object to import (im), its import, in one transaction. It
+// reports false when the run exists already: another scheduler or delivery
+// started it, and this one must do nothing. intake.StartFeedRun is its only
+// caller: it enqueues the import's plan.
+func (s *Store) StartFeedRun(ctx context.Context, n NewFeedRun, im *NewImport) (FeedRun, bool, error) {
 	var (
 		runID   int64
 		started bool
 	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		state := "importing"
-		if n.Source == "" {
-			state = "nothing_new"
+		state := lifecycle.RunImporting
+		if im == nil {
+			state = lifecycle.RunNothingNew
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO feed_runs (feed_id, tenant_id, scheduled_for, state, object_key, object_etag, stale, finished_at)
-			VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), $7, CASE WHEN $4 = 'nothing_new' THEN now() END)
+			VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), $7, CASE WHEN $4 = $8 THEN now() END)
 			ON CONFLICT (feed_id, scheduled_for) DO NOTHING RETURNING id`,
-			n.Feed.ID, n.Feed.Tenant, n.ScheduledFor, state, n.ObjectKey, n.ObjectETag, n.Stale).Scan(&runID)
+			n.Feed.ID, n.Feed.Tenant, n.ScheduledFor, state, n.ObjectKey, n.ObjectETag, n.Stale, lifecycle.RunNothingNew).Scan(&runID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -298,19 +297,11 @@ func (s *Store) StartFeedRun(ctx context.Context, n NewFeedRun) (FeedRun, bool, 
 			return err
 		}
 		started = true
-		if n.Source == "" {
+		if im == nil {
 			return nil
 		}
-		opts, err := json.Marshal(map[string]any{"delimiter": n.Feed.Delimiter, "header": n.Feed.Header,
-			"notify": notifyList(n.Feed.Notify), "feed": n.Feed.Name})
+		importID, _, err := insertImport(ctx, tx, *im)
 		if err != nil {
-			return err
-		}
-		var importID int64
-		if err := tx.QueryRow(ctx, `INSERT INTO imports (tenant_id, kind, source, source_etag, source_size, options,
-				requested_by, state, started_at)
-			VALUES ($1, 'feed', $2, NULLIF($3, ''), NULLIF($4, 0), $5, $6, 'planning', now()) RETURNING id`,
-			n.Feed.Tenant, n.Source, n.ObjectETag, n.ObjectSize, opts, "feed "+n.Feed.Name).Scan(&importID); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE feed_runs SET import_id = $2 WHERE id = $1`, runID, importID)

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"testing"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/userrow"
@@ -25,8 +26,9 @@ func TestOlderRunSupersededByLaterOne(t *testing.T) {
 	}
 	var runs []postgres.FeedRun
 	for i := range 2 {
-		r, ok, err := s.StartFeedRun(ctx, postgres.NewFeedRun{Feed: f, ScheduledFor: today.AddDate(0, 0, i),
-			Source: "s3://b/feeds/" + tenant + "/x.csv", ObjectKey: "x", ObjectETag: string(rune('a' + i))})
+		n := postgres.NewFeedRun{Feed: f, ScheduledFor: today.AddDate(0, 0, i),
+			Source: "s3://b/feeds/" + tenant + "/x.csv", ObjectKey: "x", ObjectETag: string(rune('a' + i))}
+		r, ok, err := s.StartFeedRun(ctx, n, &postgres.NewImport{Tenant: tenant, Kind: lifecycle.KindFeed, Source: n.Source, SourceETag: n.ObjectETag})
 		if err != nil || !ok {
 			t.Fatal(ok, err)
 		}

@@ -5,21 +5,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/userimport/userimport/internal/lifecycle"
+	"github.com/userimport/userimport/internal/userfile"
+	"github.com/userimport/userimport/internal/userrow"
 )
 
 // NewImport describes an import job to create.
 type NewImport struct {
 	Tenant      string
-	Kind        string // upload, local, retry or feed
+	Kind        lifecycle.Kind
 	ParentID    int64  // the import a retry re-processes; 0 for none
 	Source      string // s3://bucket/key, or a local file's name
 	SourceETag  string
 	SourceSize  int64
-	Options     map[string]any
-	DryRun      bool
+	Options     lifecycle.Options
 	RequestedBy string
 }
 
@@ -27,9 +31,9 @@ type NewImport struct {
 type Import struct {
 	ID         int64
 	Tenant     string
-	Kind       string
+	Kind       lifecycle.Kind
 	Source     string
-	State      string
+	State      lifecycle.ImportState
 	Error      string
 	DryRun     bool
 	Records    int
@@ -45,128 +49,161 @@ type Import struct {
 	FinishedAt *time.Time
 }
 
-// ChunkSpec is one chunk of an import's source: a byte range and the records
-// in it.
-type ChunkSpec struct {
-	Seq       int
-	Offset    int64
-	Length    int64
-	FirstLine int
-	Records   int
+// CreateImport records a new import in state planning, its tenant created on
+// first use. It reports false, with the existing import's ID, when an S3
+// event announces an object version (source and ETag) announced before.
+// Only intake calls it: recording an import goes with enqueueing its plan.
+func (s *Store) CreateImport(ctx context.Context, n NewImport) (int64, bool, error) {
+	var (
+		id      int64
+		created bool
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		id, created, err = insertImport(ctx, tx, n)
+		return err
+	})
+	return id, created, err
 }
 
-// CreateImport records a new import job for the tenant (created on first use).
-func (s *Store) CreateImport(ctx context.Context, n NewImport) (int64, error) {
-	if err := s.EnsureTenant(ctx, n.Tenant); err != nil {
-		return 0, err
+// insertImport is the one INSERT INTO imports. It holds the tenant's row lock
+// until the transaction ends, so that a tenant's import IDs are given in the
+// order the imports commit: "accepted earlier" is "smaller ID", which the
+// engine's apply order relies on (see waitFor).
+func insertImport(ctx context.Context, tx pgx.Tx, n NewImport) (int64, bool, error) {
+	if err := ValidTenant(n.Tenant); err != nil {
+		return 0, false, err
 	}
 	if n.Kind == "" {
-		n.Kind = "upload"
+		n.Kind = lifecycle.KindUpload
 	}
-	opts, err := json.Marshal(n.Options)
+	if !n.Kind.Valid() {
+		return 0, false, fmt.Errorf("import kind %q: use one of %v", n.Kind, lifecycle.Kinds())
+	}
+	opts, err := n.Options.Marshal()
 	if err != nil {
-		return 0, err
+		return 0, false, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, n.Tenant); err != nil {
+		return 0, false, err
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE`, n.Tenant); err != nil {
+		return 0, false, err
 	}
 	var parent *int64
 	if n.ParentID != 0 {
 		parent = &n.ParentID
 	}
 	var id int64
-	err = s.pool.QueryRow(ctx, `INSERT INTO imports (tenant_id, kind, parent_id, source, source_etag, source_size,
+	err = tx.QueryRow(ctx, `INSERT INTO imports (tenant_id, kind, parent_id, source, source_etag, source_size,
 			options, dry_run, requested_by, state, started_at)
-		VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, 0), $7, $8, NULLIF($9, ''), 'planning', now())
-		RETURNING id`,
-		n.Tenant, n.Kind, parent, n.Source, n.SourceETag, n.SourceSize, opts, n.DryRun, n.RequestedBy).Scan(&id)
-	return id, err
-}
-
-// CreateEventImport records an import for an object announced by an S3
-// event, once per object version: it reports false (and the existing import's
-// ID) when the same source and ETag were announced before.
-func (s *Store) CreateEventImport(ctx context.Context, n NewImport) (int64, bool, error) {
-	if err := s.EnsureTenant(ctx, n.Tenant); err != nil {
-		return 0, false, err
-	}
-	opts, err := json.Marshal(n.Options)
-	if err != nil {
-		return 0, false, err
-	}
-	var id int64
-	err = s.pool.QueryRow(ctx, `INSERT INTO imports (tenant_id, kind, source, source_etag, source_size, options, requested_by, state, started_at)
-		VALUES ($1, 'event', $2, $3, NULLIF($4, 0), $5, 's3 event', 'planning', now())
+		VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, 0), $7, $8, NULLIF($9, ''), $10, now())
 		ON CONFLICT (tenant_id, source, source_etag) WHERE kind = 'event' DO NOTHING
-		RETURNING id`, n.Tenant, n.Source, n.SourceETag, n.SourceSize, opts).Scan(&id)
+		RETURNING id`,
+		n.Tenant, n.Kind, parent, n.Source, n.SourceETag, n.SourceSize, opts, n.Options.DryRun, n.RequestedBy,
+		lifecycle.ImportPlanning).Scan(&id)
 	if err == nil {
 		return id, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, err
 	}
-	err = s.pool.QueryRow(ctx, `SELECT id FROM imports WHERE tenant_id = $1 AND kind = 'event' AND source = $2 AND source_etag = $3`,
-		n.Tenant, n.Source, n.SourceETag).Scan(&id)
+	err = tx.QueryRow(ctx, `SELECT id FROM imports WHERE tenant_id = $1 AND kind = $2 AND source = $3 AND source_etag = $4`,
+		n.Tenant, n.Kind, n.Source, n.SourceETag).Scan(&id)
 	return id, false, err
 }
 
-// AddChunks records an import's chunks and moves it to running. Adding the
-// same chunks again (a redelivered plan) changes nothing.
-func (s *Store) AddChunks(ctx context.Context, tenant string, importID int64, chunks []ChunkSpec) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return addChunks(ctx, tx, tenant, importID, chunks) })
-}
-
-// addChunks counts only the chunks it inserts, onto the stored count: local
-// imports add their chunks from concurrent appliers, and a count(*) subquery
-// would miss a chunk another applier committed while this one waited for the
-// row lock, leaving chunks_done past chunks and the import never finished.
-func addChunks(ctx context.Context, tx pgx.Tx, tenant string, importID int64, chunks []ChunkSpec) error {
+// AddChunks records chunks of an import as its plan cuts them; SavePlan then
+// says they are all there. Adding the same chunks again (a redelivered plan)
+// changes nothing.
+//
+// It counts only the chunks it inserts, onto the stored count: local imports
+// add their chunks from concurrent appliers, and a count(*) subquery would
+// miss a chunk another applier committed while this one waited for the row
+// lock, leaving chunks_done past chunks and the import never finished.
+func (s *Store) AddChunks(ctx context.Context, tenant string, importID int64, chunks []userfile.Chunk) error {
+	if len(chunks) == 0 {
+		return nil
+	}
 	n := len(chunks)
 	seq, lines, records := make([]int32, n), make([]int32, n), make([]int32, n)
 	offsets, lengths := make([]int64, n), make([]int64, n)
+	logins := make([][]byte, n)
 	for i, c := range chunks {
 		seq[i], lines[i], records[i] = int32(c.Seq), int32(c.FirstLine), int32(c.Records)
 		offsets[i], lengths[i] = c.Offset, c.Length
+		logins[i] = c.Logins.Encode()
 	}
-	_, err := tx.Exec(ctx, `WITH added AS (
-			INSERT INTO import_chunks (import_id, seq, tenant_id, byte_offset, byte_length, first_line, records)
-			SELECT $2, c.seq, $1, c.byte_offset, c.byte_length, c.first_line, c.records
-			FROM unnest($3::integer[], $4::bigint[], $5::bigint[], $6::integer[], $7::integer[])
-				AS c(seq, byte_offset, byte_length, first_line, records)
+	_, err := s.pool.Exec(ctx, `WITH added AS (
+			INSERT INTO import_chunks (import_id, seq, tenant_id, byte_offset, byte_length, first_line, records, logins, state)
+			SELECT $2, c.seq, $1, c.byte_offset, c.byte_length, c.first_line, c.records, c.logins, $8
+			FROM unnest($3::integer[], $4::bigint[], $5::bigint[], $6::integer[], $7::integer[], $9::bytea[])
+				AS c(seq, byte_offset, byte_length, first_line, records, logins)
 			ON CONFLICT (import_id, seq) DO NOTHING
 			RETURNING 1)
-		UPDATE imports SET chunks = chunks + (SELECT count(*) FROM added),
-			state = CASE WHEN state = 'planning' THEN 'running' ELSE state END
-		WHERE tenant_id = $1 AND id = $2`, tenant, importID, seq, offsets, lengths, lines, records)
+		UPDATE imports SET chunks = chunks + (SELECT count(*) FROM added)
+		WHERE tenant_id = $1 AND id = $2`, tenant, importID, seq, offsets, lengths, lines, records,
+		lifecycle.ChunkPending, logins)
 	return err
 }
 
-// RejectImport marks an import rejected as a whole, with the reason.
+// ErrIllegalMove says a state change is not one the lifecycle allows from
+// the row's state (see package lifecycle).
+var ErrIllegalMove = errors.New("not allowed from the import's state")
+
+// moveImport changes an import's state to `to`, guarded in SQL by the states
+// the lifecycle allows it from, plus set (more columns, from $4 on) and where
+// (more conditions). It reports false when the import is in `to` already or
+// the extra conditions do not hold; a move from any other state is
+// ErrIllegalMove.
+func (s *Store) moveImport(ctx context.Context, tenant string, id int64, to lifecycle.ImportState, set, where string, args ...any) (bool, error) {
+	from := lifecycle.Strings(lifecycle.From(lifecycle.ImportMoves(), to)...)
+	q := `UPDATE imports SET state = $3` + set + ` WHERE tenant_id = $1 AND id = $2 AND state = ANY($` +
+		fmt.Sprint(4+len(args)) + `)` + where
+	tag, err := s.pool.Exec(ctx, q, append(append([]any{tenant, id, to}, args...), from)...)
+	if err != nil || tag.RowsAffected() == 1 {
+		return err == nil, err
+	}
+	var state lifecycle.ImportState
+	if err := s.pool.QueryRow(ctx, `SELECT state FROM imports WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(&state); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, fmt.Errorf("import %d: %w", id, ErrNotFound)
+		}
+		return false, err
+	}
+	if state == to || slices.Contains(from, string(state)) {
+		return false, nil
+	}
+	return false, fmt.Errorf("import %d: %s → %s: %w", id, state, to, ErrIllegalMove)
+}
+
+// RejectImport marks an import rejected as a whole, with the reason. An
+// import already ended stays as it is.
 func (s *Store) RejectImport(ctx context.Context, tenant string, importID int64, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE imports SET state = 'rejected', error = $3, finished_at = now()
-		WHERE tenant_id = $1 AND id = $2 AND state NOT IN ('finished', 'rejected')`, tenant, importID, reason)
+	_, err := s.moveImport(ctx, tenant, importID, lifecycle.ImportRejected, `, error = $4, finished_at = now()`, "", reason)
+	if errors.Is(err, ErrIllegalMove) {
+		return nil // finished or failed first: that outcome stands
+	}
 	return err
 }
 
 // FailImport marks an import failed for a reason no retry will mend; the
-// chunks already applied stay applied.
+// chunks already applied stay applied. It reports whether this call failed
+// it (false: it had ended already).
 func (s *Store) FailImport(ctx context.Context, tenant string, importID int64, reason string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE imports SET state = 'failed', error = $3, finished_at = now()
-		WHERE tenant_id = $1 AND id = $2 AND state NOT IN ('finished', 'rejected', 'failed')`, tenant, importID, reason)
-	if err != nil {
-		return false, err
+	failed, err := s.moveImport(ctx, tenant, importID, lifecycle.ImportFailed, `, error = $4, finished_at = now()`, "", reason)
+	if errors.Is(err, ErrIllegalMove) {
+		return false, nil
 	}
-	return tag.RowsAffected() == 1, nil
+	return failed, err
 }
 
 // FinishImport marks an import finished once all its chunks are done. It
 // reports whether this call finished it (false: already finished, or chunks
 // still pending).
 func (s *Store) FinishImport(ctx context.Context, tenant string, importID int64, warnings int) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE imports SET state = 'finished', warnings = $3, finished_at = now()
-		WHERE tenant_id = $1 AND id = $2 AND state IN ('planning', 'running', 'finalizing') AND chunks_done = chunks`,
-		tenant, importID, warnings)
-	if err != nil {
-		return false, err
-	}
-	return tag.RowsAffected() == 1, nil
+	return s.moveImport(ctx, tenant, importID, lifecycle.ImportFinished, `, warnings = $4, finished_at = now()`,
+		` AND chunks_done = chunks`, warnings)
 }
 
 // importColumns are read into an Import by scanImport.
@@ -219,44 +256,65 @@ func (s *Store) Rejects(ctx context.Context, tenant string, importID int64, fn f
 	return err
 }
 
-// Plan is what the planner stores for the chunks: how to read a range of the
-// source, and the records the whole-file checks rejected.
-type Plan struct {
-	Delimiter string              `json:"delimiter"` // "," or ";"
-	Columns   []int               `json:"columns"`   // the layout's columns; null for a positional file
-	Rejected  map[int]PlanProblem `json:"rejected"`  // by line
-	Warnings  int                 `json:"warnings"`
+// AddFileRejects records records the whole-file checks rejected, as the
+// plan finds them. Adding them again (a redelivered plan) changes nothing.
+func (s *Store) AddFileRejects(ctx context.Context, tenant string, importID int64, lines []int, probs []userrow.Problem) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	cols, msgs := make([]int16, len(probs)), make([]string, len(probs))
+	for i, p := range probs {
+		cols[i], msgs[i] = int16(p.Column), p.Message
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO import_file_rejects (import_id, line, tenant_id, column_no, message)
+		SELECT $2, l, $1, c, m FROM unnest($3::integer[], $4::smallint[], $5::text[]) AS t(l, c, m)
+		ON CONFLICT (import_id, line) DO NOTHING`, tenant, importID, lines, cols, msgs)
+	return err
 }
 
-// PlanProblem is a whole-file rejection.
-type PlanProblem struct {
-	Column  int    `json:"column"`
-	Message string `json:"message"`
+// FileRejects returns the whole-file rejections of chunk seq's lines (from
+// its first line to the next chunk's), by line; nil when there are none.
+func (s *Store) FileRejects(ctx context.Context, tenant string, importID int64, seq int) (map[int]userrow.Problem, error) {
+	rows, err := s.pool.Query(ctx, `SELECT r.line, r.column_no, r.message FROM import_chunks c
+		JOIN import_file_rejects r ON r.import_id = c.import_id AND r.line >= c.first_line
+			AND r.line < coalesce((SELECT n.first_line FROM import_chunks n WHERE n.import_id = c.import_id AND n.seq = c.seq + 1), 2147483647)
+		WHERE c.tenant_id = $1 AND c.import_id = $2 AND c.seq = $3`, tenant, importID, seq)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out  map[int]userrow.Problem
+		line int
+		col  int16
+		msg  string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&line, &col, &msg}, func() error {
+		if out == nil {
+			out = map[int]userrow.Problem{}
+		}
+		out[line] = userrow.Problem{Column: userrow.Column(col), Message: msg}
+		return nil
+	})
+	return out, err
 }
 
-// SavePlan stores the plan and the chunks of an import and moves it to
-// running. Saving the same plan again (a redelivered plan task) changes
+// SavePlan stores the plan of an import whose chunks are all recorded and
+// moves it to running. Saving a plan again (a redelivered plan task) changes
 // nothing.
-func (s *Store) SavePlan(ctx context.Context, tenant string, importID int64, p Plan, chunks []ChunkSpec) error {
+func (s *Store) SavePlan(ctx context.Context, tenant string, importID int64, p userfile.Plan) error {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
-	// One transaction: a plan without its chunks would look finished.
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE imports SET plan = $3, warnings = $4 WHERE tenant_id = $1 AND id = $2 AND plan IS NULL`,
-			tenant, importID, b, p.Warnings); err != nil {
-			return err
-		}
-		return addChunks(ctx, tx, tenant, importID, chunks)
-	})
+	_, err = s.moveImport(ctx, tenant, importID, lifecycle.ImportRunning, `, plan = $4, warnings = $5`, ` AND plan IS NULL`, b, p.Warnings)
+	return err
 }
 
 // Job is an import as a worker needs it.
 type Job struct {
 	Import
-	Options map[string]any
-	Plan    *Plan // nil before planning
+	Options lifecycle.Options
+	Plan    *userfile.Plan // nil before planning
 }
 
 // Job returns the import with its options and plan.
@@ -271,13 +329,13 @@ func (s *Store) Job(ctx context.Context, tenant string, id int64) (Job, error) {
 		return Job{}, err
 	}
 	j := Job{Import: im}
-	if err := json.Unmarshal(opts, &j.Options); err != nil {
-		return Job{}, fmt.Errorf("import %d options: %w", id, err)
+	if j.Options, err = lifecycle.ParseOptions(opts); err != nil {
+		return Job{}, fmt.Errorf("import %d: %w", id, err)
 	}
 	if plan != nil {
-		j.Plan = &Plan{}
+		j.Plan = &userfile.Plan{}
 		if err := json.Unmarshal(plan, j.Plan); err != nil {
-			return Job{}, fmt.Errorf("import %d plan: %w", id, err)
+			return Job{}, fmt.Errorf("import %d: %w", id, err)
 		}
 	}
 	return j, nil
@@ -306,22 +364,22 @@ func (s *Store) SetReport(ctx context.Context, tenant string, id int64, where st
 	return err
 }
 
-// ChunkState is a chunk of an import and whether it is applied.
-type ChunkState struct {
-	ChunkSpec
+// PlannedChunk is a chunk of an import and whether it is applied.
+type PlannedChunk struct {
+	userfile.Chunk
 	Done bool
 }
 
 // Chunks returns an import's chunks in order.
-func (s *Store) Chunks(ctx context.Context, tenant string, importID int64) ([]ChunkState, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq, byte_offset, byte_length, first_line, records, state = 'done'
-		FROM import_chunks WHERE tenant_id = $1 AND import_id = $2 ORDER BY seq`, tenant, importID)
+func (s *Store) Chunks(ctx context.Context, tenant string, importID int64) ([]PlannedChunk, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, byte_offset, byte_length, first_line, records, state = $3
+		FROM import_chunks WHERE tenant_id = $1 AND import_id = $2 ORDER BY seq`, tenant, importID, lifecycle.ChunkDone)
 	if err != nil {
 		return nil, err
 	}
 	var (
-		out []ChunkState
-		c   ChunkState
+		out []PlannedChunk
+		c   PlannedChunk
 	)
 	_, err = pgx.ForEachRow(rows, []any{&c.Seq, &c.Offset, &c.Length, &c.FirstLine, &c.Records, &c.Done}, func() error {
 		out = append(out, c)
@@ -331,7 +389,7 @@ func (s *Store) Chunks(ctx context.Context, tenant string, importID int64) ([]Ch
 }
 
 // Imports lists the tenant's imports, newest first, optionally in one state.
-func (s *Store) Imports(ctx context.Context, tenant, state string, limit int) ([]Import, error) {
+func (s *Store) Imports(ctx context.Context, tenant string, state lifecycle.ImportState, limit int) ([]Import, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+importColumns+` FROM imports WHERE tenant_id = $1 AND ($2 = '' OR state = $2)
 		ORDER BY id DESC LIMIT $3`, tenant, state, limit)
 	if err != nil {
@@ -352,7 +410,8 @@ func (s *Store) WouldCreate(ctx context.Context, tenant string, importID int64) 
 // tenant: the sweep checks that each has its tasks on the queue.
 func (s *Store) Unfinished(ctx context.Context, olderThan time.Duration) ([]Import, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+importColumns+` FROM imports
-		WHERE state IN ('planning', 'running') AND created_at < now() - $1 * interval '1 millisecond' ORDER BY id`, olderThan.Milliseconds())
+		WHERE state = ANY($2) AND created_at < now() - $1 * interval '1 millisecond' ORDER BY id`,
+		olderThan.Milliseconds(), lifecycle.Strings(lifecycle.ImportPlanning, lifecycle.ImportRunning))
 	if err != nil {
 		return nil, err
 	}
@@ -364,9 +423,9 @@ func (s *Store) Unfinished(ctx context.Context, olderThan time.Duration) ([]Impo
 // step) is still owed. Over all tenants, for the sweep.
 func (s *Store) Unnotified(ctx context.Context, olderThan time.Duration) ([]Import, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+importColumns+` FROM imports
-		WHERE state IN ('finished', 'rejected', 'failed') AND notified_at IS NULL
+		WHERE state = ANY($2) AND notified_at IS NULL
 		  AND finished_at < now() - $1 * interval '1 millisecond' AND finished_at > now() - interval '1 day'
-		ORDER BY id`, olderThan.Milliseconds())
+		ORDER BY id`, olderThan.Milliseconds(), lifecycle.Strings(lifecycle.ImportFinished, lifecycle.ImportRejected, lifecycle.ImportFailed))
 	if err != nil {
 		return nil, err
 	}

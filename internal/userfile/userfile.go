@@ -102,10 +102,17 @@ type Record struct {
 	raw      []byte
 	// fileWide is the problem the whole-file checks found, if any.
 	fileWide *userrow.Problem
+	// login is the record's Login ID when it can be read, valid record or
+	// not (set when reading a whole file, not a range).
+	login string
 }
 
 // Valid reports whether the record can be imported.
 func (r *Record) Valid() bool { return len(r.Errors) == 0 }
+
+// Login returns the record's Login ID when it could be read, valid record or
+// not; "" when reading a range.
+func (r *Record) Login() string { return r.login }
 
 // Raw returns the record's bytes as they are in the file (for a record over
 // the size limit, the start of it).
@@ -268,6 +275,7 @@ func (r *Reader) crossCheck(rec *Record) {
 	if login == "" {
 		return
 	}
+	rec.login = login
 	if p := r.check.Login(rec.Line, login); p != nil {
 		rec.Errors = append(rec.Errors, *p)
 		rec.fileWide = p

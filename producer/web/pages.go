@@ -12,9 +12,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/intake"
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
-	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
 )
@@ -162,7 +163,7 @@ func (u *UI) uploadDryRun(r *http.Request, s *session, f *uploadForm) (int64, er
 			if err := checkForm(f, &notify); err != nil {
 				return 0, err
 			}
-			key := u.d.UploadKey(s.Tenant, part.FileName())
+			key := intake.UploadKey(s.Tenant, part.FileName())
 			if _, err := u.d.Files.Upload(r.Context(), key, part, "text/csv"); err != nil {
 				return 0, err
 			}
@@ -194,8 +195,8 @@ func (u *UI) uploadDryRun(r *http.Request, s *session, f *uploadForm) (int64, er
 	if source == "" {
 		return 0, formError("Choose a file to upload.")
 	}
-	opts := map[string]any{"delimiter": f.Delimiter, "header": f.Header, "notify": []any{}}
-	id, err := u.start(r.Context(), postgres.NewImport{Tenant: s.Tenant, Source: source, RequestedBy: "web", DryRun: true, Options: opts})
+	opts := lifecycle.Options{Delimiter: f.Delimiter, Header: f.Header, DryRun: true}
+	id, err := u.start(r.Context(), postgres.NewImport{Tenant: s.Tenant, Source: source, RequestedBy: "web", Options: opts})
 	if err != nil {
 		return 0, err
 	}
@@ -226,18 +227,8 @@ func checkForm(f *uploadForm, notify *[]string) error {
 
 // start records an import and queues its plan task.
 func (u *UI) start(ctx context.Context, n postgres.NewImport) (int64, error) {
-	id, err := u.d.Store.CreateImport(ctx, n)
-	if err != nil {
-		return 0, err
-	}
-	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: n.Tenant, ImportID: id}, u.d.Namespace.Queue(task.QueueDefault))
-	if err == nil {
-		_, err = u.d.Queue.EnqueueContext(ctx, t)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("queue import %d: %w", id, err)
-	}
-	return id, nil
+	im, _, err := u.d.Intake.Start(ctx, n)
+	return im.ID, err
 }
 
 // lookup finds the tenant's import named in the path; another tenant's is
@@ -274,7 +265,7 @@ func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	d := importData{importRow: newImportRow(im), CanRetry: im.State == "finished" && im.Report != "" && im.Rejected > 0}
+	d := importData{importRow: newImportRow(im), CanRetry: im.State == lifecycle.ImportFinished && im.Report != "" && im.Rejected > 0}
 	if im.Report != "" {
 		d.ReportName = path.Base(im.Report)
 	}
@@ -344,8 +335,8 @@ func (u *UI) retry(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	child, err := u.d.Retry(r.Context(), s.Tenant, im.ID)
-	if errors.Is(err, ErrNothingToRetry) {
+	child, err := u.d.Intake.Retry(r.Context(), s.Tenant, im.ID)
+	if errors.Is(err, intake.ErrNothingToRetry) {
 		u.render(w, r, http.StatusConflict, "message", page{Title: "Nothing to retry", Tenant: s.Tenant, CSRF: u.csrf(s),
 			D: message{Heading: "Nothing to retry", Text: "The import has no rejected records to retry: it is not finished, or it rejected none.",
 				Link: "Back to the import", LinkTo: fmt.Sprintf("/ui/imports/%d", im.ID)}})
@@ -355,5 +346,5 @@ func (u *UI) retry(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, r, err)
 		return
 	}
-	seeOther(w, r, fmt.Sprintf("/ui/imports/%d?notice=retry", child))
+	seeOther(w, r, fmt.Sprintf("/ui/imports/%d?notice=retry", child.ID))
 }

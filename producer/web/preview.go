@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/userfile"
@@ -49,10 +50,10 @@ func (r *record) valid() bool { return len(r.Problems) == 0 }
 type source struct {
 	job      postgres.Job
 	key      string
-	chunks   []postgres.ChunkState
+	chunks   []postgres.PlannedChunk
 	opts     userfile.Options // the plan's delimiter and the tenant's roles
 	layout   *userrow.Layout
-	rejected map[int]userrow.Problem // the plan's whole-file rejections
+	rejected map[int]userrow.Problem // the whole-file rejections of the chunk read last
 	validate *userrow.Validator
 	edits    map[int]postgres.Edit
 }
@@ -71,7 +72,7 @@ func (u *UI) openSource(ctx context.Context, tenant string, id int64) (*source, 
 	if err != nil || bucket != u.d.Files.Bucket() {
 		return nil, fmt.Errorf("import %d: source %s is not in bucket %s", id, job.Source, u.d.Files.Bucket())
 	}
-	src := &source{job: job, key: key, rejected: map[int]userrow.Problem{}}
+	src := &source{job: job, key: key}
 	if src.chunks, err = u.d.Store.Chunks(ctx, tenant, id); err != nil {
 		return nil, err
 	}
@@ -79,21 +80,8 @@ func (u *UI) openSource(ctx context.Context, tenant string, id int64) (*source, 
 	if err != nil {
 		return nil, err
 	}
-	src.opts = userfile.Options{Roles: roles, Header: userrow.HeaderNone}
-	if job.Plan.Delimiter != "" {
-		src.opts.Delimiter = job.Plan.Delimiter[0]
-	}
-	var cols []userrow.Column
-	if job.Plan.Columns != nil {
-		cols = make([]userrow.Column, len(job.Plan.Columns))
-		for i, c := range job.Plan.Columns {
-			cols[i] = userrow.Column(c)
-		}
-	}
-	src.layout = userrow.LayoutOf(cols)
-	for line, p := range job.Plan.Rejected {
-		src.rejected[line] = userrow.Problem{Column: userrow.Column(p.Column), Message: p.Message}
-	}
+	src.opts = userfile.Options{Roles: roles}
+	src.layout = job.Plan.Layout()
 	src.validate = userrow.NewValidator(userrow.Options{Roles: roles})
 	src.edits, err = u.d.Store.Edits(ctx, tenant, id)
 	return src, err
@@ -109,15 +97,16 @@ func (src *source) columns() []userrow.Column {
 
 // readChunk returns the records of chunk c as the file has them (edits not
 // applied).
-func (u *UI) readChunk(ctx context.Context, src *source, c postgres.ChunkState) ([]record, error) {
+func (u *UI) readChunk(ctx context.Context, src *source, c postgres.PlannedChunk) ([]record, error) {
 	body, err := u.d.Files.OpenRange(ctx, src.key, c.Offset, c.Length)
 	if err != nil {
 		return nil, err
 	}
 	defer body.Close()
-	opts := src.opts
-	opts.Range = &userfile.Range{Columns: src.layout.Columns(), StartLine: c.FirstLine, StartOffset: c.Offset, Rejected: src.rejected}
-	rd := userfile.NewReader(body, opts)
+	if src.rejected, err = u.d.Store.FileRejects(ctx, src.job.Tenant, src.job.ID, c.Seq); err != nil {
+		return nil, err
+	}
+	rd := userfile.NewReader(body, src.job.Plan.RangeOptions(src.opts, c.Chunk, src.rejected))
 	defer rd.Close()
 	out := make([]record, 0, c.Records)
 	for {
@@ -146,7 +135,8 @@ func (src *source) applyEdit(r *record) {
 
 // check validates a corrected record: its own fields, and the whole-file
 // rejection the plan found unless the Login ID it was about changed (the
-// real import checks the whole file again).
+// real import checks the whole file again). The record's chunk must be the
+// one read last.
 func (src *source) check(line int, original, fields []string) []postgres.ProblemJSON {
 	_, probs := src.validate.Validate(src.layout, fields)
 	if p, ok := src.rejected[line]; ok {
@@ -167,7 +157,7 @@ func problemsJSON(probs []userrow.Problem) []postgres.ProblemJSON {
 }
 
 // chunkOf returns the index of the chunk holding line, or -1.
-func chunkOf(chunks []postgres.ChunkState, line int) int {
+func chunkOf(chunks []postgres.PlannedChunk, line int) int {
 	i := sort.Search(len(chunks), func(i int) bool { return chunks[i].FirstLine > line }) - 1
 	return i
 }
@@ -631,13 +621,9 @@ func (u *UI) executeClaimed(ctx context.Context, tenant string, dryRun int64, pv
 		source = "s3://" + u.d.Files.Bucket() + "/" + key
 		corrected = source
 	}
-	notify := make([]any, len(pv.Notify))
-	for i, n := range pv.Notify {
-		notify[i] = n
-	}
-	opts := map[string]any{"delimiter": src.job.Options["delimiter"], "header": src.job.Options["header"], "notify": notify}
-	if d := userfile.DelimiterName(src.opts.Delimiter); d != "" {
-		opts["delimiter"] = d // as detected: the corrected file is read the same way
+	opts := lifecycle.Options{Delimiter: src.job.Options.Delimiter, Header: src.job.Options.Header, Notify: pv.Notify}
+	if d := userfile.DelimiterName(src.job.Plan.Delimiter); d != "" {
+		opts.Delimiter = d // as detected: the corrected file is read the same way
 	}
 	id, err := u.start(ctx, postgres.NewImport{Tenant: tenant, Source: source, RequestedBy: "web", Options: opts})
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 	"context"
 	"crypto/rand"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -28,12 +27,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
-	"github.com/userimport/userimport/internal/task"
 )
 
 // Files is the object store as the pages use it.
@@ -43,28 +41,13 @@ type Files interface {
 	OpenRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 }
 
-// Enqueuer puts tasks on the queue (an *asynq.Client).
-type Enqueuer interface {
-	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
-}
-
-// ErrNothingToRetry says an import has no rejected records to retry; Deps.Retry
-// returns it (wrapped or not) for such an import.
-var ErrNothingToRetry = errors.New("the import has no rejected records to retry")
-
 // Deps are what the pages work with.
 type Deps struct {
 	Store     *postgres.Store
 	Files     Files
-	Queue     Enqueuer
-	Namespace task.Namespace
+	Intake    *intake.Intake // starts the dry run, the real import and retries
 	Log       *zap.Logger
 	MaxUpload int64 // bytes; 0: 512 MiB
-	// UploadKey names an uploaded file's object (the API's naming).
-	UploadKey func(tenant, name string) string
-	// Retry starts the re-import of an import's rejected records and returns
-	// the new import's ID, or ErrNothingToRetry.
-	Retry func(ctx context.Context, tenant string, id int64) (int64, error)
 	// SessionSecret signs the session cookies (WEB_SESSION_SECRET). Empty: a
 	// random one per process, so that sessions end when the producer
 	// restarts; producers behind one load balancer need the same secret.

@@ -17,6 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/stacktest"
@@ -209,8 +210,8 @@ func TestAnotherTenantsImportIsNotFound(t *testing.T) {
 	t.Parallel()
 	srv, store := server(t)
 	mine, theirs := pgtest.Tenant(t), pgtest.Tenant(t)
-	id, err := store.CreateImport(t.Context(), postgres.NewImport{Tenant: theirs, Source: "s3://userimport/uploads/" + theirs + "/x/a.csv",
-		DryRun: true, Options: map[string]any{}})
+	id, _, err := store.CreateImport(t.Context(), postgres.NewImport{Tenant: theirs, Source: "s3://userimport/uploads/" + theirs + "/x/a.csv",
+		Options: lifecycle.Options{DryRun: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package producer
+package intake
 
 import (
 	"crypto/rand"
@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// uploadsPrefix is where the API stores uploads: uploads/<tenant>/...
-const uploadsPrefix = "uploads/"
+// UploadsPrefix is where uploads are stored uploads: uploads/<tenant>/...
+const UploadsPrefix = "uploads/"
 
 // UploadKey names an uploaded file: per tenant, unique, the file's own name
 // kept (made safe) for people reading the bucket.
@@ -27,5 +27,5 @@ func UploadKey(tenant, name string) string {
 	if name == "" || name == "." || name == ".." || name == "/" {
 		name = "upload.csv"
 	}
-	return fmt.Sprintf("%s%s/%s-%s/%s", uploadsPrefix, tenant, time.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(b), name)
+	return fmt.Sprintf("%s%s/%s-%s/%s", UploadsPrefix, tenant, time.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(b), name)
 }

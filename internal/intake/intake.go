@@ -1,0 +1,149 @@
+// Package intake is the one way an import starts: it checks what was asked,
+// records the import (postgres.Store.CreateImport) and enqueues its first
+// task on the queue its kind belongs to. The API, the S3 events endpoint,
+// the web pages, importctl, a feed run and a retry all come through Start (or
+// StartFeedRun, Retry); the sweep and a redelivered feed run put a lost plan
+// task back with Enqueue.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/userimport/userimport/internal/lifecycle"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/internal/userfile"
+	"github.com/userimport/userimport/internal/userrow"
+)
+
+// Queue puts tasks on the queue (an *asynq.Client).
+type Queue interface {
+	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+var _ Queue = (*asynq.Client)(nil)
+
+// Intake starts imports.
+type Intake struct {
+	Store     *postgres.Store
+	Queue     Queue // nil only for local imports, which run in the caller's process
+	Namespace task.Namespace
+}
+
+// ErrNothingToRetry says an import has no rejected record to retry.
+var ErrNothingToRetry = errors.New("the import has no rejected records to retry: it is not finished, or it rejected none")
+
+// InvalidError is a request the caller can fix; its text says how.
+type InvalidError struct{ Reason string }
+
+func (e *InvalidError) Error() string { return e.Reason }
+
+// Check validates what an import is asked to do, before anything is stored
+// (an upload is checked before its file is written).
+func Check(n postgres.NewImport) error {
+	if err := postgres.ValidTenant(n.Tenant); err != nil {
+		return &InvalidError{Reason: err.Error()}
+	}
+	if n.Kind != "" && !n.Kind.Valid() {
+		return &InvalidError{Reason: fmt.Sprintf("import kind %q: use one of %v", n.Kind, lifecycle.Kinds())}
+	}
+	if _, err := userfile.ParseDelimiter(n.Options.Delimiter); err != nil {
+		return &InvalidError{Reason: err.Error()}
+	}
+	if _, err := userrow.ParseHeaderMode(n.Options.Header); err != nil {
+		return &InvalidError{Reason: err.Error()}
+	}
+	return nil
+}
+
+// Start checks n, records the import and enqueues its plan. For an S3
+// event's object version announced before it returns the existing import
+// and false, and enqueues nothing. A local import is only recorded: its
+// caller applies it.
+func (in *Intake) Start(ctx context.Context, n postgres.NewImport) (postgres.Import, bool, error) {
+	if n.Kind == "" {
+		n.Kind = lifecycle.KindUpload
+	}
+	if err := Check(n); err != nil {
+		return postgres.Import{}, false, err
+	}
+	id, created, err := in.Store.CreateImport(ctx, n)
+	if err != nil {
+		return postgres.Import{}, false, err
+	}
+	if created && n.Kind != lifecycle.KindLocal {
+		if err := in.Enqueue(ctx, n.Tenant, id, n.Kind); err != nil {
+			return postgres.Import{}, false, err
+		}
+	}
+	im, err := in.Store.Import(ctx, n.Tenant, id)
+	return im, created, err
+}
+
+// Enqueue puts the plan task of an import on its kind's queue. The task ID
+// is the import's, so a plan already queued or kept is not queued twice.
+func (in *Intake) Enqueue(ctx context.Context, tenant string, id int64, kind lifecycle.Kind) error {
+	queue := task.QueueDefault
+	if kind.Bulk() {
+		queue = task.QueueBulk
+	}
+	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, in.Namespace.Queue(queue))
+	if err != nil {
+		return err
+	}
+	if _, err := in.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("queue import %d: %w", id, err)
+	}
+	return nil
+}
+
+// StartFeedRun records a feed's run and, when it has an object to import,
+// the import, in one transaction, then enqueues the plan. It reports false
+// when the run existed already (another scheduler or a redelivery started
+// it): then it does nothing.
+func (in *Intake) StartFeedRun(ctx context.Context, run postgres.NewFeedRun) (postgres.FeedRun, bool, error) {
+	var n *postgres.NewImport
+	if run.Source != "" {
+		f := run.Feed
+		n = &postgres.NewImport{
+			Tenant: f.Tenant, Kind: lifecycle.KindFeed, Source: run.Source, SourceETag: run.ObjectETag, SourceSize: run.ObjectSize,
+			Options:     lifecycle.Options{Delimiter: f.Delimiter, Header: f.Header, Notify: f.Notify, Feed: f.Name},
+			RequestedBy: "feed " + f.Name,
+		}
+		if err := Check(*n); err != nil {
+			return postgres.FeedRun{}, false, err
+		}
+	}
+	r, started, err := in.Store.StartFeedRun(ctx, run, n)
+	if err != nil || !started || n == nil {
+		return r, started, err
+	}
+	return r, true, in.Enqueue(ctx, r.Tenant, r.ImportID, lifecycle.KindFeed)
+}
+
+// Retry starts a child import of the parent's rejected records: its source is
+// the parent's error report, which is in the upload format (its Line and
+// Errors columns are ignored on import). Retry after fixing what made the
+// records fail elsewhere, such as a role missing from the catalog; to fix the
+// records themselves, correct the report and upload it.
+func (in *Intake) Retry(ctx context.Context, tenant string, parentID int64) (postgres.Import, error) {
+	parent, err := in.Store.Job(ctx, tenant, parentID)
+	if err != nil {
+		return postgres.Import{}, err
+	}
+	if parent.State != lifecycle.ImportFinished || parent.Report == "" || parent.Rejected == 0 {
+		return postgres.Import{}, ErrNothingToRetry
+	}
+	im, _, err := in.Start(ctx, postgres.NewImport{
+		Tenant: tenant, Kind: lifecycle.KindRetry, ParentID: parentID, Source: parent.Report, RequestedBy: "retry",
+		Options: lifecycle.Options{Notify: parent.Options.Notify, DryRun: parent.Options.DryRun || parent.DryRun},
+	})
+	if err != nil {
+		return postgres.Import{}, fmt.Errorf("retry import %d: %w", parentID, err)
+	}
+	return im, nil
+}
