@@ -485,9 +485,12 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		if !p.changedLists.Has(userrow.PhoneMapping) && !givesSettings(p.rec.User.Given) {
 			continue
 		}
+		w := extWrite{settings: p.user.Extension(), line: p.rec.Line, apply: p.create || givesSettings(p.rec.User.Given)}
 		for _, n := range p.user.Phones {
-			if e, ok := exts[n]; !ok || e.line < p.rec.Line {
-				exts[n] = extWrite{settings: p.user.Extension(), line: p.rec.Line, apply: p.create || givesSettings(p.rec.User.Given)}
+			// The latest record that sets the settings wins; one that only
+			// names the extension creates it with the defaults.
+			if e, ok := exts[n]; !ok || (w.apply && (!e.apply || e.line < w.line)) {
+				exts[n] = w
 			}
 		}
 	}
@@ -507,7 +510,9 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		)
 		_, err := pgx.ForEachRow(rows, []any{&id, &number, &cur.RecordingMode, &cur.Voice, &cur.InstantMessaging, &cur.Video, &cur.DesktopScreen, &byImport, &byLine}, func() error {
 			ids[number] = id
-			if e := exts[number]; e.apply && cur != e.settings && a.setsAfter(byImport, byLine, e.line) {
+			// Equal settings are written too: the row must name its latest
+			// setter, or an earlier record applied later would win.
+			if e := exts[number]; e.apply && a.setsAfter(byImport, byLine, e.line) {
 				toUpdate = append(toUpdate, number)
 			}
 			return nil
@@ -567,9 +572,12 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 
 // insertExtensions inserts the missing extensions, in sorted order (two
 // appliers inserting overlapping sets never wait on each other in a cycle).
+// An extension only named by its records (none sets its settings: line 0,
+// see extColumns) gets the defaults and no setter, so that any record that
+// sets them wins over it, whichever is applied first.
 const insertExtensions = `INSERT INTO extensions (tenant_id, number, recording_mode, voice, instant_messaging,
 		video, desktop_screen, set_by_import, set_by_line)
-	SELECT $1, n, m, v, im, vi, ds, $2, l
+	SELECT $1, n, m, v, im, vi, ds, CASE WHEN l > 0 THEN $2::bigint END, NULLIF(l, 0)
 	FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l)
 	ORDER BY n`
 
@@ -618,7 +626,9 @@ func extColumns(exts map[string]extWrite, numbers []string) []any {
 	for i, n := range numbers {
 		e := exts[n]
 		modes[i], voice[i], im[i], video[i], screen[i] = e.settings.RecordingMode, e.settings.Voice, e.settings.InstantMessaging, e.settings.Video, e.settings.DesktopScreen
-		lines[i] = int32(e.line)
+		if e.apply {
+			lines[i] = int32(e.line)
+		}
 	}
 	return []any{numbers, modes, voice, im, video, screen, lines}
 }

@@ -190,7 +190,7 @@ func (p *Plan) UnmarshalJSON(b []byte) error {
 	if s.Columns != nil {
 		p.Columns = make([]userrow.Column, len(s.Columns))
 		for i, c := range s.Columns {
-			if c < 0 || c >= userrow.NumColumns {
+			if c < int(userrow.NoColumn) || c >= userrow.NumColumns {
 				return fmt.Errorf("plan: column %d out of range", c)
 			}
 			p.Columns[i] = userrow.Column(c)
