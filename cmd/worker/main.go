@@ -120,8 +120,8 @@ Examples:
 		Logger:                   log.Sugar().Named("asynq"),
 		// One place logs task failures (STYLE.md §4).
 		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
-			if errors.Is(err, worker.ErrThrottled) {
-				return // routine: counted in userimport_tenant_throttled_total
+			if errors.Is(err, worker.ErrThrottled) || errors.Is(err, worker.ErrWaiting) {
+				return // routine: throttled ones are counted in userimport_tenant_throttled_total
 			}
 			log.Warn("task failed", zap.String("type", t.Type()), zap.Error(err))
 		}),
