@@ -101,6 +101,13 @@ func FeedRunStates() []FeedRunState {
 	return []FeedRunState{RunNothingNew, RunImporting, RunFinished, RunNeedsApproval, RunApplied, RunRejected, RunSuperseded, RunFailed}
 }
 
+// RunsStepped lists the states of a run whose feed step ran: its file was
+// applied, whatever was then decided about the deactivations (or a later
+// run's step superseded it).
+func RunsStepped() []FeedRunState {
+	return []FeedRunState{RunFinished, RunNeedsApproval, RunApplied, RunRejected, RunSuperseded}
+}
+
 // Move is one allowed transition and who makes it. From is "" for the state a
 // new row starts in.
 type Move[S ~string] struct {

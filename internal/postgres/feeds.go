@@ -192,9 +192,9 @@ type FeedRun struct {
 	FinishedAt   *time.Time
 }
 
-const runColumns = `r.id, r.feed_id, f.name, r.tenant_id, r.scheduled_for, r.state, coalesce(r.object_key, ''),
+var runColumns = `r.id, r.feed_id, f.name, r.tenant_id, r.scheduled_for, r.state, coalesce(r.object_key, ''),
 	coalesce(r.object_etag, ''), coalesce(r.import_id, 0), r.active_before, r.absent, r.deactivated, r.reactivated,
-	CASE WHEN r.state = 'needs_approval' THEN (SELECT count(*) FROM feed_run_deactivations d WHERE d.run_id = r.id) ELSE 0 END,
+	CASE WHEN r.state = '` + string(lifecycle.RunNeedsApproval) + `' THEN (SELECT count(*) FROM feed_run_deactivations d WHERE d.run_id = r.id) ELSE 0 END,
 	r.stale, coalesce(r.error, ''), coalesce(r.decided_by, ''), r.created_at, r.finished_at
 	FROM feed_runs r JOIN feeds f ON f.id = r.feed_id`
 
@@ -340,8 +340,9 @@ func (s *Store) RunNotified(ctx context.Context, tenant string, runID int64) (bo
 
 // FailFeedRun ends an importing run as failed, deactivating nobody.
 func (s *Store) FailFeedRun(ctx context.Context, tenant string, runID int64, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE feed_runs SET state = 'failed', error = $3, finished_at = now()
-		WHERE tenant_id = $1 AND id = $2 AND state IN ('running', 'importing')`, tenant, runID, reason)
+	_, err := s.pool.Exec(ctx, `UPDATE feed_runs SET state = $4, error = $3, finished_at = now()
+		WHERE tenant_id = $1 AND id = $2 AND state = ANY($5)`, tenant, runID, reason, lifecycle.RunFailed,
+		lifecycle.Strings(lifecycle.From(lifecycle.FeedRunMoves(), lifecycle.RunFailed)...))
 	return err
 }
 
@@ -427,12 +428,16 @@ type SyncInput struct {
 // file is the truth now.
 func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncInput) (FeedRun, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var state string
-		err := tx.QueryRow(ctx, `SELECT state FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, f.Tenant, runID).Scan(&state)
+		var (
+			state    lifecycle.FeedRunState
+			importID int64
+		)
+		err := tx.QueryRow(ctx, `SELECT state, coalesce(import_id, 0) FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+			f.Tenant, runID).Scan(&state, &importID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("feed run %d: %w", runID, ErrNotFound)
 		}
-		if err != nil || state != "importing" {
+		if err != nil || state != lifecycle.RunImporting {
 			return err
 		}
 		// One feed step or approval of a tenant at a time: two of them
@@ -442,10 +447,11 @@ func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncI
 		}
 		// A later run's file applied first (this import was slow): this older
 		// file must not deactivate (or reactivate) anyone any more.
-		tag, err := tx.Exec(ctx, `UPDATE feed_runs r SET state = 'superseded', finished_at = now(),
+		tag, err := tx.Exec(ctx, `UPDATE feed_runs r SET state = $2, finished_at = now(),
 				error = 'a later run of the feed was applied first: nobody was deactivated or reactivated'
 			WHERE r.id = $1 AND EXISTS (SELECT 1 FROM feed_runs l WHERE l.feed_id = r.feed_id AND l.scheduled_for > r.scheduled_for
-				AND l.state IN ('finished', 'needs_approval', 'applied', 'rejected', 'superseded') AND l.import_id IS NOT NULL)`, runID)
+				AND l.state = ANY($3) AND l.import_id IS NOT NULL)`, runID, lifecycle.RunSuperseded,
+			lifecycle.Strings(lifecycle.RunsStepped()...))
 		if err != nil || tag.RowsAffected() > 0 {
 			return err
 		}
@@ -454,12 +460,15 @@ func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncI
 			return err
 		}
 		if len(p.Reactivate) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE users SET active = true, deactivated_at = NULL, updated_at = now()
-				WHERE tenant_id = $1 AND id = ANY($2) AND NOT active`, f.Tenant, userIDs(p.Reactivate)); err != nil {
+			// The run's import is now the last to have changed them: a run
+			// of the feed approved later leaves them alone.
+			if _, err := tx.Exec(ctx, `UPDATE users SET active = true, deactivated_at = NULL, updated_at = now(),
+					last_import_id = greatest(last_import_id, $3)
+				WHERE tenant_id = $1 AND id = ANY($2) AND NOT active`, f.Tenant, userIDs(p.Reactivate), importID); err != nil {
 				return err
 			}
 		}
-		next, deactivated, absent := "finished", 0, 0
+		next, deactivated, absent := lifecycle.RunFinished, 0, 0
 		var reason string
 		if in.Full {
 			absent = len(p.Absent)
@@ -471,24 +480,24 @@ func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncI
 				}
 			}
 			if reason != "" {
-				next = "needs_approval"
+				next = lifecycle.RunNeedsApproval
 			} else if absent > 0 {
 				tag, err := tx.Exec(ctx, `UPDATE users SET active = false, deactivated_at = now(), updated_at = now()
-					WHERE tenant_id = $1 AND id = ANY($2) AND active`, f.Tenant, userIDs(p.Absent))
+					WHERE tenant_id = $1 AND id = ANY($2) AND active`+notChangedSince, f.Tenant, userIDs(p.Absent), importID)
 				if err != nil {
 					return err
 				}
 				deactivated = int(tag.RowsAffected())
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE feed_runs SET state = 'superseded', finished_at = now()
-			WHERE feed_id = $1 AND id <> $2 AND state = 'needs_approval'`, f.ID, runID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE feed_runs SET state = $3, finished_at = now()
+			WHERE feed_id = $1 AND id <> $2 AND state = $4`, f.ID, runID, lifecycle.RunSuperseded, lifecycle.RunNeedsApproval); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE feed_runs SET state = $3, active_before = $4, absent = $5, deactivated = $6,
-				reactivated = $7, error = NULLIF($8, ''), finished_at = CASE WHEN $3 = 'finished' THEN now() END
+				reactivated = $7, error = NULLIF($8, ''), finished_at = CASE WHEN $3 = $9 THEN now() END
 			WHERE tenant_id = $1 AND id = $2`,
-			f.Tenant, runID, next, p.Active, nullIfNotFull(in.Full, absent), deactivated, len(p.Reactivate), reason)
+			f.Tenant, runID, next, p.Active, nullIfNotFull(in.Full, absent), deactivated, len(p.Reactivate), reason, lifecycle.RunFinished)
 		return err
 	})
 	if err != nil {
@@ -496,6 +505,11 @@ func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncI
 	}
 	return s.FeedRun(ctx, f.Tenant, runID)
 }
+
+// notChangedSince keeps a feed run from deactivating a user that an import
+// accepted after the run's own ($3) created, changed or reactivated: applying
+// the imports in the order accepted, that import comes last.
+const notChangedSince = ` AND (last_import_id IS NULL OR last_import_id <= $3)`
 
 func nullIfNotFull(full bool, n int) *int {
 	if !full {
@@ -517,26 +531,31 @@ func userIDs(us []UserRef) []int64 {
 // active. A run not waiting for approval is ErrRunNotPending.
 func (s *Store) DecideFeedRun(ctx context.Context, tenant string, runID int64, approve bool, by string) (FeedRun, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var state string
-		err := tx.QueryRow(ctx, `SELECT state FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenant, runID).Scan(&state)
+		var (
+			state    lifecycle.FeedRunState
+			importID int64
+		)
+		err := tx.QueryRow(ctx, `SELECT state, coalesce(import_id, 0) FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+			tenant, runID).Scan(&state, &importID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("feed run %d: %w", runID, ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		if state != "needs_approval" {
+		if state != lifecycle.RunNeedsApproval {
 			return fmt.Errorf("feed run %d is %s: %w", runID, state, ErrRunNotPending)
 		}
-		next, n := "rejected", int64(0)
+		next, n := lifecycle.RunRejected, int64(0)
 		if approve {
-			next = "applied"
+			next = lifecycle.RunApplied
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('feed-sync:' || $1, 0))`, tenant); err != nil {
 				return err
 			}
 			tag, err := tx.Exec(ctx, `UPDATE users u SET active = false, deactivated_at = now(), updated_at = now()
 				FROM feed_run_deactivations d
-				WHERE d.run_id = $2 AND u.id = d.user_id AND u.tenant_id = $1 AND u.active`, tenant, runID)
+				WHERE d.run_id = $2 AND u.id = d.user_id AND u.tenant_id = $1 AND u.active`+notChangedSince,
+				tenant, runID, importID)
 			if err != nil {
 				return err
 			}
