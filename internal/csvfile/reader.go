@@ -6,9 +6,9 @@
 // Line breaks are LF and CRLF. A lone CR (one not followed by LF) is no line
 // break: it is data, kept in the value, quoted or not, as encoding/csv keeps
 // it. Two exceptions: a CR that ends the input ends the last line (a CRLF cut
-// short, as encoding/csv reads it too), and a file whose start holds lone CRs
-// but no LF at all has classic Mac line ends, which would read as one long
-// record: it is rejected as a whole with ErrCRLineEnds.
+// short, as encoding/csv reads it too), and a file whose start holds, outside
+// quotes, lone CRs but no LF has classic Mac line ends, which would read as
+// one long record: it is rejected as a whole with ErrCRLineEnds.
 //
 // A Reader streams from an io.Reader in constant memory: it holds one record (at
 // most Options.MaxRecordBytes) and a read buffer of the same size. A bad record is
@@ -453,20 +453,33 @@ scan:
 }
 
 // crLineEnds reports whether the file, at its start, has CR-only line ends:
-// the read buffer (the record size limit, or the whole file) holds no LF, and
-// a CR before its last byte, and text that is not blank. Looked at once per
-// file, in the buffer the first line is read into anyway: a file with LF line
-// ends stops the search at its first line break. A CR that ends the input is a
-// line end cut short; a file with an LF in its start is read as LF or CRLF,
-// its lone CRs being data; NUL bytes are ErrNotText's or the record's.
+// the read buffer (the record size limit, or the whole file) holds, outside
+// quotes, no LF but a lone CR before its last byte, and text that is not
+// blank. LFs inside quotes do not count: old Mac Excel writes a line break in
+// a cell (a list of roles) as LF, its line ends as CR. Looked at once per
+// file, in the buffer the first line is read into anyway: a file without CR
+// costs one IndexByte, one with CRLF line ends is read to its first line end.
+// A CR that ends the input is a line end cut short; a file with LF line ends
+// reads its lone CRs as data; NUL bytes are ErrNotText's or the record's.
 func (r *Reader) crLineEnds() bool {
 	r.checkBOM()
 	buf, _ := r.br.Peek(r.br.Size())
-	if bytes.IndexByte(buf, '\n') >= 0 {
+	if bytes.IndexByte(buf, '\r') < 0 {
 		return false
 	}
-	i := bytes.IndexByte(buf, '\r')
-	return i >= 0 && i < len(buf)-1 && !isBlank(buf) && bytes.IndexByte(buf, 0) < 0
+	quoted, lone := false, false
+	for i, c := range buf {
+		switch {
+		case c == '"':
+			quoted = !quoted // a doubled quote toggles twice
+		case quoted:
+		case c == '\n':
+			return false
+		case c == '\r' && i+1 < len(buf) && buf[i+1] != '\n':
+			lone = true
+		}
+	}
+	return lone && !isBlank(buf) && bytes.IndexByte(buf, 0) < 0
 }
 
 // checkBOM drops a UTF-8 byte order mark at the start of the file.

@@ -204,7 +204,8 @@ func TestReadCR(t *testing.T) {
 		{"CR starting a value", "a,\rb\n", []rec{{Line: 1, Fields: []string{"a", "\rb"}}}},
 		{"CR inside quotes", "\"a\rb\",c\n", []rec{{Line: 1, Fields: []string{"a\rb", "c"}}}},
 		{"CR ending a quoted value", "\"a\r\",c\r\n", []rec{{Line: 1, Fields: []string{"a\r", "c"}}}},
-		{"CR ending a quoted value at the end", "x\nc,\"a\r\"", []rec{{Line: 1, Fields: []string{"x"}}, {Line: 2, Fields: []string{"c", "a\r"}}}},
+		{"CR ending a quoted value at the end", "c,\"a\r\"", []rec{{Line: 1, Fields: []string{"c", "a\r"}}}},
+		{"CR inside quotes in a file without LF", "c,\"a\rb\"\r", []rec{{Line: 1, Fields: []string{"c", "a\rb"}}}},
 		{"CR before a quoted line break", "\"a\r\r\nb\",c\n", []rec{{Line: 1, Fields: []string{"a\r\nb", "c"}}}},
 		{"CR after a closing quote is text after it", "\"a\"\rb,c\nd,e\n", []rec{
 			{Line: 1, Field: 1, Err: afterQuote}, {Line: 2, Fields: []string{"d", "e"}}}},
@@ -262,7 +263,8 @@ func TestReadFileErrors(t *testing.T) {
 		{"CR line ends, quoted", "\"a\",\"b\"\r\"c\",\"d\"\r", csvfile.Options{}, csvfile.ErrCRLineEnds},
 		{"CR line ends, blank lines first", "\r\r\ra,b\r", csvfile.Options{}, csvfile.ErrCRLineEnds},
 		{"CR line ends after a BOM", "\xEF\xBB\xBFa,b\rc,d\r", csvfile.Options{}, csvfile.ErrCRLineEnds},
-		{"CR line ends: a file without LF, a CR inside quotes", "c,\"a\rb\"", csvfile.Options{}, csvfile.ErrCRLineEnds},
+		{"CR line ends, LF in a quoted cell", "User name,Role API Names\rAnna,\"agent\nadmin\"\rBob,agent\r", csvfile.Options{}, csvfile.ErrCRLineEnds},
+		{"CR line ends, a CRLF inside quotes", "a,\"b\r\nc\"\rd,e", csvfile.Options{}, csvfile.ErrCRLineEnds},
 		{"CR line ends past the record limit", strings.Repeat("Anna,anna\r", 10000), csvfile.Options{}, csvfile.ErrCRLineEnds},
 	}
 	for _, tt := range tests {
@@ -359,7 +361,9 @@ var agreementInputs = []string{
 	"a,b\nc\x00,d\ne,f\n",
 	"a,b\nc," + strings.Repeat("é", 1025) + "\ne,f\n",
 	"User name,Login ID\rAnna,anna\rBob,bob\r",
+	"User name,Role API Names\rAnna,\"agent\nadmin\"\rBob,agent\r",
 	"c,\"a\rb\"",
+	"\"a\r\",\"b\rc\"\"\rd\"\n",
 }
 
 // checkAgainstEncodingCSV reads in with the reader (delimiter ',') and, when
@@ -372,9 +376,10 @@ var agreementInputs = []string{
 //   - a record with invalid UTF-8 or a NUL byte, or with a value over 1,024
 //     characters, is a record error: the reader must say so for that record,
 //     and only then;
-//   - a file whose start (here: all of it) holds no LF but a CR before its last
-//     byte has classic Mac line ends: rejected as a whole with ErrCRLineEnds,
-//     where encoding/csv reads one record with CRs inside;
+//   - a file whose start (here: all of it) holds, outside quotes, no LF but a
+//     CR before its last byte, and is not blank, has classic Mac line ends:
+//     rejected as a whole with ErrCRLineEnds, where encoding/csv reads one
+//     record with CRs inside;
 //   - inputs over the record size limit (64 KiB) are left out: a line that long
 //     is an error of its own.
 //
@@ -438,12 +443,26 @@ func checkAgainstEncodingCSV(t *testing.T, in string) {
 	}
 }
 
-// crOnly is the reader's test for classic Mac line ends, on an input shorter
-// than the read buffer.
+// crOnly is the format's rule for classic Mac line ends, on an input shorter
+// than the read buffer: outside quotes (the even parts between quotes), no LF
+// but a CR before the input's last byte, and not blank.
 func crOnly(body string) bool {
-	i := strings.IndexByte(body, '\r')
-	return !strings.Contains(body, "\n") && i >= 0 && i < len(body)-1 &&
-		strings.Trim(body, " \t\r") != "" && !strings.Contains(body, "\x00")
+	if strings.Trim(body, " \t\r\n") == "" || strings.Contains(body, "\x00") {
+		return false
+	}
+	lone, off := false, 0
+	for i, part := range strings.Split(body, `"`) {
+		if i%2 == 0 {
+			if strings.Contains(part, "\n") {
+				return false
+			}
+			if k := strings.IndexByte(part, '\r'); k >= 0 && off+k < len(body)-1 {
+				lone = true
+			}
+		}
+		off += len(part) + 1
+	}
+	return lone
 }
 
 // recordError is the error the format gives a record that encoding/csv reads
