@@ -39,8 +39,9 @@ var (
 // FeedRun starts the run of a feed scheduled for the payload's time, or for
 // the schedule's latest fire time: it records the run (once per feed and
 // time, whoever else delivers the same run), picks the newest object under
-// the feed's prefix and, when no earlier run imported that version, imports
-// it through the ordinary pipeline (kind feed). The step after the import
+// the feed's prefix and, unless it is the object version of the last run
+// whose file was applied (or of one importing it now), imports it through the
+// ordinary pipeline (kind feed). The step after the import
 // (deactivations) runs in Finalize. No new object: the run is nothing_new,
 // and the feed's people get a warning when the feed is stale.
 func (h *Handlers) FeedRun(ctx context.Context, t *asynq.Task) error {
@@ -90,11 +91,11 @@ func (h *Handlers) FeedRun(ctx context.Context, t *asynq.Task) error {
 	n := postgres.NewFeedRun{Feed: f, ScheduledFor: at}
 	newest, found := feed.Newest(objs)
 	if found {
-		imported, err := h.d.Store.ETagImported(ctx, f.ID, newest.ETag)
+		same, err := h.d.Store.NothingNew(ctx, f.ID, newest.Key, newest.ETag)
 		if err != nil {
 			return err
 		}
-		if !imported {
+		if !same {
 			n.Source = "s3://" + h.d.Files.Bucket() + "/" + newest.Key
 			n.ObjectKey, n.ObjectETag, n.ObjectSize = newest.Key, newest.ETag, newest.Size
 		}

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
@@ -307,5 +308,61 @@ func TestFeedRejectedFileDeactivatesNobody(t *testing.T) {
 	r.put("3.csv", r.rows[:49])
 	if run := r.night(base.AddDate(0, 0, 2)); run.State != "finished" || run.Deactivated != 1 || r.active() != 49 {
 		t.Fatalf("night 3: %+v", run)
+	}
+}
+
+// An HR system exports an earlier night's data again (people who left came
+// back): the same bytes, so the same ETag, as a new object or over the same
+// key. It is new against what the users hold now and is imported, and the
+// users it lists are reactivated; only the object version of the last
+// applied run is nothing new.
+func TestFeedReExportOfAnEarlierNight(t *testing.T) {
+	t.Parallel()
+	r := newFeedRig(t, 100)
+	base := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -8).Add(time.Hour)
+	nightA, nightB := r.rows, r.rows[5:] // B: five people left
+	gone := logins(r.rows[:5])
+	etag := func(name string) string {
+		t.Helper()
+		o, err := r.files.Head(t.Context(), r.feed.Prefix+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.ETag
+	}
+	steps := []struct {
+		name        string
+		put         string     // the object uploaded before the night ("": none)
+		rows        [][]string // its records
+		state       lifecycle.FeedRunState
+		reactivated int
+		inactive    []string
+	}{
+		{"night 1: file A", "1.csv", nightA, "finished", 0, nil},
+		{"night 2: file B, five left", "2.csv", nightB, "finished", 0, gone},
+		{"night 3: A's bytes as a new object", "3.csv", nightA, "finished", len(gone), nil},
+		{"night 4: the same object", "", nil, "nothing_new", 0, nil},
+		{"night 5: B's bytes over the same key", "3.csv", nightB, "finished", 0, gone},
+		{"night 6: A's bytes over it again", "3.csv", nightA, "finished", len(gone), nil},
+		{"night 7: the same object", "", nil, "nothing_new", 0, nil},
+	}
+	for i, st := range steps {
+		if st.put != "" {
+			r.put(st.put, st.rows)
+		}
+		run := r.night(base.AddDate(0, 0, i))
+		if run.State != st.state || run.Reactivated != st.reactivated || r.active() != 100-len(st.inactive) {
+			t.Fatalf("%s: run %+v, %d active", st.name, run, r.active())
+		}
+		if got := r.inactive(); !slices.Equal(got, st.inactive) {
+			t.Fatalf("%s: inactive %v, want %v", st.name, got, st.inactive)
+		}
+		if st.put != "" && (run.ObjectKey != r.feed.Prefix+st.put || run.ObjectETag != etag(st.put)) {
+			t.Fatalf("%s: the run took %s (%s)", st.name, run.ObjectKey, run.ObjectETag)
+		}
+	}
+	// The point of the test: the re-exports carry the ETags seen before.
+	if etag("3.csv") != etag("1.csv") {
+		t.Fatal("A's bytes have another ETag the second time: the test proves nothing")
 	}
 }

@@ -104,7 +104,7 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 						msgs = append(msgs, e.Message)
 					}
 				}
-				return w.WriteRecord(reportFields(r.Raw, delim, layout), fmt.Sprint(r.Line), strings.Join(msgs, "; "))
+				return w.WriteRecord(reportFields(r.Raw, r.Line, delim, layout), fmt.Sprint(r.Line), strings.Join(msgs, "; "))
 			})
 		}
 		if err == nil {
@@ -141,12 +141,14 @@ func ReportKey(source string, id int64) string {
 // reportFields puts a rejected record's fields back in the 27 columns. A
 // record that cannot be split (a bad quote) keeps its text, whole, in the
 // first column, so that nothing the uploader sent is lost.
-func reportFields(raw []byte, delim byte, layout *userrow.Layout) []string {
+func reportFields(raw []byte, line int, delim byte, layout *userrow.Layout) []string {
 	out := make([]string, userrow.NumColumns)
 	// A reader sized to the record: the default buffer is 64 KiB, and a
-	// report re-reads thousands of records.
+	// report re-reads thousands of records. Its line tells the reader that
+	// the file's start is behind it: a last record without LF but with a CR
+	// inside is not a file with CR line ends.
 	rec, err := csvfile.NewReader(bytes.NewReader(raw), csvfile.Options{
-		Delimiter: delim, MaxFileBytes: -1, MaxRecordBytes: len(raw) + 2,
+		Delimiter: delim, MaxFileBytes: -1, MaxRecordBytes: len(raw) + 2, StartLine: line,
 	}).Read()
 	if err != nil || rec.Fields == nil {
 		out[0] = strings.TrimRight(string(raw), "\r\n")

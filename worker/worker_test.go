@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
@@ -334,4 +335,36 @@ func uploadGenerated(t *testing.T, store *postgres.Store, files *s3store.Store, 
 	}
 	t.Cleanup(func() { cleanPrefix(ctx, files, "test/"+tenant+"/") })
 	return tenant, key, gen
+}
+
+// A file with classic Mac (CR-only) line ends is rejected as a whole by the
+// plan, with the reason importctl validate gives: how to save it.
+func TestCRLineEndsRejectFile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := pgtest.Store(t)
+	files := stacktest.S3(t)
+	tenant := pgtest.Tenant(t)
+	key := "test/" + tenant + "/mac.csv"
+	body := strings.Join(userrow.Names(), ",") + "\rAnna,anna" + strings.Repeat(",", 25) + "\r"
+	if _, err := files.Put(ctx, key, []byte(body), "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = files.Delete(context.WithoutCancel(ctx), key) })
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: &recorder{}, Log: zap.NewNop()})
+	plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
+	if err := mux.ProcessTask(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	im, err := store.Import(ctx, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.State != "rejected" || im.Error != csvfile.ErrCRLineEnds.Error() {
+		t.Errorf("import %s: %q, want rejected: %q", im.State, im.Error, csvfile.ErrCRLineEnds)
+	}
 }

@@ -3,6 +3,13 @@
 // blank lines, a UTF-8 BOM, per-record UTF-8 and size checks, and resynchronisation
 // after an unterminated quote.
 //
+// Line breaks are LF and CRLF. A lone CR (one not followed by LF) is no line
+// break: it is data, kept in the value, quoted or not, as encoding/csv keeps
+// it. Two exceptions: a CR that ends the input ends the last line (a CRLF cut
+// short, as encoding/csv reads it too), and a file whose start holds, outside
+// quotes, lone CRs but no LF has classic Mac line ends, which would read as
+// one long record: it is rejected as a whole with ErrCRLineEnds.
+//
 // A Reader streams from an io.Reader in constant memory: it holds one record (at
 // most Options.MaxRecordBytes) and a read buffer of the same size. A bad record is
 // data, not an error: it comes back with Record.Err set and reading goes on.
@@ -40,6 +47,7 @@ var (
 	ErrNoDelimiter  = errors.New(`cannot tell the delimiter: the first line has as many "," as ";" outside quotes; choose the delimiter (comma or semicolon) explicitly`)
 	ErrFileTooLarge = errors.New("file is larger than the limit")
 	ErrNotText      = errors.New(`the file is not UTF-8 text (it is UTF-16, or binary): save it as "CSV UTF-8"`)
+	ErrCRLineEnds   = errors.New(`the file's lines end in a lone CR (classic Mac line ends), so its records cannot be told apart: save it as "CSV UTF-8" with Windows (CRLF) or Unix (LF) line ends`)
 )
 
 // FieldCountError says a record has another number of fields than expected.
@@ -83,8 +91,9 @@ type Options struct {
 	MaxFieldChars  int   // default DefaultMaxFieldChars
 	MaxFileBytes   int64 // default DefaultMaxFileBytes; negative for no limit
 	// StartLine and StartOffset position a reader that starts inside a file (a
-	// byte range of it): the line number and byte offset of its first byte.
-	// A BOM is only dropped at offset 0.
+	// byte range of it, or one record read again): the line number and byte
+	// offset of its first byte. A BOM is only dropped at offset 0; CR-only
+	// line ends are only looked for at the file's start (line 1, offset 0).
 	StartLine   int
 	StartOffset int64
 }
@@ -127,6 +136,7 @@ type Reader struct {
 	errRaw     []byte  // raw bytes of a resynchronised bad record
 	long       []byte  // the start of a line over the size limit
 	bomChecked bool
+	crChecked  bool // the start of the file was checked for CR-only line ends
 	err        error
 }
 
@@ -153,6 +163,7 @@ func NewReader(r io.Reader, opts Options) *Reader {
 		line:       opts.StartLine,
 		offset:     opts.StartOffset,
 		bomChecked: opts.StartOffset != 0,
+		crChecked:  opts.StartOffset != 0 || opts.StartLine > 1, // inside the file: its start was checked
 	}
 	if rd.comma != 0 {
 		rd.sp = newSpecials(rd.comma)
@@ -177,8 +188,8 @@ func (r *Reader) Raw() []byte {
 }
 
 // Read returns the next record. At the end of the input it returns io.EOF. Any
-// other error is a file-level problem (ErrNoDelimiter, ErrFileTooLarge) or an
-// I/O error, after which the Reader is done.
+// other error is a file-level problem (ErrNoDelimiter, ErrFileTooLarge,
+// ErrNotText, ErrCRLineEnds) or an I/O error, after which the Reader is done.
 func (r *Reader) Read() (Record, error) {
 	r.errRaw = nil
 	if r.pending != nil {
@@ -314,6 +325,14 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 
 // next reads one record, skipping blank lines.
 func (r *Reader) next() (Record, error) {
+	if !r.crChecked {
+		// Before the delimiter is detected: in a file that reads as one line,
+		// the count of delimiters says nothing.
+		r.crChecked = true
+		if r.crLineEnds() {
+			return Record{}, ErrCRLineEnds
+		}
+	}
 	if r.comma == 0 {
 		if err := r.detect(); err != nil {
 			return Record{}, err
@@ -431,6 +450,36 @@ scan:
 	}
 	r.sp = newSpecials(r.comma)
 	return nil
+}
+
+// crLineEnds reports whether the file, at its start, has CR-only line ends:
+// the read buffer (the record size limit, or the whole file) holds, outside
+// quotes, no LF but a lone CR before its last byte, and text that is not
+// blank. LFs inside quotes do not count: old Mac Excel writes a line break in
+// a cell (a list of roles) as LF, its line ends as CR. Looked at once per
+// file, in the buffer the first line is read into anyway: a file without CR
+// costs one IndexByte, one with CRLF line ends is read to its first line end.
+// A CR that ends the input is a line end cut short; a file with LF line ends
+// reads its lone CRs as data; NUL bytes are ErrNotText's or the record's.
+func (r *Reader) crLineEnds() bool {
+	r.checkBOM()
+	buf, _ := r.br.Peek(r.br.Size())
+	if bytes.IndexByte(buf, '\r') < 0 {
+		return false
+	}
+	quoted, lone := false, false
+	for i, c := range buf {
+		switch {
+		case c == '"':
+			quoted = !quoted // a doubled quote toggles twice
+		case quoted:
+		case c == '\n':
+			return false
+		case c == '\r' && i+1 < len(buf) && buf[i+1] != '\n':
+			lone = true
+		}
+	}
+	return lone && !isBlank(buf) && bytes.IndexByte(buf, 0) < 0
 }
 
 // checkBOM drops a UTF-8 byte order mark at the start of the file.
@@ -552,7 +601,7 @@ func (r *Reader) parse(lineNo int, offset int64) Record {
 			}
 			e := end
 			if (e == len(raw) || raw[e] == '\n') && e > pos && raw[e-1] == '\r' {
-				e-- // CRLF
+				e-- // CRLF, or a CR ending the input
 			}
 			s, e := trimBounds(raw, pos, e)
 			bounds = append(bounds, s, e)
@@ -596,6 +645,10 @@ func (r *Reader) parseUnquoted(rec Record) Record {
 		if n > 1 && line[n-2] == '\r' {
 			line = line[:n-2]
 		}
+	} else if n > 0 && line[n-1] == '\r' {
+		// Only the input's last line has no LF: a CR ending it ends the line,
+		// as in a quoted record (parse) and in encoding/csv.
+		line = line[:n-1]
 	}
 	start := 0
 	for {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -156,6 +158,74 @@ func TestReadDialect(t *testing.T) {
 	}
 }
 
+// A CR is a line break only with the LF after it, or at the very end of the
+// input (a CRLF cut short). Anywhere else it is data and is kept, whether the
+// record has a quote (parse) or not (parseUnquoted): both must read the same.
+func TestReadCR(t *testing.T) {
+	t.Parallel()
+	ab := []rec{{Line: 1, Fields: []string{"a", "b"}}}
+	tests := []struct {
+		name string
+		in   string
+		want []rec
+	}{
+		{"CR ending the input", "a,b\r", ab},
+		{"CR ending the input, first field quoted", "\"a\",b\r", ab},
+		{"CR ending the input, last field quoted", "a,\"b\"\r", ab},
+		{"CR ending the input, all quoted", "\"a\",\"b\"\r", ab},
+		{"CR ending the input, one field", "a\r", []rec{{Line: 1, Fields: []string{"a"}}}},
+		{"CR ending the input, one quoted field", "\"a\"\r", []rec{{Line: 1, Fields: []string{"a"}}}},
+		{"CR ending the input, last field empty", "a,b,\r", []rec{{Line: 1, Fields: []string{"a", "b", ""}}}},
+		{"CR ending the input, last field empty, quoted", "\"a\",b,\r", []rec{{Line: 1, Fields: []string{"a", "b", ""}}}},
+		{"CR ending the input after spaces", "a,b \t\r", ab},
+		{"CR ending the input after spaces, quoted", "a,\"b\"  \r", ab},
+		{"CR ending the input after LF lines", "x,y\na,b\r", []rec{
+			{Line: 1, Fields: []string{"x", "y"}}, {Line: 2, Fields: []string{"a", "b"}}}},
+		{"CR ending the input after CRLF lines", "x,y\r\n\"a\",b\r", []rec{
+			{Line: 1, Fields: []string{"x", "y"}}, {Line: 2, Fields: []string{"a", "b"}}}},
+		{"CR ending a multi-line record", "\"a\nb\",c\r", []rec{{Line: 1, Fields: []string{"a\nb", "c"}}}},
+		{"CR ending a multi-line record on its quote", "c,\"a\r\nb\"\r", []rec{{Line: 1, Fields: []string{"c", "a\nb"}}}},
+		{"a CR alone after the last LF", "a,b\n\r", ab},
+		{"CRs alone after the last CRLF", "a,b\r\n\r\r", ab},
+		{"two CRs ending the input: one is data", "x,y\na,b\r\r", []rec{
+			{Line: 1, Fields: []string{"x", "y"}}, {Line: 2, Fields: []string{"a", "b\r"}}}},
+		{"two CRs ending the input, quoted: one is data", "x,y\n\"a\",b\r\r", []rec{
+			{Line: 1, Fields: []string{"x", "y"}}, {Line: 2, Fields: []string{"a", "b\r"}}}},
+		{"CR before CRLF is data", "a,b\r\r\nc,d\n", []rec{
+			{Line: 1, Fields: []string{"a", "b\r"}}, {Line: 2, Fields: []string{"c", "d"}}}},
+		{"CR before CRLF is data, quoted", "\"a\",b\r\r\nc,d\n", []rec{
+			{Line: 1, Fields: []string{"a", "b\r"}}, {Line: 2, Fields: []string{"c", "d"}}}},
+		{"CR before CRLF after a closing quote is text after it", "a,\"b\"\r\r\nc,d\n", []rec{
+			{Line: 1, Field: 2, Err: afterQuote}, {Line: 2, Fields: []string{"c", "d"}}}},
+		{"CR inside a value", "a\rb,c\n", []rec{{Line: 1, Fields: []string{"a\rb", "c"}}}},
+		{"CR inside a value, quoted elsewhere", "a\rb,\"c\"\n", []rec{{Line: 1, Fields: []string{"a\rb", "c"}}}},
+		{"CR before the delimiter", "a\r,b\n", []rec{{Line: 1, Fields: []string{"a\r", "b"}}}},
+		{"CR before the delimiter, quoted elsewhere", "a\r,\"b\"\n", []rec{{Line: 1, Fields: []string{"a\r", "b"}}}},
+		{"CR starting a value", "a,\rb\n", []rec{{Line: 1, Fields: []string{"a", "\rb"}}}},
+		{"CR inside quotes", "\"a\rb\",c\n", []rec{{Line: 1, Fields: []string{"a\rb", "c"}}}},
+		{"CR ending a quoted value", "\"a\r\",c\r\n", []rec{{Line: 1, Fields: []string{"a\r", "c"}}}},
+		{"CR ending a quoted value at the end", "c,\"a\r\"", []rec{{Line: 1, Fields: []string{"c", "a\r"}}}},
+		{"CR inside quotes in a file without LF", "c,\"a\rb\"\r", []rec{{Line: 1, Fields: []string{"c", "a\rb"}}}},
+		{"CR before a quoted line break", "\"a\r\r\nb\",c\n", []rec{{Line: 1, Fields: []string{"a\r\nb", "c"}}}},
+		{"CR after a closing quote is text after it", "\"a\"\rb,c\nd,e\n", []rec{
+			{Line: 1, Field: 1, Err: afterQuote}, {Line: 2, Fields: []string{"d", "e"}}}},
+		{"lone CRs in a file with LF line ends are data", "a,b\rc,d\ne,f\n", []rec{
+			{Line: 1, Fields: []string{"a", "b\rc", "d"}}, {Line: 2, Fields: []string{"e", "f"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := readAll(t, tt.in, csvfile.Options{Delimiter: ','})
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestRawOfBadRecordIsCapped(t *testing.T) {
 	t.Parallel()
 	in := "\"a,b\n" + strings.Repeat("x\"y\n", 400) + "c,d\n"
@@ -186,6 +256,16 @@ func TestReadFileErrors(t *testing.T) {
 		{"UTF-16 with a mark", "\xFF\xFEU\x00,\x00L\x00\n\x00", csvfile.Options{}, csvfile.ErrNotText},
 		{"UTF-16 without a mark", "U\x00,\x00L\x00\n\x00", csvfile.Options{}, csvfile.ErrNotText},
 		{"binary", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", csvfile.Options{}, csvfile.ErrNotText},
+		{"CR line ends", "User name,Login ID\rAnna,anna\rBob,bob\r", csvfile.Options{}, csvfile.ErrCRLineEnds},
+		{"CR line ends, delimiter given", "User name;Login ID\rAnna;anna\r", csvfile.Options{Delimiter: ';'}, csvfile.ErrCRLineEnds},
+		{"CR line ends, no CR at the end", "a,b\rc,d", csvfile.Options{}, csvfile.ErrCRLineEnds},
+		{"CR line ends, as many commas as semicolons", "a;b\rc,d\r", csvfile.Options{}, csvfile.ErrCRLineEnds},
+		{"CR line ends, quoted", "\"a\",\"b\"\r\"c\",\"d\"\r", csvfile.Options{}, csvfile.ErrCRLineEnds},
+		{"CR line ends, blank lines first", "\r\r\ra,b\r", csvfile.Options{}, csvfile.ErrCRLineEnds},
+		{"CR line ends after a BOM", "\xEF\xBB\xBFa,b\rc,d\r", csvfile.Options{}, csvfile.ErrCRLineEnds},
+		{"CR line ends, LF in a quoted cell", "User name,Role API Names\rAnna,\"agent\nadmin\"\rBob,agent\r", csvfile.Options{}, csvfile.ErrCRLineEnds},
+		{"CR line ends, a CRLF inside quotes", "a,\"b\r\nc\"\rd,e", csvfile.Options{}, csvfile.ErrCRLineEnds},
+		{"CR line ends past the record limit", strings.Repeat("Anna,anna\r", 10000), csvfile.Options{}, csvfile.ErrCRLineEnds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,7 +280,7 @@ func TestReadFileErrors(t *testing.T) {
 
 func TestReadEmpty(t *testing.T) {
 	t.Parallel()
-	for _, in := range []string{"", "\n\n", "\xEF\xBB\xBF", "  \r\n"} {
+	for _, in := range []string{"", "\n\n", "\xEF\xBB\xBF", "  \r\n", "\r", "\r\r", " \r\t\r "} {
 		got, err := readAll(t, in, csvfile.Options{})
 		if err != nil || len(got) != 0 {
 			t.Errorf("%q: got %v, %v; want no records and no error", in, got, err)
@@ -243,8 +323,9 @@ func TestReadByteRange(t *testing.T) {
 	}
 }
 
-// On every input that both accept, the reader agrees with encoding/csv, up to
-// the trimming the format adds.
+// On every input that encoding/csv accepts, the reader agrees with it, record
+// by record, lone CRs included, except where the format differs by design
+// (checkAgainstEncodingCSV lists the differences).
 func TestAgreesWithEncodingCSV(t *testing.T) {
 	t.Parallel()
 	for _, in := range agreementInputs {
@@ -261,17 +342,88 @@ var agreementInputs = []string{
 	"\"\",\"\"\"\"\n",
 	"a,b\n\nc,d\n",
 	"Kovács Péter,kp@example.com,\"agent\nsupervisor\",+36 1 234 5678\n",
+	// Lone CRs: data, except at the very end of the input.
+	"a,b\r",
+	"\"a\",b\r",
+	"a,\"b\"\r",
+	"x,y\na,b\r\r",
+	"a,b\r\r\nc,d\r\n",
+	"\"a\",b\r\r\n",
+	"a\rb,c\n\"d\re\",f\r\n",
+	"a\r,\"b\"\n\"c\r\",d\n",
+	"\"a\r\r\nb\",c\n",
+	"a,b\n\r\n \r\n\r\r\nc,d\n\r",
+	"a,b\rc,d\n",
+	// What the format defines differently, compared where it matters.
+	"\xEF\xBB\xBFa,b\n",
+	"a,b\r\n  \t\nc,d\n",
+	"a,b\nc,\xff\ne,f\n",
+	"a,b\nc\x00,d\ne,f\n",
+	"a,b\nc," + strings.Repeat("é", 1025) + "\ne,f\n",
+	"User name,Login ID\rAnna,anna\rBob,bob\r",
+	"User name,Role API Names\rAnna,\"agent\nadmin\"\rBob,agent\r",
+	"c,\"a\rb\"",
+	"\"a\r\",\"b\rc\"\"\rd\"\n",
 }
 
+// checkAgainstEncodingCSV reads in with the reader (delimiter ',') and, when
+// encoding/csv accepts all of it, compares their records one by one. The
+// format differs from encoding/csv by design exactly here, and nowhere else:
+//   - a leading UTF-8 BOM is dropped: encoding/csv is given the input without it;
+//   - a line of spaces, tabs and CRs only is blank and skipped, where
+//     encoding/csv has a record of one field (an empty line, both skip);
+//   - values are trimmed of spaces and tabs: encoding/csv's are trimmed here;
+//   - a record with invalid UTF-8 or a NUL byte, or with a value over 1,024
+//     characters, is a record error: the reader must say so for that record,
+//     and only then;
+//   - a file whose start (here: all of it) holds, outside quotes, no LF but a
+//     CR before its last byte, and is not blank, has classic Mac line ends:
+//     rejected as a whole with ErrCRLineEnds, where encoding/csv reads one
+//     record with CRs inside;
+//   - inputs over the record size limit (64 KiB) are left out: a line that long
+//     is an error of its own.
+//
+// Lone CRs elsewhere agree: data in a value, quoted or not, and a CR ending
+// the input drops (encoding/csv drops it too).
 func checkAgainstEncodingCSV(t *testing.T, in string) {
 	t.Helper()
-	std := csv.NewReader(strings.NewReader(in))
-	std.FieldsPerRecord = -1
-	want, err := std.ReadAll()
-	if err != nil || !isComparable(in, want) {
+	if len(in) > csvfile.DefaultMaxRecordBytes {
 		return
 	}
+	body := strings.TrimPrefix(in, "\xEF\xBB\xBF")
+	std := csv.NewReader(strings.NewReader(body))
+	std.FieldsPerRecord = -1
+	type stdRec struct {
+		fields []string
+		raw    string // its bytes, empty lines before it included
+	}
+	var want []stdRec
+	for start := int64(0); ; {
+		fields, err := std.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return // an input encoding/csv refuses: nothing to compare
+		}
+		end := std.InputOffset()
+		raw := body[start:end]
+		start = end
+		if strings.Trim(raw, " \t\r\n") == "" {
+			continue // a blank line
+		}
+		for j := range fields {
+			fields[j] = strings.Trim(fields[j], " \t")
+		}
+		want = append(want, stdRec{fields, raw})
+	}
 	got, err := readAll(t, in, csvfile.Options{Delimiter: ','})
+	if crOnly(body) {
+		if !errors.Is(err, csvfile.ErrCRLineEnds) {
+			t.Fatalf("%q: CR line ends, but Read says %v (%d records)", in, err, len(got))
+		}
+		return
+	}
 	if err != nil {
 		t.Fatalf("%q: encoding/csv accepts it, Read says %v", in, err)
 	}
@@ -279,34 +431,53 @@ func checkAgainstEncodingCSV(t *testing.T, in string) {
 		t.Fatalf("%q: %d records, encoding/csv has %d", in, len(got), len(want))
 	}
 	for i, w := range want {
-		for j := range w {
-			w[j] = strings.Trim(w[j], " \t")
+		if reason := recordError(w.raw, w.fields); got[i].Err != reason {
+			t.Fatalf("%q: record %d: error %q, want %q; encoding/csv reads %q", in, i, got[i].Err, reason, w.fields)
 		}
 		if got[i].Err != "" {
-			t.Fatalf("%q: record %d: %s; encoding/csv reads %q", in, i, got[i].Err, w)
+			continue
 		}
-		if diff := cmp.Diff(w, got[i].Fields); diff != "" {
+		if diff := cmp.Diff(w.fields, got[i].Fields); diff != "" {
 			t.Errorf("%q: record %d (-encoding/csv +Read):\n%s", in, i, diff)
 		}
 	}
 }
 
-// isComparable leaves out what the format defines differently from
-// encoding/csv: lines of white space only (blank here, a record there), a BOM,
-// invalid UTF-8, a lone CR, and fields over the format's limits.
-func isComparable(in string, recs [][]string) bool {
-	if strings.HasPrefix(in, "\xEF\xBB\xBF") || !utf8Valid(in) || strings.Contains(strings.ReplaceAll(in, "\r\n", ""), "\r") {
+// crOnly is the format's rule for classic Mac line ends, on an input shorter
+// than the read buffer: outside quotes (the even parts between quotes), no LF
+// but a CR before the input's last byte, and not blank.
+func crOnly(body string) bool {
+	if strings.Trim(body, " \t\r\n") == "" || strings.Contains(body, "\x00") {
 		return false
 	}
-	for _, r := range recs {
-		if len(r) == 1 && strings.Trim(r[0], " \t") == "" {
-			return false
-		}
-		for _, f := range r {
-			if len(f) > csvfile.DefaultMaxFieldChars {
+	lone, off := false, 0
+	for i, part := range strings.Split(body, `"`) {
+		if i%2 == 0 {
+			if strings.Contains(part, "\n") {
 				return false
 			}
+			if k := strings.IndexByte(part, '\r'); k >= 0 && off+k < len(body)-1 {
+				lone = true
+			}
+		}
+		off += len(part) + 1
+	}
+	return lone
+}
+
+// recordError is the error the format gives a record that encoding/csv reads
+// as fields from raw, or "".
+func recordError(raw string, fields []string) string {
+	switch {
+	case !utf8.ValidString(raw):
+		return badUTF8
+	case strings.Contains(raw, "\x00"):
+		return csvfile.ErrNULByte.Error()
+	}
+	for _, f := range fields {
+		if utf8.RuneCountInString(f) > csvfile.DefaultMaxFieldChars {
+			return fmt.Sprintf("longer than %d characters", csvfile.DefaultMaxFieldChars)
 		}
 	}
-	return true
+	return ""
 }

@@ -5,8 +5,9 @@
 // PostgreSQL.
 //
 // A feed run (task feed:run, handled by the workers) imports the newest
-// object under the feed's prefix when no earlier run imported that version
-// (ETag) through the ordinary pipeline, as an import of kind feed. In full
+// object under the feed's prefix, unless it is the object version (key and
+// ETag) of the last run whose file was applied, through the ordinary
+// pipeline, as an import of kind feed. In full
 // mode, once the import has finished and the file was accepted as a whole,
 // the active users absent from the file are deactivated — or, above the
 // feed's limits, kept on a list that waits for a person's approval.

@@ -250,13 +250,34 @@ func (s *Store) FeedRuns(ctx context.Context, tenant string, feedID int64, limit
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (FeedRun, error) { return scanRun(r) })
 }
 
-// ETagImported reports whether an earlier run of the feed imported the object
-// version etag. A run whose import failed (a failure on the service's side)
-// does not count: the next run tries the same object again.
-func (s *Store) ETagImported(ctx context.Context, feedID int64, etag string) (bool, error) {
+// NothingNew reports whether the object version key + etag is nothing new
+// for the feed: it is the object of the feed's last applied run, or of a run
+// importing it now. The last applied run is the latest (by schedule) whose
+// import finished and whose file the feed step took: finished, needs_approval
+// (the file's records are imported; only the deactivations wait), applied or
+// rejected by approval (the decision about that file is made), superseded (its
+// records were imported, but a later run's file is always the newer one then).
+//
+// Only that run counts, not every earlier one: an HR system that re-exports an
+// earlier night's bytes after another night's file (the same ETag, under a new
+// key or the same one) sends a file that differs from what the users reflect
+// now, and it must be imported. The key is compared too: two objects with the
+// same bytes are two exports. Runs whose file was rejected as a whole or
+// whose import failed applied nothing: the next run tries the newest object
+// again (a feed's settings may have been corrected meanwhile, a failure may
+// have been transient), and the feed's people hear of each rejection.
+func (s *Store) NothingNew(ctx context.Context, feedID int64, key, etag string) (bool, error) {
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM feed_runs r JOIN imports i ON i.id = r.import_id
-		WHERE r.feed_id = $1 AND r.object_etag = $2 AND i.state <> 'failed')`, feedID, etag).Scan(&ok)
+	err := s.pool.QueryRow(ctx, `WITH last AS (
+			SELECT r.scheduled_for, r.id, r.object_key, r.object_etag FROM feed_runs r
+			WHERE r.feed_id = $1 AND r.import_id IS NOT NULL AND r.state = ANY($4)
+			ORDER BY r.scheduled_for DESC, r.id DESC LIMIT 1)
+		SELECT EXISTS (SELECT 1 FROM last WHERE last.object_key = $2 AND last.object_etag = $3)
+			OR EXISTS (SELECT 1 FROM feed_runs r JOIN imports i ON i.id = r.import_id
+				WHERE r.feed_id = $1 AND r.state = $5 AND NOT i.state = ANY($6)
+					AND r.object_key = $2 AND r.object_etag = $3)`, feedID, key, etag,
+		lifecycle.Strings(lifecycle.RunsStepped()...), lifecycle.RunImporting,
+		lifecycle.Strings(lifecycle.ImportFailed, lifecycle.ImportRejected)).Scan(&ok)
 	return ok, err
 }
 

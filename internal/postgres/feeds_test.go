@@ -1,7 +1,10 @@
 package postgres_test
 
 import (
+	"fmt"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
@@ -50,5 +53,99 @@ func TestOlderRunSupersededByLaterOne(t *testing.T) {
 	again, err := s.ApplyFeedRun(ctx, &f, runs[1].ID, postgres.SyncInput{Full: true})
 	if err != nil || again.State != "finished" || again.Deactivated != 0 {
 		t.Fatalf("applied again: %+v (%v)", again, err)
+	}
+}
+
+// "Nothing new" is the object version of the feed's last applied run (or of
+// a run importing it now), never of any earlier run: an HR system that
+// exports an earlier night's bytes again after another night's file sends
+// something new against what the users hold now.
+func TestNothingNewIsTheLastAppliedRun(t *testing.T) {
+	t.Parallel()
+	s := pgtest.Store(t)
+	tenant := pgtest.Tenant(t)
+	// run is an earlier run of the feed: its object, its state and its import's.
+	type run struct{ key, etag, state, importState string }
+	type object struct{ key, etag string }
+	tests := []struct {
+		name string
+		runs []run
+		new  map[object]bool // the newest object → nothing new?
+	}{
+		{"no run yet", nil, map[object]bool{{"a.csv", "A"}: false}},
+		{"the last applied object", []run{{"a.csv", "A", "finished", "finished"}},
+			map[object]bool{{"a.csv", "A"}: true, {"a2.csv", "A"}: false, {"a.csv", "A2"}: false}},
+		{"an earlier night's bytes after another night's", []run{
+			{"night-1.csv", "A", "finished", "finished"}, {"night-2.csv", "B", "finished", "finished"},
+		}, map[object]bool{{"night-3.csv", "A"}: false, {"night-1.csv", "A"}: false, {"night-2.csv", "B"}: true}},
+		{"the same key overwritten with an earlier night's bytes", []run{
+			{"users.csv", "A", "finished", "finished"}, {"users.csv", "B", "finished", "finished"},
+		}, map[object]bool{{"users.csv", "A"}: false, {"users.csv", "B"}: true}},
+		{"held for approval: its records are imported", []run{
+			{"1.csv", "A", "finished", "finished"}, {"2.csv", "B", "needs_approval", "finished"},
+		}, map[object]bool{{"2.csv", "B"}: true, {"1.csv", "A"}: false}},
+		{"approved", []run{{"1.csv", "A", "finished", "finished"}, {"2.csv", "B", "applied", "finished"}},
+			map[object]bool{{"2.csv", "B"}: true, {"1.csv", "A"}: false}},
+		{"its deactivations rejected: the file is decided", []run{
+			{"1.csv", "A", "finished", "finished"}, {"2.csv", "B", "rejected", "finished"},
+		}, map[object]bool{{"2.csv", "B"}: true, {"1.csv", "A"}: false}},
+		{"superseded by a later night", []run{
+			{"1.csv", "A", "superseded", "finished"}, {"2.csv", "B", "finished", "finished"},
+		}, map[object]bool{{"2.csv", "B"}: true, {"1.csv", "A"}: false}},
+		{"rejected as a whole: tried again", []run{
+			{"1.csv", "A", "finished", "finished"}, {"2.csv", "B", "failed", "rejected"},
+		}, map[object]bool{{"2.csv", "B"}: false, {"1.csv", "A"}: true}},
+		{"the import failed: tried again", []run{
+			{"1.csv", "A", "finished", "finished"}, {"2.csv", "B", "failed", "failed"},
+		}, map[object]bool{{"2.csv", "B"}: false, {"1.csv", "A"}: true}},
+		{"the file changed during the import: tried again", []run{{"1.csv", "A", "failed", "finished"}},
+			map[object]bool{{"1.csv", "A"}: false}},
+		{"being imported", []run{{"1.csv", "A", "finished", "finished"}, {"2.csv", "B", "importing", "running"}},
+			map[object]bool{{"2.csv", "B"}: true, {"1.csv", "A"}: true, {"3.csv", "B"}: false}},
+		{"its import failed, the run not yet told", []run{{"1.csv", "A", "importing", "failed"}},
+			map[object]bool{{"1.csv", "A"}: false}},
+		{"nothing new runs in between", []run{
+			{"1.csv", "A", "finished", "finished"}, {"", "", "nothing_new", ""}, {"", "", "nothing_new", ""},
+		}, map[object]bool{{"1.csv", "A"}: true}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			f, err := s.CreateFeed(ctx, postgres.Feed{Tenant: tenant, Name: fmt.Sprintf("hr%d", i), Prefix: fmt.Sprintf("feeds/%s/%d/", tenant, i),
+				Schedule: "@daily", TimeZone: "UTC", Delimiter: "auto", Header: "auto", Mode: "full", MaxDeactivatePercent: 10, Enabled: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for night, r := range tt.runs {
+				n := postgres.NewFeedRun{Feed: f, ScheduledFor: today.AddDate(0, 0, night), ObjectKey: r.key, ObjectETag: r.etag}
+				if r.key != "" {
+					n.Source = "s3://b/" + f.Prefix + r.key
+				}
+				var im *postgres.NewImport
+				if r.key != "" {
+					im = &postgres.NewImport{Tenant: tenant, Kind: lifecycle.KindFeed, Source: n.Source, SourceETag: r.etag}
+				}
+				fr, ok, err := s.StartFeedRun(ctx, n, im)
+				if err != nil || !ok {
+					t.Fatal(ok, err)
+				}
+				if _, err := s.Pool().Exec(ctx, `UPDATE feed_runs SET state = $2 WHERE id = $1`, fr.ID, r.state); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Pool().Exec(ctx, `UPDATE imports SET state = $2 WHERE id = $1`, fr.ImportID, r.importState); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := map[object]bool{}
+			for o := range tt.new {
+				if got[o], err = s.NothingNew(ctx, f.ID, o.key, o.etag); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if diff := cmp.Diff(tt.new, got, cmp.AllowUnexported(object{})); diff != "" {
+				t.Errorf("nothing new (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

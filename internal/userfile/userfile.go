@@ -87,7 +87,8 @@ var (
 func IsRejection(err error) bool {
 	return errors.Is(err, ErrEmpty) || errors.Is(err, ErrHeaderOnly) ||
 		errors.Is(err, userrow.ErrHeader) || errors.Is(err, csvfile.ErrNoDelimiter) ||
-		errors.Is(err, csvfile.ErrFileTooLarge) || errors.Is(err, csvfile.ErrNotText)
+		errors.Is(err, csvfile.ErrFileTooLarge) || errors.Is(err, csvfile.ErrNotText) ||
+		errors.Is(err, csvfile.ErrCRLineEnds)
 }
 
 // Record is one data record of the file.
@@ -213,7 +214,7 @@ func (r *Reader) Close() {
 
 // Read returns the next data record, or io.EOF after the last. Any other error
 // rejects the file as a whole (IsRejection: a bad header, no records, no
-// delimiter, too large) or is an I/O error. The record is valid until the next
+// delimiter, too large, not text, CR line ends) or is an I/O error. The record is valid until the next
 // Read.
 func (r *Reader) Read() (*Record, error) {
 	if !r.started {

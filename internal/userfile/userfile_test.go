@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/usergen"
 	"github.com/userimport/userimport/internal/userrow"
@@ -99,15 +100,35 @@ func TestFileRejections(t *testing.T) {
 		{"blank lines only", "\n\r\n \n", userfile.ErrEmpty},
 		{"header only", header, userfile.ErrHeaderOnly},
 		{"unknown column", "User name,Login ID,Emial\n", userrow.ErrHeader},
+		{"CR line ends (old Mac Excel)", strings.ReplaceAll(header, "\n", "\r") + "Anna,anna" + strings.Repeat(",", 25) + "\r", csvfile.ErrCRLineEnds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := userfile.NewReader(strings.NewReader(tt.in), userfile.Options{}).Read()
-			if !errors.Is(err, tt.want) {
+			if !errors.Is(err, tt.want) || !userfile.IsRejection(err) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// A CR that ends the file ends its last line, whether the record has a
+// quote or not: the last value is the same, and a flag there is a flag.
+func TestCREndingTheFile(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		"User name,Login ID,Prompt Inbound\nAnna,anna,1\r",
+		"User name,Login ID,Prompt Inbound\nAnna,anna,\"1\"\r",
+		"User name,Login ID,Prompt Inbound\r\n\"Anna\",anna,1\r",
+	} {
+		rec, err := userfile.NewReader(strings.NewReader(in), userfile.Options{}).Read()
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if !rec.Valid() || !rec.User.PromptInbound {
+			t.Errorf("%q: errors %v, prompt inbound %v; want a valid record with the flag set", in, rec.Errors, rec.User.PromptInbound)
+		}
 	}
 }
 
