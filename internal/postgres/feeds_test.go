@@ -9,6 +9,7 @@ import (
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
 )
 
@@ -147,5 +148,69 @@ func TestNothingNewIsTheLastAppliedRun(t *testing.T) {
 				t.Errorf("nothing new (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A full run held for approval, approved after later imports: it deactivates
+// only the users on its list that no import accepted after the run's own
+// created or changed (applying the imports in the order accepted, those
+// imports come last). A user the run itself reactivated counts as its change.
+func TestApprovalSparesUsersChangedSince(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := pgtest.Store(t)
+	tenant := pgtest.Tenant(t)
+	var rows []map[userrow.Column]string
+	for i := range 10 {
+		rows = append(rows, map[userrow.Column]string{userrow.UserName: fmt.Sprint("User ", i), userrow.LoginID: fmt.Sprint("u", i)})
+	}
+	apply(t, s, tenant, parse(t, nil, rows...))
+	f, err := s.CreateFeed(ctx, postgres.Feed{Tenant: tenant, Name: "hr", Prefix: "feeds/" + tenant + "/", Schedule: "@daily",
+		TimeZone: "UTC", Delimiter: "auto", Header: "auto", Mode: "full", MaxDeactivatePercent: 10, Notify: []string{"a@b.example"}, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := postgres.NewFeedRun{Feed: f, ScheduledFor: today, Source: "s3://b/feeds/" + tenant + "/x.csv", ObjectKey: "x", ObjectETag: "e"}
+	run, _, err := s.StartFeedRun(ctx, n, &postgres.NewImport{Tenant: tenant, Kind: lifecycle.KindFeed, Source: n.Source, SourceETag: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its import (of no record, here) ends before the feed's step.
+	if err := s.SavePlan(ctx, tenant, run.ImportID, userfile.Plan{}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.FinishImport(ctx, tenant, run.ImportID, 0); err != nil || !ok {
+		t.Fatalf("finish the run's import: %v %v", ok, err)
+	}
+	// The file holds u0–u4: u5–u9 are absent, 50 %, over the 10 % limit.
+	present := []string{"u0", "u1", "u2", "u3", "u4"}
+	held, err := s.ApplyFeedRun(ctx, &f, run.ID, postgres.SyncInput{Present: present, Imported: present, Full: true})
+	if err != nil || held.State != lifecycle.RunNeedsApproval || held.Pending != 5 {
+		t.Fatalf("run: %+v (%v); want 5 held for approval", held, err)
+	}
+	// Later imports: u5 updated, u6 given the same values (unchanged: no
+	// change to spare it for), u10 created.
+	apply(t, s, tenant, parse(t, nil,
+		map[userrow.Column]string{userrow.UserName: "User 5, renamed", userrow.LoginID: "u5"},
+		map[userrow.Column]string{userrow.UserName: "User 6", userrow.LoginID: "u6"},
+		map[userrow.Column]string{userrow.UserName: "User 10", userrow.LoginID: "u10"}))
+	decided, err := s.DecideFeedRun(ctx, tenant, run.ID, true, "test")
+	if err != nil || decided.State != lifecycle.RunApplied || decided.Deactivated != 4 {
+		t.Fatalf("approved: %+v (%v); want 4 deactivated", decided, err)
+	}
+	rowsActive, err := s.Pool().Query(ctx, `SELECT login_id FROM users WHERE tenant_id = $1 AND NOT active ORDER BY login_id`, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inactive []string
+	for rowsActive.Next() {
+		var l string
+		if err := rowsActive.Scan(&l); err != nil {
+			t.Fatal(err)
+		}
+		inactive = append(inactive, l)
+	}
+	if diff := cmp.Diff([]string{"u6", "u7", "u8", "u9"}, inactive); diff != "" {
+		t.Errorf("inactive users (-want +got):\n%s", diff)
 	}
 }
