@@ -360,7 +360,7 @@ func (a *API) getImport(w http.ResponseWriter, r *http.Request, tenant string) {
 		return
 	}
 	v := newImportView(im)
-	if im.DryRun && im.State == "finished" {
+	if im.DryRun && im.State == lifecycle.ImportFinished {
 		g, e, err := a.d.Store.WouldCreate(r.Context(), tenant, im.ID)
 		if err != nil {
 			a.internal(w, r, err)
@@ -485,7 +485,7 @@ func newImportView(im postgres.Import) importView {
 	if im.Chunks > 0 {
 		v.Progress = 100 * im.ChunksDone / im.Chunks
 	}
-	if im.State == "finished" || im.State == "rejected" {
+	if im.State == lifecycle.ImportFinished || im.State == lifecycle.ImportRejected {
 		v.Progress = 100
 	}
 	if im.Report != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/feed"
 	"github.com/userimport/userimport/internal/importer"
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/userfile"
@@ -163,7 +164,7 @@ back in a later file is reactivated. Schedules: 5-field cron, @daily, @hourly or
 		if out.json {
 			return writeJSON(e, producer.NewRunView(&run))
 		}
-		if run.State == "applied" {
+		if run.State == lifecycle.RunApplied {
 			fmt.Fprintf(e.stdout, "run %d applied: %d users deactivated\n", run.ID, run.Deactivated)
 		} else {
 			fmt.Fprintf(e.stdout, "run %d rejected: nobody deactivated\n", run.ID)

@@ -33,9 +33,9 @@ func newImportRow(im postgres.Import) importRow {
 		v.Progress = 100 * im.ChunksDone / im.Chunks
 	}
 	switch im.State {
-	case "finished", "rejected":
+	case lifecycle.ImportFinished, lifecycle.ImportRejected:
 		v.Progress = 100
-	case "pending", "planning", "running", "finalizing":
+	case lifecycle.ImportPlanning, lifecycle.ImportRunning:
 		v.Active = true
 	}
 	return v
@@ -269,7 +269,7 @@ func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if im.Report != "" {
 		d.ReportName = path.Base(im.Report)
 	}
-	if im.DryRun && im.State == "finished" {
+	if im.DryRun && im.State == lifecycle.ImportFinished {
 		g, e, err := u.d.Store.WouldCreate(r.Context(), s.Tenant, im.ID)
 		if err != nil {
 			u.fail(w, r, err)

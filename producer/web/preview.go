@@ -343,7 +343,7 @@ func (u *UI) preview(w http.ResponseWriter, r *http.Request, s *session) {
 	if saved := q.Get("saved"); saved != "" {
 		p.Notice = "Line " + strconv.Itoa(parsePage(saved)) + " saved."
 	}
-	d.Finished = im.State == "finished"
+	d.Finished = im.State == lifecycle.ImportFinished
 	if im.DryRun {
 		pv, err := u.d.Store.Preview(r.Context(), s.Tenant, im.ID)
 		switch {
@@ -565,7 +565,7 @@ func (u *UI) execute(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	if !im.DryRun || im.State != "finished" {
+	if !im.DryRun || im.State != lifecycle.ImportFinished {
 		u.conflict(w, r, s, im.ID, "Only a finished dry run can be executed.")
 		return
 	}
