@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"path"
 	"strconv"
 	"strings"
@@ -58,6 +59,10 @@ type Deps struct {
 	// FailedAuthLimit is how many failed token checks one client address
 	// may make (DefaultFailedAuthLimit); zero: no limit.
 	FailedAuthLimit Rate
+	// TrustedProxies are the proxies whose X-Forwarded-For or Forwarded
+	// header names the client (TRUSTED_PROXIES); from any other peer the
+	// headers are ignored.
+	TrustedProxies []netip.Prefix
 	// Operators' routes, each behind operator credentials; nil: not served.
 	Dashboard http.Handler // the asynq dashboard at /monitoring/
 	Metrics   http.Handler // Prometheus metrics at /metrics
@@ -144,11 +149,6 @@ func NewHandler(d Deps) *Handler {
 // auth resolves the request's token to its tenant, or answers 401.
 func (a *API) auth(next func(http.ResponseWriter, *http.Request, string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client := clientAddr(r)
-		if ok, wait := a.failing.peek(client); !ok {
-			tooMany(w, wait, "too many requests with bad tokens from this address")
-			return
-		}
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || secret == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="userimport"`)
@@ -157,7 +157,12 @@ func (a *API) auth(next func(http.ResponseWriter, *http.Request, string)) http.H
 		}
 		tenant, err := a.d.Store.TokenTenant(r.Context(), secret)
 		if errors.Is(err, postgres.ErrNotFound) {
-			a.failing.allow(client)
+			// Only failures count, after the check: a good token is never
+			// refused for others' mistakes from the same address (a proxy's).
+			if ok, wait := a.failing.allow(a.client(r)); !ok {
+				tooMany(w, wait, "too many requests with bad tokens from this address")
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="userimport", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "the token is unknown or revoked")
 			return
@@ -496,6 +501,9 @@ func newImportView(im postgres.Import) importView {
 	}
 	return v
 }
+
+// client is the request's client address, for the failure limits.
+func (a *API) client(r *http.Request) string { return clientAddr(r, a.d.TrustedProxies) }
 
 func (a *API) internal(w http.ResponseWriter, r *http.Request, err error) {
 	a.d.Log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))

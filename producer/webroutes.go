@@ -22,8 +22,7 @@ func (a *API) webRoutes() []Route {
 			}
 			return child.ID, err
 		},
-		LoginAllowed: func(r *http.Request) bool { ok, _ := a.failing.peek(clientAddr(r)); return ok },
-		LoginFailed:  func(r *http.Request) { a.failing.allow(clientAddr(r)) },
+		LoginFailed: func(r *http.Request) bool { ok, _ := a.failing.allow(a.client(r)); return !ok },
 	})
 	if err != nil {
 		// The templates are embedded: a broken one fails every test.

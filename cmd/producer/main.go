@@ -102,6 +102,7 @@ Examples:
 			Dashboard: dashboard, Metrics: operator.Metrics(cfg.Monitoring, svc.Metrics),
 			RateLimit:        producer.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
 			FailedAuthLimit:  producer.DefaultFailedAuthLimit,
+			TrustedProxies:   cfg.TrustedProxies,
 			WebSessionSecret: cfg.WebSessionSecret}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

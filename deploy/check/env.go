@@ -45,6 +45,7 @@ var knownEnv = map[string]struct{ secret bool }{
 	"API_RATE_BURST":            {},
 	"FEED_SYNC_INTERVAL":        {},
 	"MONITORING_PROMETHEUS_URL": {},
+	"TRUSTED_PROXIES":           {},
 }
 
 // Keys of the Secret that are for other consumers than the binaries.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -57,6 +58,10 @@ type Config struct {
 	Monitoring operator.Credentials
 	// PrometheusURL, when set, lets the dashboard chart the queues over time.
 	PrometheusURL string
+	// Security settings of the producer (see loadSecurity).
+	// TrustedProxies are the proxies whose X-Forwarded-For or Forwarded
+	// header names the client; empty: the peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Defaults are the local stack's values, so that nothing needs setting there.
@@ -139,6 +144,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Monitoring.Admin, err = credential(getenv, "MONITORING_ADMIN"); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, loadSecurity(getenv, &c)...)
 	for _, r := range c.Namespace {
 		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
 			errs = append(errs, fmt.Errorf("QUEUE_NAMESPACE %q: use lower-case letters, digits and -", c.Namespace))
@@ -157,6 +163,34 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL %q: use debug, info, warn or error", c.LogLevel))
 	}
 	return c, errors.Join(errs...)
+}
+
+// loadSecurity reads the producer's security settings into c.
+func loadSecurity(getenv func(string) string, c *Config) []error {
+	var errs []error
+	for v := range strings.SplitSeq(getenv("TRUSTED_PROXIES"), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if ip, ierr := netip.ParseAddr(v); ierr == nil {
+			p, err = ip.Prefix(ip.BitLen())
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8 or an address such as 192.0.2.7", v))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	return errs
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // Redis returns asynq's connection options for REDIS_URL: redis:// (rediss://
@@ -225,6 +259,7 @@ func (c Config) Print(w io.Writer) error {
 		{"MONITORING_ADMIN", maskedCredential(c.Monitoring.Admin)},
 		{"METRICS_TOKEN", masked(c.Monitoring.MetricsToken)},
 		{"MONITORING_PROMETHEUS_URL", maskURL(c.PrometheusURL)},
+		{"TRUSTED_PROXIES", joinPrefixes(c.TrustedProxies)},
 		{"WORKER_CONCURRENCY", strconv.Itoa(c.Concurrency)},
 		{"WORKER_HEALTH_ADDR", c.HealthAddr},
 		{"WORKER_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},

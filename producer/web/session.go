@@ -201,14 +201,13 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.renderLogin(w, r, http.StatusForbidden, "The form has expired: enter the token again.", next)
 		return
 	}
-	if u.d.LoginAllowed != nil && !u.d.LoginAllowed(r) {
-		u.renderLogin(w, r, http.StatusTooManyRequests, "Too many wrong tokens from this address: wait a minute and try again.", next)
-		return
-	}
 	tenant, id, err := u.d.Store.TokenLogin(r.Context(), token)
 	if errors.Is(err, postgres.ErrNotFound) {
-		if u.d.LoginFailed != nil {
-			u.d.LoginFailed(r)
+		// Counted after the check, failures only: a good token is never
+		// refused because others failed from the same address.
+		if u.d.LoginFailed != nil && u.d.LoginFailed(r) {
+			u.renderLogin(w, r, http.StatusTooManyRequests, "Too many wrong tokens from this address: wait a minute and try again.", next)
+			return
 		}
 		u.renderLogin(w, r, http.StatusUnauthorized, "The token is unknown or revoked.", next)
 		return

@@ -69,10 +69,10 @@ type Deps struct {
 	// random one per process, so that sessions end when the producer
 	// restarts; producers behind one load balancer need the same secret.
 	SessionSecret string
-	// LoginAllowed and LoginFailed slow down guessing tokens on the login
-	// form, as the API does for bearer tokens; nil: no limit.
-	LoginAllowed func(*http.Request) bool
-	LoginFailed  func(*http.Request)
+	// LoginFailed counts a wrong token on the login form against the
+	// client's address and reports whether the address is over its limit,
+	// as the API does for bearer tokens; nil: no limit.
+	LoginFailed func(*http.Request) (limited bool)
 	// SessionTTL is how long a session lasts; 0: 12 hours.
 	SessionTTL time.Duration
 }

@@ -238,3 +238,21 @@ func TestAnotherTenantsImportIsNotFound(t *testing.T) {
 		t.Errorf("the owner: %d", code)
 	}
 }
+
+// Wrong tokens on the login form are limited per address, but a good token
+// from the same address still logs in: behind a proxy every admin shares it.
+func TestLoginAfterOthersFailed(t *testing.T) {
+	t.Parallel()
+	store := pgtest.Store(t)
+	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: noQueue{}, Log: zap.NewNop(),
+		WebSessionSecret: "test-secret", FailedAuthLimit: producer.Rate{PerSecond: 0.01, Burst: 2}}))
+	t.Cleanup(srv.Close)
+	b := newBrowser(t, srv.URL)
+	for i, want := range []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusTooManyRequests} {
+		_, _, page := b.do(http.MethodGet, "/ui/login", nil)
+		if code, _, _ := b.do(http.MethodPost, "/ui/login", url.Values{"token": {"uit_wrong"}, "csrf": {csrfOf(t, page)}}); code != want {
+			t.Errorf("wrong token %d: %d, want %d", i+1, code, want)
+		}
+	}
+	newBrowser(t, srv.URL).login(token(t, store, pgtest.Tenant(t))) // fails the test unless it logs in
+}
