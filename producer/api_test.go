@@ -276,6 +276,9 @@ func TestBadRequests(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// eventsSecret is the tests' S3_EVENTS_SECRET: 32 characters, the minimum.
+const eventsSecret = "s3cret-s3cret-s3cret-s3cret-s3cr"
+
 // S3 event notifications start one import per object version under the
 // prefix, for the tenant the key names; anything else is ignored or refused.
 func TestS3Events(t *testing.T) {
@@ -284,7 +287,7 @@ func TestS3Events(t *testing.T) {
 	files := stacktest.S3(t)
 	q := &recorder{}
 	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: q, Log: zap.NewNop(),
-		Events: producer.Events{Secret: "s3cret"}}))
+		Events: producer.Events{Secret: eventsSecret}}))
 	t.Cleanup(srv.Close)
 	tenant := pgtest.Tenant(t)
 	event := func(name, key, etag string) string {
@@ -293,12 +296,20 @@ func TestS3Events(t *testing.T) {
 	post := func(tok, query, body string) (int, []byte) {
 		return stacktest.Do(t, "POST", srv.URL+"/v1/events/s3"+query, tok, "application/json", strings.NewReader(body))
 	}
-	created := event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", "abc")
-	if code, out := post("s3cret", "", created); code != http.StatusOK || len(q.tasks) != 1 {
+	put := func(key, content string) string {
+		o, err := files.Put(t.Context(), key, []byte(content), "text/csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.ETag
+	}
+	v1 := put("incoming/"+tenant+"/users 2026.csv", "version 1\n")
+	created := event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", v1)
+	if code, out := post(eventsSecret, "", created); code != http.StatusOK || len(q.tasks) != 1 {
 		t.Fatalf("event: %d %s, %d tasks", code, out, len(q.tasks))
 	}
 	// The same object version again (a redelivered event): one import.
-	if code, _ := post("", "?token=s3cret", created); code != http.StatusOK || len(q.tasks) != 1 {
+	if code, _ := post("", "?token="+eventsSecret, created); code != http.StatusOK || len(q.tasks) != 1 {
 		t.Errorf("redelivered event queued %d tasks, want still 1", len(q.tasks))
 	}
 	ims, err := store.Imports(t.Context(), tenant, "", 10)
@@ -306,7 +317,8 @@ func TestS3Events(t *testing.T) {
 		t.Fatalf("imports %+v (%v)", ims, err)
 	}
 	// A new version of the same object is a new import.
-	if post("s3cret", "", event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", "def")); len(q.tasks) != 2 {
+	v2 := put("incoming/"+tenant+"/users 2026.csv", "version 2\n")
+	if post(eventsSecret, "", event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", `\"`+v2+`\"`)); len(q.tasks) != 2 {
 		t.Errorf("new version: %d tasks, want 2", len(q.tasks))
 	}
 	// Ignored: a test event, a deletion, a key outside the prefix or without
@@ -320,7 +332,17 @@ func TestS3Events(t *testing.T) {
 		event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users.import-7.errors.csv", "1"), // a report, not a file
 		strings.Replace(event("s3:ObjectCreated:Put", "incoming/"+tenant+"/y.csv", "1"), `"userimport"`, `"other"`, 1),
 	} {
-		if code, out := post("s3cret", "", body); code != http.StatusOK {
+		if code, out := post(eventsSecret, "", body); code != http.StatusOK {
+			t.Errorf("%s: %d %s", body, code, out)
+		}
+	}
+	// Ignored too, since the object says otherwise: the ETag of an older
+	// version (the event came late), an object that does not exist.
+	for _, body := range []string{
+		event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", v1),
+		event("s3:ObjectCreated:Put", "incoming/"+tenant+"/never-written.csv", v1),
+	} {
+		if code, out := post(eventsSecret, "", body); code != http.StatusOK {
 			t.Errorf("%s: %d %s", body, code, out)
 		}
 	}
@@ -334,7 +356,7 @@ func TestS3Events(t *testing.T) {
 	if code, _ := post("wrong", "", created); code != http.StatusUnauthorized {
 		t.Errorf("wrong secret: %d", code)
 	}
-	if code, _ := post("s3cret", "", `{"Records":[`); code != http.StatusBadRequest {
+	if code, _ := post(eventsSecret, "", `{"Records":[`); code != http.StatusBadRequest {
 		t.Errorf("malformed: %d", code)
 	}
 }

@@ -194,3 +194,20 @@ func TestTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// Wrong S3 event secrets count against the sender's address like wrong
+// tokens; the right secret still passes.
+func TestFailedEventSecretsAreLimited(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: pgtest.Store(t), Files: stacktest.S3(t), Queue: &recorder{}, Log: zap.NewNop(),
+		Events: producer.Events{Secret: eventsSecret}, FailedAuthLimit: producer.Rate{PerSecond: 0.01, Burst: 2}}))
+	t.Cleanup(srv.Close)
+	for i, want := range []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusTooManyRequests} {
+		if code, body := stacktest.Do(t, http.MethodPost, srv.URL+"/v1/events/s3?token=guess", "", "application/json", strings.NewReader("{}")); code != want {
+			t.Errorf("wrong secret %d: %d %s, want %d", i+1, code, body, want)
+		}
+	}
+	if code, body := stacktest.Do(t, http.MethodPost, srv.URL+"/v1/events/s3", eventsSecret, "application/json", strings.NewReader("{}")); code != http.StatusOK {
+		t.Errorf("the right secret after the failures: %d %s, want 200", code, body)
+	}
+}

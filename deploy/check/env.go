@@ -129,6 +129,10 @@ func checkEnvValue(name, v string) error {
 		if _, err := addrPort(v); err != nil {
 			return err
 		}
+	case "S3_EVENTS_SECRET", "METRICS_TOKEN":
+		if v != "" && len(v) < 32 {
+			return fmt.Errorf("want 32 characters or more (e.g. openssl rand -hex 32)")
+		}
 	case "MONITORING_VIEWER", "MONITORING_ADMIN":
 		user, password, ok := strings.Cut(v, ":")
 		if !ok || user == "" || len(password) < 12 {

@@ -168,6 +168,13 @@ func Load(getenv func(string) string) (Config, error) {
 // loadSecurity reads the producer's security settings into c.
 func loadSecurity(getenv func(string) string, c *Config) []error {
 	var errs []error
+	// Shared secrets that travel in requests: long enough that guessing is
+	// hopeless however many attempts the failure limits let through.
+	for _, s := range []struct{ name, value string }{{"S3_EVENTS_SECRET", c.EventsSecret}, {"METRICS_TOKEN", c.Monitoring.MetricsToken}} {
+		if s.value != "" && len(s.value) < 32 {
+			errs = append(errs, fmt.Errorf("%s: want 32 characters or more (e.g. openssl rand -hex 32), or leave it unset", s.name))
+		}
+	}
 	for v := range strings.SplitSeq(getenv("TRUSTED_PROXIES"), ",") {
 		if v = strings.TrimSpace(v); v == "" {
 			continue

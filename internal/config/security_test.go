@@ -17,6 +17,8 @@ func TestSecuritySettingsRefused(t *testing.T) {
 	for _, tc := range []struct{ name, value, want string }{
 		{"TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES"},
 		{"TRUSTED_PROXIES", "proxy.internal", "CIDR"},
+		{"S3_EVENTS_SECRET", "events-secret-31-characters-lon", "32 characters"},
+		{"METRICS_TOKEN", "metrics-token", "32 characters"},
 	} {
 		_, err := config.Load(env(map[string]string{tc.name: tc.value}))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
