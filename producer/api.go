@@ -31,6 +31,7 @@ type Files interface {
 	Bucket() string
 	Upload(ctx context.Context, key string, r io.Reader, contentType string) (s3store.Object, error)
 	Head(ctx context.Context, key string) (s3store.Object, error)
+	Delete(ctx context.Context, key string) error
 	OpenRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 }
 
@@ -258,6 +259,20 @@ func (b badRequestError) Error() string { return string(b) }
 // upload streams the multipart body's file to the bucket, under the tenant's
 // uploads, and reads the option fields around it.
 func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
+	req, err := a.uploadParts(r, tenant)
+	if err != nil && req.Source != "" {
+		// Options sent after the file (curl -F file=@… -F notify=… sends
+		// them in that order) are known only once it is stored: a bad one,
+		// or a broken body after the file, leaves no orphan object.
+		_, key, _ := s3store.ParseURL(req.Source)
+		if derr := a.d.Files.Delete(context.WithoutCancel(r.Context()), key); derr != nil {
+			a.d.Log.Warn("refused upload not deleted", zap.String("tenant", tenant), zap.Error(derr))
+		}
+	}
+	return req, err
+}
+
+func (a *API) uploadParts(r *http.Request, tenant string) (importRequest, error) {
 	var req importRequest
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -275,6 +290,11 @@ func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
 		case "file":
 			if req.Source != "" {
 				return req, badRequestError("send one file per import")
+			}
+			// The options sent before the file are checked before it is
+			// stored: a bad one stores nothing.
+			if err := checkOptions(req); err != nil {
+				return req, err
 			}
 			key := UploadKey(tenant, part.FileName())
 			if _, err := a.d.Files.Upload(r.Context(), key, part, "text/csv"); err != nil {

@@ -246,6 +246,13 @@ func TestBadRequests(t *testing.T) {
 	_ = mw.WriteField("delimiter", "comma")
 	_ = mw.Close()
 	badDelimType, badDelimBody := multipartFile(t, "u.csv", []byte("a,b\n"), map[string]string{"delimiter": "tab"})
+	// curl -F file=@u.csv -F notify=… sends the options after the file.
+	var notifyAfter bytes.Buffer
+	mw2 := multipart.NewWriter(&notifyAfter)
+	fw, _ := mw2.CreateFormFile("file", "u.csv")
+	_, _ = fw.Write([]byte("a,b\n"))
+	_ = mw2.WriteField("notify", "nobody")
+	_ = mw2.Close()
 	for _, tc := range []struct {
 		name, ctype string
 		body        io.Reader
@@ -261,6 +268,7 @@ func TestBadRequests(t *testing.T) {
 		{"outside the tenant's prefixes", "application/json", strings.NewReader(`{"source":"s3://userimport/does/not/exist.csv"}`), http.StatusBadRequest, "bad_request"},
 		{"no file part", mw.FormDataContentType(), &emptyForm, http.StatusBadRequest, "bad_request"},
 		{"bad delimiter", badDelimType, badDelimBody, http.StatusBadRequest, "bad_request"},
+		{"bad notify after the file", mw2.FormDataContentType(), &notifyAfter, http.StatusBadRequest, "bad_request"},
 		{"too large", bigType, bigBody, http.StatusRequestEntityTooLarge, "too_large"},
 	} {
 		code, out := stacktest.Do(t, "POST", e.srv.URL+"/v1/imports", tok, tc.ctype, tc.body)
@@ -271,6 +279,13 @@ func TestBadRequests(t *testing.T) {
 	ims, err := e.store.Imports(t.Context(), tenant, "", 10)
 	if err != nil || len(ims) != 0 || len(e.queue.tasks) != 0 {
 		t.Errorf("bad requests created %d imports, queued %d tasks (%v)", len(ims), len(e.queue.tasks), err)
+	}
+	// Nor did they leave a file behind in the bucket.
+	if err := e.files.List(t.Context(), "uploads/"+tenant+"/", func(o s3store.Object) error {
+		t.Errorf("a refused upload left %s", o.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
