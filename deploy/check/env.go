@@ -129,6 +129,11 @@ func checkEnvValue(name, v string) error {
 		if _, err := addrPort(v); err != nil {
 			return err
 		}
+	case "S3_EVENTS_PREFIX":
+		if !strings.HasSuffix(v, "/") || strings.HasPrefix(v, "/") || strings.Contains(v, "//") ||
+			strings.Contains("/"+v, "/../") || strings.Contains("/"+v, "/./") || strings.HasPrefix(v, "uploads/") || strings.HasPrefix("uploads/", v) {
+			return fmt.Errorf("%q: want segments ending with / (such as incoming/), no . or .. segment, apart from uploads/", v)
+		}
 	case "S3_EVENTS_SECRET", "METRICS_TOKEN":
 		if v != "" && len(v) < 32 {
 			return fmt.Errorf("want 32 characters or more (e.g. openssl rand -hex 32)")

@@ -175,6 +175,9 @@ func loadSecurity(getenv func(string) string, c *Config) []error {
 			errs = append(errs, fmt.Errorf("%s: want 32 characters or more (e.g. openssl rand -hex 32), or leave it unset", s.name))
 		}
 	}
+	if err := checkEventsPrefix(c.EventsPrefix); err != nil {
+		errs = append(errs, err)
+	}
 	for v := range strings.SplitSeq(getenv("TRUSTED_PROXIES"), ",") {
 		if v = strings.TrimSpace(v); v == "" {
 			continue
@@ -190,6 +193,28 @@ func loadSecurity(getenv func(string) string, c *Config) []error {
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
 	return errs
+}
+
+// uploadsPrefix is where the producer stores uploads and corrected files
+// (producer.UploadKey), which must never look like dropped files.
+const uploadsPrefix = "uploads/"
+
+// checkEventsPrefix checks S3_EVENTS_PREFIX: the tenant is the key's next
+// segment, so the prefix must end at a segment's end, or "uploads/x" would
+// let tenant acme name "uploads/xacme/…".
+func checkEventsPrefix(p string) error {
+	if !strings.HasSuffix(p, "/") {
+		return fmt.Errorf("S3_EVENTS_PREFIX %q: end with / (such as incoming/), so that the tenant is a segment of its own", p)
+	}
+	for seg := range strings.SplitSeq(strings.TrimSuffix(p, "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("S3_EVENTS_PREFIX %q: want segments separated by single /, no empty, . or .. segment (such as incoming/)", p)
+		}
+	}
+	if strings.HasPrefix(p, uploadsPrefix) || strings.HasPrefix(uploadsPrefix, p) {
+		return fmt.Errorf("S3_EVENTS_PREFIX %q: overlaps %s, where the producer stores uploads (the events would import them again): choose another, such as incoming/", p, uploadsPrefix)
+	}
+	return nil
 }
 
 func joinPrefixes(ps []netip.Prefix) string {

@@ -18,6 +18,12 @@ func TestSecuritySettingsRefused(t *testing.T) {
 		{"TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES"},
 		{"TRUSTED_PROXIES", "proxy.internal", "CIDR"},
 		{"S3_EVENTS_SECRET", "events-secret-31-characters-lon", "32 characters"},
+		{"S3_EVENTS_PREFIX", "uploads/x", "end with /"}, // tenant acme could name uploads/xacme/…
+		{"S3_EVENTS_PREFIX", "incoming/../x/", "no empty, . or .. segment"},
+		{"S3_EVENTS_PREFIX", "/incoming/", "no empty, . or .. segment"},
+		{"S3_EVENTS_PREFIX", "incoming//", "no empty, . or .. segment"},
+		{"S3_EVENTS_PREFIX", "uploads/", "uploads/"},    // the events endpoint would import every upload again
+		{"S3_EVENTS_PREFIX", "uploads/in/", "uploads/"}, // and tenant "in"'s uploads would be its events
 		{"METRICS_TOKEN", "metrics-token", "32 characters"},
 	} {
 		_, err := config.Load(env(map[string]string{tc.name: tc.value}))
@@ -36,5 +42,14 @@ func TestTrustedProxies(t *testing.T) {
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")}
 	if diff := cmp.Diff(want, c.TrustedProxies, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("TRUSTED_PROXIES (-want +got):\n%s", diff)
+	}
+}
+
+func TestEventsPrefixAccepted(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"", "incoming/", "drop/box/", "upl/"} {
+		if _, err := config.Load(env(map[string]string{"S3_EVENTS_PREFIX": v})); err != nil {
+			t.Errorf("S3_EVENTS_PREFIX=%q: %v", v, err)
+		}
 	}
 }

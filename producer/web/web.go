@@ -62,6 +62,9 @@ type Deps struct {
 	MaxUpload int64 // bytes; 0: 512 MiB
 	// UploadKey names an uploaded file's object (the API's naming).
 	UploadKey func(tenant, name string) string
+	// EventsPrefix is where tenants drop files for the S3 events endpoint
+	// (S3_EVENTS_PREFIX): nothing the pages write may land there.
+	EventsPrefix string
 	// Retry starts the re-import of an import's rejected records and returns
 	// the new import's ID, or ErrNothingToRetry.
 	Retry func(ctx context.Context, tenant string, id int64) (int64, error)
