@@ -70,6 +70,10 @@ type Deps struct {
 	// WebSessionSecret signs the web pages' session cookies; empty: random
 	// per process (several producers need the same one).
 	WebSessionSecret string
+	// PublicURL is where browsers reach the producer (PUBLIC_URL); with
+	// https://, cookies are Secure and HSTS is sent even though a proxy in
+	// front terminates TLS. Empty: Secure only over TLS to the producer.
+	PublicURL string
 }
 
 // API serves the HTTP API, version 1.
@@ -102,9 +106,18 @@ type Route struct {
 type Handler struct {
 	mux    *http.ServeMux
 	routes []Route
+	hsts   bool // PUBLIC_URL is https://
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.hsts {
+		// Browsers heed it over HTTPS only, which is how they reach an
+		// https:// PUBLIC_URL. A year, the common choice; no includeSubDomains,
+		// which would bind hosts the service does not own.
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	h.mux.ServeHTTP(w, r)
+}
 
 // Routes lists every route served, so that a test can walk them all.
 func (h *Handler) Routes() []Route { return h.routes }
@@ -119,7 +132,7 @@ func NewHandler(d Deps) *Handler {
 		d.Events.Prefix = "incoming/"
 	}
 	a := &API{d: d, perTok: newLimiter(d.RateLimit), failing: newLimiter(d.FailedAuthLimit)}
-	h := &Handler{mux: http.NewServeMux()}
+	h := &Handler{mux: http.NewServeMux(), hsts: strings.HasPrefix(d.PublicURL, "https://")}
 	h.routes = []Route{
 		{"POST /v1/imports", TenantToken, a.auth(a.createImport)},
 		{"GET /v1/imports", TenantToken, a.auth(a.listImports)},

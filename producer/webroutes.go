@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/userimport/userimport/producer/web"
 )
@@ -15,6 +16,7 @@ func (a *API) webRoutes() []Route {
 	ui, err := web.New(web.Deps{
 		Store: a.d.Store, Files: a.d.Files, Queue: a.d.Queue, Namespace: a.d.Namespace, Log: a.d.Log,
 		MaxUpload: a.d.MaxUpload, UploadKey: UploadKey, EventsPrefix: a.d.Events.Prefix, SessionSecret: a.d.WebSessionSecret,
+		SecureCookies: strings.HasPrefix(a.d.PublicURL, "https://"),
 		Retry: func(ctx context.Context, tenant string, id int64) (int64, error) {
 			child, err := Retry(ctx, a.d.Store, a.d.Queue, a.d.Namespace, tenant, id)
 			if errors.Is(err, ErrNothingToRetry) {

@@ -87,6 +87,7 @@ Examples:
 	inspector := asynq.NewInspector(redis)
 	defer inspector.Close()
 	dashboard := operator.NewDashboard(cfg.Monitoring, redis, cfg.PrometheusURL)
+	dashboard.PublicOrigin = cfg.PublicURL
 	defer dashboard.Close()
 
 	// The queues' series (asynq's exporter) and the imports' (PostgreSQL's)
@@ -103,6 +104,7 @@ Examples:
 			RateLimit:        producer.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
 			FailedAuthLimit:  producer.DefaultFailedAuthLimit,
 			TrustedProxies:   cfg.TrustedProxies,
+			PublicURL:        cfg.PublicURL,
 			WebSessionSecret: cfg.WebSessionSecret}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

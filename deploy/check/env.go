@@ -46,6 +46,7 @@ var knownEnv = map[string]struct{ secret bool }{
 	"FEED_SYNC_INTERVAL":        {},
 	"MONITORING_PROMETHEUS_URL": {},
 	"TRUSTED_PROXIES":           {},
+	"PUBLIC_URL":                {},
 }
 
 // Keys of the Secret that are for other consumers than the binaries.
@@ -129,6 +130,8 @@ func checkEnvValue(name, v string) error {
 		if _, err := addrPort(v); err != nil {
 			return err
 		}
+	case "PUBLIC_URL":
+		return urlScheme(v, "https", "http")
 	case "S3_EVENTS_PREFIX":
 		if !strings.HasSuffix(v, "/") || strings.HasPrefix(v, "/") || strings.Contains(v, "//") ||
 			strings.Contains("/"+v, "/../") || strings.Contains("/"+v, "/./") || strings.HasPrefix(v, "uploads/") || strings.HasPrefix("uploads/", v) {

@@ -62,6 +62,9 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For or Forwarded
 	// header names the client; empty: the peer is the client.
 	TrustedProxies []netip.Prefix
+	// PublicURL is where browsers reach the producer, scheme://host[:port];
+	// with https://, cookies are Secure and HSTS is sent. Empty: unknown.
+	PublicURL string
 }
 
 // Defaults are the local stack's values, so that nothing needs setting there.
@@ -173,6 +176,17 @@ func loadSecurity(getenv func(string) string, c *Config) []error {
 	for _, s := range []struct{ name, value string }{{"S3_EVENTS_SECRET", c.EventsSecret}, {"METRICS_TOKEN", c.Monitoring.MetricsToken}} {
 		if s.value != "" && len(s.value) < 32 {
 			errs = append(errs, fmt.Errorf("%s: want 32 characters or more (e.g. openssl rand -hex 32), or leave it unset", s.name))
+		}
+	}
+	if v := getenv("PUBLIC_URL"); v != "" {
+		u, err := url.Parse(v)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			errs = append(errs, fmt.Errorf("PUBLIC_URL %q: want https://host[:port] (http:// only for a local test)", v))
+		case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			errs = append(errs, fmt.Errorf("PUBLIC_URL %q: want scheme://host[:port], no path: the producer serves its routes at the root", v))
+		default:
+			c.PublicURL = u.Scheme + "://" + u.Host
 		}
 	}
 	if err := checkEventsPrefix(c.EventsPrefix); err != nil {
@@ -292,6 +306,7 @@ func (c Config) Print(w io.Writer) error {
 		{"METRICS_TOKEN", masked(c.Monitoring.MetricsToken)},
 		{"MONITORING_PROMETHEUS_URL", maskURL(c.PrometheusURL)},
 		{"TRUSTED_PROXIES", joinPrefixes(c.TrustedProxies)},
+		{"PUBLIC_URL", c.PublicURL},
 		{"WORKER_CONCURRENCY", strconv.Itoa(c.Concurrency)},
 		{"WORKER_HEALTH_ADDR", c.HealthAddr},
 		{"WORKER_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},

@@ -18,6 +18,9 @@ func TestSecuritySettingsRefused(t *testing.T) {
 		{"TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES"},
 		{"TRUSTED_PROXIES", "proxy.internal", "CIDR"},
 		{"S3_EVENTS_SECRET", "events-secret-31-characters-lon", "32 characters"},
+		{"PUBLIC_URL", "imports.example.com", "https://"},
+		{"PUBLIC_URL", "https://imports.example.com/userimport", "no path"},
+		{"PUBLIC_URL", "ftp://imports.example.com", "https://"},
 		{"S3_EVENTS_PREFIX", "uploads/x", "end with /"}, // tenant acme could name uploads/xacme/…
 		{"S3_EVENTS_PREFIX", "incoming/../x/", "no empty, . or .. segment"},
 		{"S3_EVENTS_PREFIX", "/incoming/", "no empty, . or .. segment"},
@@ -51,5 +54,13 @@ func TestEventsPrefixAccepted(t *testing.T) {
 		if _, err := config.Load(env(map[string]string{"S3_EVENTS_PREFIX": v})); err != nil {
 			t.Errorf("S3_EVENTS_PREFIX=%q: %v", v, err)
 		}
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"PUBLIC_URL": "https://imports.example.com/"}))
+	if err != nil || c.PublicURL != "https://imports.example.com" {
+		t.Errorf("PUBLIC_URL: %q (%v), want https://imports.example.com", c.PublicURL, err)
 	}
 }

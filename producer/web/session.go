@@ -30,6 +30,9 @@ type session struct {
 	TokenID int64  `json:"k"` // the API token logged in with; revoking it ends the session
 	Expires int64  `json:"e"` // Unix seconds
 	Nonce   string `json:"n"` // the CSRF token derives from it
+	// ID names the session's record in PostgreSQL: logging out deletes it,
+	// so that a copy of the cookie stops working too.
+	ID string `json:"i"`
 }
 
 func deriveKey(secret string) []byte {
@@ -85,9 +88,9 @@ func (u *UI) csrfOK(s *session, got string) bool {
 }
 
 func (u *UI) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
-	//nolint:gosec // G124: Secure when the request came over TLS; a producer on plain http://127.0.0.1 must still work
+	//nolint:gosec // G124: Secure over TLS or with an https:// PUBLIC_URL; a producer on plain http://127.0.0.1 must still work
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/ui/", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || u.d.SecureCookies})
 }
 
 // current returns the request's valid session, or nil.
@@ -101,10 +104,10 @@ func (u *UI) current(r *http.Request) (*session, error) {
 		return nil, nil
 	}
 	var s session
-	if err := json.Unmarshal(v, &s); err != nil || time.Now().Unix() >= s.Expires || s.Tenant == "" {
+	if err := json.Unmarshal(v, &s); err != nil || time.Now().Unix() >= s.Expires || s.Tenant == "" || s.ID == "" {
 		return nil, nil //nolint:nilerr // an unreadable cookie is no session, not a failure
 	}
-	valid, err := u.d.Store.TokenValid(r.Context(), s.Tenant, s.TokenID)
+	valid, err := u.d.Store.WebSessionValid(r.Context(), s.Tenant, s.ID)
 	if err != nil || !valid {
 		return nil, err
 	}
@@ -216,9 +219,14 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	s := session{Tenant: tenant, TokenID: id, Expires: time.Now().Add(u.d.SessionTTL).Unix(), Nonce: nonce()}
+	expires := time.Now().Add(u.d.SessionTTL)
+	s := session{Tenant: tenant, TokenID: id, Expires: expires.Unix(), Nonce: nonce(), ID: nonce()}
 	v, err := json.Marshal(s)
 	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if err := u.d.Store.CreateWebSession(r.Context(), tenant, id, s.ID, expires); err != nil {
 		u.fail(w, r, err)
 		return
 	}
@@ -228,7 +236,11 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, safeNext(next))
 }
 
-func (u *UI) logout(w http.ResponseWriter, r *http.Request, _ *session) {
+func (u *UI) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := u.d.Store.EndWebSession(r.Context(), s.Tenant, s.ID); err != nil {
+		u.fail(w, r, err)
+		return
+	}
 	u.setCookie(w, r, sessionCookie, "", -1)
 	seeOther(w, r, LoginPath)
 }

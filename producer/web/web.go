@@ -6,9 +6,10 @@
 // The pages are rendered on the server with html/template and work without
 // JavaScript. Templates and the style sheet are embedded in the binary.
 //
-// A session is a signed cookie naming the tenant and the ID of the token the
-// admin logged in with (never the token): revoking the token ends the
-// session. Every POST carries a per-session CSRF token in a hidden field.
+// A session is a signed cookie naming the tenant, the ID of the token the
+// admin logged in with (never the token) and the session's record in
+// PostgreSQL: revoking the token or logging out ends the session, and a copy
+// of the cookie with it. Every POST carries a per-session CSRF token in a hidden field.
 //
 // The package does not import package producer (which imports it to serve
 // its routes): what it reuses from there, the upload keys and the retry,
@@ -76,6 +77,9 @@ type Deps struct {
 	// client's address and reports whether the address is over its limit,
 	// as the API does for bearer tokens; nil: no limit.
 	LoginFailed func(*http.Request) (limited bool)
+	// SecureCookies makes the cookies Secure even over plain HTTP: the
+	// producer is behind a proxy that terminates TLS (an https:// PUBLIC_URL).
+	SecureCookies bool
 	// SessionTTL is how long a session lasts; 0: 12 hours.
 	SessionTTL time.Duration
 }
