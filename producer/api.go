@@ -70,6 +70,16 @@ type Deps struct {
 	// WebSessionSecret signs the web pages' session cookies; empty: random
 	// per process (several producers need the same one).
 	WebSessionSecret string
+	// BodyTimeout is how long a request body may take (an upload: the grace
+	// before UploadMinRate counts, and the longest pause); 0:
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	// UploadMinRate is the slowest, in bytes a second, an upload may arrive
+	// on average (UPLOAD_MIN_RATE); 0: no minimum.
+	UploadMinRate int64
+	// UploadsInFlight and TenantUploadsInFlight cap the uploads being
+	// received at once, in all and per tenant; 0: no cap.
+	UploadsInFlight, TenantUploadsInFlight int
 	// PublicURL is where browsers reach the producer (PUBLIC_URL); with
 	// https://, cookies are Secure and HSTS is sent even though a proxy in
 	// front terminates TLS. Empty: Secure only over TLS to the producer.
@@ -79,8 +89,9 @@ type Deps struct {
 // API serves the HTTP API, version 1.
 type API struct {
 	d       Deps
-	perTok  *limiter // requests of one token
+	perTok  *limiter // requests of one token, through the API and the pages
 	failing *limiter // failed token checks of one client address
+	uploads *uploadSlots
 }
 
 // Access says who may use a route.
@@ -104,9 +115,11 @@ type Route struct {
 
 // Handler serves the API's routes.
 type Handler struct {
-	mux    *http.ServeMux
-	routes []Route
-	hsts   bool // PUBLIC_URL is https://
+	mux         *http.ServeMux
+	routes      []Route
+	hsts        bool // PUBLIC_URL is https://
+	bodyTimeout time.Duration
+	minRate     int64
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -116,6 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// which would bind hosts the service does not own.
 		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 	}
+	limitBody(w, r, h.bodyTimeout, h.minRate)
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -131,8 +145,12 @@ func NewHandler(d Deps) *Handler {
 	if d.Events.Prefix == "" {
 		d.Events.Prefix = "incoming/"
 	}
-	a := &API{d: d, perTok: newLimiter(d.RateLimit), failing: newLimiter(d.FailedAuthLimit)}
-	h := &Handler{mux: http.NewServeMux(), hsts: strings.HasPrefix(d.PublicURL, "https://")}
+	if d.BodyTimeout <= 0 {
+		d.BodyTimeout = DefaultBodyTimeout
+	}
+	a := &API{d: d, perTok: newLimiter(d.RateLimit), failing: newLimiter(d.FailedAuthLimit),
+		uploads: &uploadSlots{total: d.UploadsInFlight, perTenant: d.TenantUploadsInFlight, tenants: map[string]int{}}}
+	h := &Handler{mux: http.NewServeMux(), hsts: strings.HasPrefix(d.PublicURL, "https://"), bodyTimeout: d.BodyTimeout, minRate: d.UploadMinRate}
 	h.routes = []Route{
 		{"POST /v1/imports", TenantToken, a.auth(a.createImport)},
 		{"GET /v1/imports", TenantToken, a.auth(a.listImports)},
@@ -169,7 +187,7 @@ func (a *API) auth(next func(http.ResponseWriter, *http.Request, string)) http.H
 			writeError(w, http.StatusUnauthorized, "unauthorized", "send the tenant's API token: Authorization: Bearer <token> (importctl tokens create)")
 			return
 		}
-		tenant, err := a.d.Store.TokenTenant(r.Context(), secret)
+		tenant, tokenID, err := a.d.Store.TokenLogin(r.Context(), secret)
 		if errors.Is(err, postgres.ErrNotFound) {
 			// Only failures count, after the check: a good token is never
 			// refused for others' mistakes from the same address (a proxy's).
@@ -185,12 +203,18 @@ func (a *API) auth(next func(http.ResponseWriter, *http.Request, string)) http.H
 			a.internal(w, r, err)
 			return
 		}
-		if ok, wait := a.perTok.allow(tokenKey(secret)); !ok {
+		if ok, wait := a.tokenAllowed(tokenID); !ok {
 			tooMany(w, wait, fmt.Sprintf("this token's limit is %g requests a second (API_RATE_LIMIT)", a.d.RateLimit.PerSecond))
 			return
 		}
 		next(w, r, tenant)
 	})
+}
+
+// tokenAllowed takes one request from the token's bucket, which its API
+// requests and its web sessions' pages share.
+func (a *API) tokenAllowed(id int64) (bool, time.Duration) {
+	return a.perTok.allow("token " + strconv.FormatInt(id, 10))
 }
 
 // importRequest is the JSON body of POST /v1/imports for a file already in
@@ -214,6 +238,15 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, tenant string
 	)
 	switch ctype {
 	case "multipart/form-data":
+		release, berr := a.uploads.acquire(tenant)
+		if berr != nil {
+			var busy busyError
+			errors.As(berr, &busy)
+			w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+			writeError(w, busy.status(), "busy", busy.Error())
+			return
+		}
+		defer release()
 		r.Body = http.MaxBytesReader(w, r.Body, a.d.MaxUpload)
 		req, err = a.upload(r, tenant)
 	case "application/json":
@@ -231,6 +264,8 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, tenant string
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the file is larger than %d MiB", a.d.MaxUpload>>20))
 		case errors.As(err, &bad):
 			writeError(w, http.StatusBadRequest, "bad_request", bad.Error())
+		case errors.Is(err, errSlowBody):
+			writeError(w, http.StatusRequestTimeout, "too_slow", slowMessage(a.d.UploadMinRate, a.d.BodyTimeout))
 		default:
 			a.internal(w, r, err)
 		}
@@ -295,6 +330,9 @@ func (a *API) uploadParts(r *http.Request, tenant string) (importRequest, error)
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if errors.Is(err, errSlowBody) {
+			return req, err
 		}
 		if err != nil {
 			return req, badRequestError("malformed multipart body: " + err.Error())

@@ -1,8 +1,6 @@
 package producer
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"net"
@@ -26,7 +24,7 @@ type Rate struct {
 // fail the token check about once a second, ten times in a row.
 var DefaultFailedAuthLimit = Rate{PerSecond: 1, Burst: 10}
 
-// limiter keeps a token bucket per key (a token's hash, a client address).
+// limiter keeps a token bucket per key (a token's ID, a client address).
 // Each producer process counts for itself: with N producers behind a load
 // balancer a client gets up to N times the rate.
 type limiter struct {
@@ -85,12 +83,6 @@ func (l *limiter) bucket(key string, now time.Time) *bucket {
 	}
 	b.seen = now
 	return b
-}
-
-// tokenKey keys a token's bucket by its hash: the limiter never holds secrets.
-func tokenKey(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
 }
 
 // clientAddr is the address a request came from. It is the peer's, unless

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/userimport/userimport/producer/web"
 )
@@ -24,7 +25,17 @@ func (a *API) webRoutes() []Route {
 			}
 			return child.ID, err
 		},
-		LoginFailed: func(r *http.Request) bool { ok, _ := a.failing.allow(a.client(r)); return !ok },
+		LoginFailed:  func(r *http.Request) bool { ok, _ := a.failing.allow(a.client(r)); return !ok },
+		TokenAllowed: a.tokenAllowed,
+		UploadSlot: func(tenant string) (func(), error) {
+			release, err := a.uploads.acquire(tenant)
+			var busy busyError
+			if errors.As(err, &busy) {
+				return nil, &web.BusyError{Status: busy.status(), RetryAfter: busyRetryAfter * time.Second, Message: busy.Error()}
+			}
+			return release, err
+		},
+		SlowBody: "The upload was too slow: " + slowMessage(a.d.UploadMinRate, a.d.BodyTimeout) + ".",
 	})
 	if err != nil {
 		// The templates are embedded: a broken one fails every test.

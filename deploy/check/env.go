@@ -47,6 +47,9 @@ var knownEnv = map[string]struct{ secret bool }{
 	"MONITORING_PROMETHEUS_URL": {},
 	"TRUSTED_PROXIES":           {},
 	"PUBLIC_URL":                {},
+	"UPLOAD_MIN_RATE":           {},
+	"UPLOADS_IN_FLIGHT":         {},
+	"TENANT_UPLOADS_IN_FLIGHT":  {},
 }
 
 // Keys of the Secret that are for other consumers than the binaries.
@@ -112,7 +115,7 @@ func checkEnvValue(name, v string) error {
 		if n, err := strconv.Atoi(v); err != nil || n <= 0 {
 			return fmt.Errorf("%q: want a whole number above 0", v)
 		}
-	case "TENANT_CHUNK_LIMIT":
+	case "TENANT_CHUNK_LIMIT", "UPLOAD_MIN_RATE", "UPLOADS_IN_FLIGHT", "TENANT_UPLOADS_IN_FLIGHT":
 		if n, err := strconv.Atoi(v); err != nil || n < 0 {
 			return fmt.Errorf("%q: want a whole number, 0 or more", v)
 		}

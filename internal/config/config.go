@@ -65,6 +65,12 @@ type Config struct {
 	// PublicURL is where browsers reach the producer, scheme://host[:port];
 	// with https://, cookies are Secure and HSTS is sent. Empty: unknown.
 	PublicURL string
+	// UploadMinRate is the slowest an upload may arrive on average, in
+	// bytes a second; 0: no minimum (a pause of 30 s still ends it).
+	UploadMinRate int
+	// UploadsInFlight and TenantUploadsInFlight cap the uploads a producer
+	// receives at once, in all and per tenant; 0: no cap.
+	UploadsInFlight, TenantUploadsInFlight int
 }
 
 // Defaults are the local stack's values, so that nothing needs setting there.
@@ -189,6 +195,16 @@ func loadSecurity(getenv func(string) string, c *Config) []error {
 			c.PublicURL = u.Scheme + "://" + u.Host
 		}
 	}
+	var err error
+	if c.UploadMinRate, err = atLeastZero(getenv, "UPLOAD_MIN_RATE", DefaultUploadMinRate); err != nil {
+		errs = append(errs, err)
+	}
+	if c.UploadsInFlight, err = atLeastZero(getenv, "UPLOADS_IN_FLIGHT", DefaultUploadsInFlight); err != nil {
+		errs = append(errs, err)
+	}
+	if c.TenantUploadsInFlight, err = atLeastZero(getenv, "TENANT_UPLOADS_IN_FLIGHT", DefaultTenantUploadsInFlight); err != nil {
+		errs = append(errs, err)
+	}
 	if err := checkEventsPrefix(c.EventsPrefix); err != nil {
 		errs = append(errs, err)
 	}
@@ -208,6 +224,14 @@ func loadSecurity(getenv func(string) string, c *Config) []error {
 	}
 	return errs
 }
+
+// The defaults of the upload limits (producer.DefaultUploadMinRate and the
+// others, which this package does not import).
+const (
+	DefaultUploadMinRate         = 32 << 10 // bytes a second
+	DefaultUploadsInFlight       = 16       // about 24 MiB of S3 part buffers each
+	DefaultTenantUploadsInFlight = 4
+)
 
 // uploadsPrefix is where the producer stores uploads and corrected files
 // (producer.UploadKey), which must never look like dropped files.
@@ -307,6 +331,9 @@ func (c Config) Print(w io.Writer) error {
 		{"MONITORING_PROMETHEUS_URL", maskURL(c.PrometheusURL)},
 		{"TRUSTED_PROXIES", joinPrefixes(c.TrustedProxies)},
 		{"PUBLIC_URL", c.PublicURL},
+		{"UPLOAD_MIN_RATE", strconv.Itoa(c.UploadMinRate)},
+		{"UPLOADS_IN_FLIGHT", strconv.Itoa(c.UploadsInFlight)},
+		{"TENANT_UPLOADS_IN_FLIGHT", strconv.Itoa(c.TenantUploadsInFlight)},
 		{"WORKER_CONCURRENCY", strconv.Itoa(c.Concurrency)},
 		{"WORKER_HEALTH_ADDR", c.HealthAddr},
 		{"WORKER_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},

@@ -19,6 +19,9 @@ func TestSecuritySettingsRefused(t *testing.T) {
 		{"TRUSTED_PROXIES", "proxy.internal", "CIDR"},
 		{"S3_EVENTS_SECRET", "events-secret-31-characters-lon", "32 characters"},
 		{"PUBLIC_URL", "imports.example.com", "https://"},
+		{"UPLOAD_MIN_RATE", "32KiB", "whole number"},
+		{"UPLOADS_IN_FLIGHT", "-1", "whole number"},
+		{"TENANT_UPLOADS_IN_FLIGHT", "four", "whole number"},
 		{"PUBLIC_URL", "https://imports.example.com/userimport", "no path"},
 		{"PUBLIC_URL", "ftp://imports.example.com", "https://"},
 		{"S3_EVENTS_PREFIX", "uploads/x", "end with /"}, // tenant acme could name uploads/xacme/…
@@ -62,5 +65,17 @@ func TestPublicURL(t *testing.T) {
 	c, err := config.Load(env(map[string]string{"PUBLIC_URL": "https://imports.example.com/"}))
 	if err != nil || c.PublicURL != "https://imports.example.com" {
 		t.Errorf("PUBLIC_URL: %q (%v), want https://imports.example.com", c.PublicURL, err)
+	}
+}
+
+func TestUploadLimitsDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UploadMinRate != config.DefaultUploadMinRate || c.UploadsInFlight != config.DefaultUploadsInFlight ||
+		c.TenantUploadsInFlight != config.DefaultTenantUploadsInFlight {
+		t.Errorf("upload limits %d, %d, %d; want the defaults", c.UploadMinRate, c.UploadsInFlight, c.TenantUploadsInFlight)
 	}
 }

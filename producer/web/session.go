@@ -8,8 +8,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,6 +148,16 @@ func (u *UI) withSession(next handlerFunc, form bool) http.Handler {
 			seeOther(w, r, to)
 			return
 		}
+		if u.d.TokenAllowed != nil {
+			if ok, wait := u.d.TokenAllowed(s.TokenID); !ok {
+				secs := max(int(math.Ceil(wait.Seconds())), 1)
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				u.render(w, r, http.StatusTooManyRequests, "message", page{Title: "Too many requests", Tenant: s.Tenant, CSRF: u.csrf(s),
+					D: message{Heading: "Too many requests", Text: fmt.Sprintf("The token you logged in with has made too many requests (API_RATE_LIMIT): wait %d s and reload the page.", secs),
+						Link: "Back to the imports", LinkTo: "/ui/"}})
+				return
+			}
+		}
 		if r.Method == http.MethodPost && form {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			if err := r.ParseForm(); err != nil || !u.csrfOK(s, r.PostFormValue("csrf")) {
@@ -191,8 +204,13 @@ func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg
 
 // login checks the token of the form and starts a session.
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	_ = r.ParseForm()
+	// The form is a token, a CSRF token and a page's path: a few hundred
+	// bytes. The producer's body deadline bounds how long it may take.
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	if err := r.ParseForm(); err != nil {
+		u.renderLogin(w, r, http.StatusBadRequest, "The form did not arrive whole, or in time: enter the token again.", "")
+		return
+	}
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	next := r.PostFormValue("next")
 	if token == "" {

@@ -77,12 +77,30 @@ type Deps struct {
 	// client's address and reports whether the address is over its limit,
 	// as the API does for bearer tokens; nil: no limit.
 	LoginFailed func(*http.Request) (limited bool)
+	// TokenAllowed takes one request from the bucket of the token a session
+	// was made with, the one its API requests use (API_RATE_LIMIT); nil: no
+	// limit.
+	TokenAllowed func(tokenID int64) (bool, time.Duration)
+	// UploadSlot takes one of the uploads in flight for the tenant, or
+	// refuses with a *BusyError; nil: no cap.
+	UploadSlot func(tenant string) (release func(), err error)
+	// SlowBody is what to tell an admin whose upload arrived too slowly.
+	SlowBody string
 	// SecureCookies makes the cookies Secure even over plain HTTP: the
 	// producer is behind a proxy that terminates TLS (an https:// PUBLIC_URL).
 	SecureCookies bool
 	// SessionTTL is how long a session lasts; 0: 12 hours.
 	SessionTTL time.Duration
 }
+
+// BusyError refuses an upload for the uploads in flight already.
+type BusyError struct {
+	Status     int // 429 (the tenant's uploads) or 503 (the service's)
+	RetryAfter time.Duration
+	Message    string
+}
+
+func (e *BusyError) Error() string { return e.Message }
 
 // Auth says who may use a route.
 type Auth int
