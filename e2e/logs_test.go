@@ -39,8 +39,8 @@ func TestFaultSecurityLogsHoldNoPersonalData(t *testing.T) {
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	secrets := map[string]string{
-		"events secret":     "events-" + stacktest.RandomHex(12),
-		"metrics token":     "metrics-" + stacktest.RandomHex(12),
+		"events secret":     "events-" + stacktest.RandomHex(16),
+		"metrics token":     "metrics-" + stacktest.RandomHex(16),
 		"viewer password":   "viewer-" + stacktest.RandomHex(12),
 		"admin password":    "admin-" + stacktest.RandomHex(12),
 		"rejected token":    "uit_" + stacktest.RandomHex(16),

@@ -25,7 +25,7 @@ import (
 const (
 	viewerAuth   = "ops:viewer-password-1"
 	adminAuth    = "root:admin-password-1"
-	metricsToken = "e2e-metrics-token"
+	metricsToken = "e2e-metrics-token-of-32-characters"
 )
 
 // lookup returns the last value of key in environ.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"path"
 	"strconv"
 	"strings"
@@ -23,8 +24,6 @@ import (
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
-	"github.com/userimport/userimport/internal/userfile"
-	"github.com/userimport/userimport/internal/userrow"
 )
 
 // Files is the object store as the API uses it.
@@ -32,6 +31,7 @@ type Files interface {
 	Bucket() string
 	Upload(ctx context.Context, key string, r io.Reader, contentType string) (s3store.Object, error)
 	Head(ctx context.Context, key string) (s3store.Object, error)
+	Delete(ctx context.Context, key string) error
 	OpenRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 }
 
@@ -60,19 +60,38 @@ type Deps struct {
 	// FailedAuthLimit is how many failed token checks one client address
 	// may make (DefaultFailedAuthLimit); zero: no limit.
 	FailedAuthLimit Rate
+	// TrustedProxies are the proxies whose X-Forwarded-For or Forwarded
+	// header names the client (TRUSTED_PROXIES); from any other peer the
+	// headers are ignored.
+	TrustedProxies []netip.Prefix
 	// Operators' routes, each behind operator credentials; nil: not served.
 	Dashboard http.Handler // the asynq dashboard at /monitoring/
 	Metrics   http.Handler // Prometheus metrics at /metrics
 	// WebSessionSecret signs the web pages' session cookies; empty: random
 	// per process (several producers need the same one).
 	WebSessionSecret string
+	// BodyTimeout is how long a request body may take (an upload: the grace
+	// before UploadMinRate counts, and the longest pause); 0:
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	// UploadMinRate is the slowest, in bytes a second, an upload may arrive
+	// on average (UPLOAD_MIN_RATE); 0: no minimum.
+	UploadMinRate int64
+	// UploadsInFlight and TenantUploadsInFlight cap the uploads being
+	// received at once, in all and per tenant; 0: no cap.
+	UploadsInFlight, TenantUploadsInFlight int
+	// PublicURL is where browsers reach the producer (PUBLIC_URL); with
+	// https://, cookies are Secure and HSTS is sent even though a proxy in
+	// front terminates TLS. Empty: Secure only over TLS to the producer.
+	PublicURL string
 }
 
 // API serves the HTTP API, version 1.
 type API struct {
 	d       Deps
-	perTok  *limiter // requests of one token
+	perTok  *limiter // requests of one token, through the API and the pages
 	failing *limiter // failed token checks of one client address
+	uploads *uploadSlots
 }
 
 // intake starts the imports the API, the S3 events and the web pages accept.
@@ -101,11 +120,23 @@ type Route struct {
 
 // Handler serves the API's routes.
 type Handler struct {
-	mux    *http.ServeMux
-	routes []Route
+	mux         *http.ServeMux
+	routes      []Route
+	hsts        bool // PUBLIC_URL is https://
+	bodyTimeout time.Duration
+	minRate     int64
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.hsts {
+		// Browsers heed it over HTTPS only, which is how they reach an
+		// https:// PUBLIC_URL. A year, the common choice; no includeSubDomains,
+		// which would bind hosts the service does not own.
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	limitBody(w, r, h.bodyTimeout, h.minRate)
+	h.mux.ServeHTTP(w, r)
+}
 
 // Routes lists every route served, so that a test can walk them all.
 func (h *Handler) Routes() []Route { return h.routes }
@@ -119,8 +150,12 @@ func NewHandler(d Deps) *Handler {
 	if d.Events.Prefix == "" {
 		d.Events.Prefix = "incoming/"
 	}
-	a := &API{d: d, perTok: newLimiter(d.RateLimit), failing: newLimiter(d.FailedAuthLimit)}
-	h := &Handler{mux: http.NewServeMux()}
+	if d.BodyTimeout <= 0 {
+		d.BodyTimeout = DefaultBodyTimeout
+	}
+	a := &API{d: d, perTok: newLimiter(d.RateLimit), failing: newLimiter(d.FailedAuthLimit),
+		uploads: &uploadSlots{total: d.UploadsInFlight, perTenant: d.TenantUploadsInFlight, tenants: map[string]int{}}}
+	h := &Handler{mux: http.NewServeMux(), hsts: strings.HasPrefix(d.PublicURL, "https://"), bodyTimeout: d.BodyTimeout, minRate: d.UploadMinRate}
 	h.routes = []Route{
 		{"POST /v1/imports", TenantToken, a.auth(a.createImport)},
 		{"GET /v1/imports", TenantToken, a.auth(a.listImports)},
@@ -151,20 +186,20 @@ func NewHandler(d Deps) *Handler {
 // auth resolves the request's token to its tenant, or answers 401.
 func (a *API) auth(next func(http.ResponseWriter, *http.Request, string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client := clientAddr(r)
-		if ok, wait := a.failing.peek(client); !ok {
-			tooMany(w, wait, "too many requests with bad tokens from this address")
-			return
-		}
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || secret == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="userimport"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "send the tenant's API token: Authorization: Bearer <token> (importctl tokens create)")
 			return
 		}
-		tenant, err := a.d.Store.TokenTenant(r.Context(), secret)
+		tenant, tokenID, err := a.d.Store.TokenLogin(r.Context(), secret)
 		if errors.Is(err, postgres.ErrNotFound) {
-			a.failing.allow(client)
+			// Only failures count, after the check: a good token is never
+			// refused for others' mistakes from the same address (a proxy's).
+			if ok, wait := a.failing.allow(a.client(r)); !ok {
+				tooMany(w, wait, "too many requests with bad tokens from this address")
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="userimport", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "the token is unknown or revoked")
 			return
@@ -173,12 +208,18 @@ func (a *API) auth(next func(http.ResponseWriter, *http.Request, string)) http.H
 			a.internal(w, r, err)
 			return
 		}
-		if ok, wait := a.perTok.allow(tokenKey(secret)); !ok {
+		if ok, wait := a.tokenAllowed(tokenID); !ok {
 			tooMany(w, wait, fmt.Sprintf("this token's limit is %g requests a second (API_RATE_LIMIT)", a.d.RateLimit.PerSecond))
 			return
 		}
 		next(w, r, tenant)
 	})
+}
+
+// tokenAllowed takes one request from the token's bucket, which its API
+// requests and its web sessions' pages share.
+func (a *API) tokenAllowed(id int64) (bool, time.Duration) {
+	return a.perTok.allow("token " + strconv.FormatInt(id, 10))
 }
 
 // importRequest is the JSON body of POST /v1/imports for a file already in
@@ -202,6 +243,15 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, tenant string
 	)
 	switch ctype {
 	case "multipart/form-data":
+		release, berr := a.uploads.acquire(tenant)
+		if berr != nil {
+			var busy busyError
+			errors.As(berr, &busy)
+			w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+			writeError(w, busy.status(), "busy", busy.Error())
+			return
+		}
+		defer release()
 		r.Body = http.MaxBytesReader(w, r.Body, a.d.MaxUpload)
 		req, err = a.upload(r, tenant)
 	case "application/json":
@@ -219,6 +269,8 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, tenant string
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the file is larger than %d MiB", a.d.MaxUpload>>20))
 		case errors.As(err, &bad):
 			writeError(w, http.StatusBadRequest, "bad_request", bad.Error())
+		case errors.Is(err, errSlowBody):
+			writeError(w, http.StatusRequestTimeout, "too_slow", slowMessage(a.d.UploadMinRate, a.d.BodyTimeout))
 		default:
 			a.internal(w, r, err)
 		}
@@ -249,6 +301,20 @@ func (b badRequestError) Error() string { return string(b) }
 // upload streams the multipart body's file to the bucket, under the tenant's
 // uploads, and reads the option fields around it.
 func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
+	req, err := a.uploadParts(r, tenant)
+	if err != nil && req.Source != "" {
+		// Options sent after the file (curl -F file=@… -F notify=… sends
+		// them in that order) are known only once it is stored: a bad one,
+		// or a broken body after the file, leaves no orphan object.
+		_, key, _ := s3store.ParseURL(req.Source)
+		if derr := a.d.Files.Delete(context.WithoutCancel(r.Context()), key); derr != nil {
+			a.d.Log.Warn("refused upload not deleted", zap.String("tenant", tenant), zap.Error(derr))
+		}
+	}
+	return req, err
+}
+
+func (a *API) uploadParts(r *http.Request, tenant string) (importRequest, error) {
 	var req importRequest
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -259,6 +325,9 @@ func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if errors.Is(err, errSlowBody) {
+			return req, err
+		}
 		if err != nil {
 			return req, badRequestError("malformed multipart body: " + err.Error())
 		}
@@ -266,6 +335,11 @@ func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
 		case "file":
 			if req.Source != "" {
 				return req, badRequestError("send one file per import")
+			}
+			// The options sent before the file are checked before it is
+			// stored: a bad one stores nothing.
+			if err := checkOptions(req); err != nil {
+				return req, err
 			}
 			key := intake.UploadKey(tenant, part.FileName())
 			if _, err := a.d.Files.Upload(r.Context(), key, part, "text/csv"); err != nil {
@@ -340,16 +414,9 @@ func (a *API) named(r *http.Request, tenant string) (importRequest, error) {
 }
 
 func checkOptions(req importRequest) error {
-	if _, err := userfile.ParseDelimiter(req.Delimiter); err != nil {
+	err := intake.CheckOptions(lifecycle.Options{Delimiter: req.Delimiter, Header: req.Header, Notify: req.Notify})
+	if err != nil {
 		return badRequestError(err.Error())
-	}
-	if _, err := userrow.ParseHeaderMode(req.Header); err != nil {
-		return badRequestError(err.Error())
-	}
-	for _, n := range req.Notify {
-		if !strings.Contains(n, "@") || len(n) > 254 {
-			return badRequestError(fmt.Sprintf("notify: %q is not an e-mail address", n))
-		}
 	}
 	return nil
 }
@@ -493,6 +560,9 @@ func newImportView(im postgres.Import) importView {
 	}
 	return v
 }
+
+// client is the request's client address, for the failure limits.
+func (a *API) client(r *http.Request) string { return clientAddr(r, a.d.TrustedProxies) }
 
 func (a *API) internal(w http.ResponseWriter, r *http.Request, err error) {
 	a.d.Log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))

@@ -246,6 +246,13 @@ func TestBadRequests(t *testing.T) {
 	_ = mw.WriteField("delimiter", "comma")
 	_ = mw.Close()
 	badDelimType, badDelimBody := multipartFile(t, "u.csv", []byte("a,b\n"), map[string]string{"delimiter": "tab"})
+	// curl -F file=@u.csv -F notify=… sends the options after the file.
+	var notifyAfter bytes.Buffer
+	mw2 := multipart.NewWriter(&notifyAfter)
+	fw, _ := mw2.CreateFormFile("file", "u.csv")
+	_, _ = fw.Write([]byte("a,b\n"))
+	_ = mw2.WriteField("notify", "nobody")
+	_ = mw2.Close()
 	for _, tc := range []struct {
 		name, ctype string
 		body        io.Reader
@@ -261,6 +268,7 @@ func TestBadRequests(t *testing.T) {
 		{"outside the tenant's prefixes", "application/json", strings.NewReader(`{"source":"s3://userimport/does/not/exist.csv"}`), http.StatusBadRequest, "bad_request"},
 		{"no file part", mw.FormDataContentType(), &emptyForm, http.StatusBadRequest, "bad_request"},
 		{"bad delimiter", badDelimType, badDelimBody, http.StatusBadRequest, "bad_request"},
+		{"bad notify after the file", mw2.FormDataContentType(), &notifyAfter, http.StatusBadRequest, "bad_request"},
 		{"too large", bigType, bigBody, http.StatusRequestEntityTooLarge, "too_large"},
 	} {
 		code, out := stacktest.Do(t, "POST", e.srv.URL+"/v1/imports", tok, tc.ctype, tc.body)
@@ -272,9 +280,19 @@ func TestBadRequests(t *testing.T) {
 	if err != nil || len(ims) != 0 || len(e.queue.tasks) != 0 {
 		t.Errorf("bad requests created %d imports, queued %d tasks (%v)", len(ims), len(e.queue.tasks), err)
 	}
+	// Nor did they leave a file behind in the bucket.
+	if err := e.files.List(t.Context(), "uploads/"+tenant+"/", func(o s3store.Object) error {
+		t.Errorf("a refused upload left %s", o.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// eventsSecret is the tests' S3_EVENTS_SECRET: 32 characters, the minimum.
+const eventsSecret = "s3cret-s3cret-s3cret-s3cret-s3cr"
 
 // S3 event notifications start one import per object version under the
 // prefix, for the tenant the key names; anything else is ignored or refused.
@@ -284,7 +302,7 @@ func TestS3Events(t *testing.T) {
 	files := stacktest.S3(t)
 	q := &recorder{}
 	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: q, Log: zap.NewNop(),
-		Events: producer.Events{Secret: "s3cret"}}))
+		Events: producer.Events{Secret: eventsSecret}}))
 	t.Cleanup(srv.Close)
 	tenant := pgtest.Tenant(t)
 	event := func(name, key, etag string) string {
@@ -293,12 +311,20 @@ func TestS3Events(t *testing.T) {
 	post := func(tok, query, body string) (int, []byte) {
 		return stacktest.Do(t, "POST", srv.URL+"/v1/events/s3"+query, tok, "application/json", strings.NewReader(body))
 	}
-	created := event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", "abc")
-	if code, out := post("s3cret", "", created); code != http.StatusOK || len(q.tasks) != 1 {
+	put := func(key, content string) string {
+		o, err := files.Put(t.Context(), key, []byte(content), "text/csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.ETag
+	}
+	v1 := put("incoming/"+tenant+"/users 2026.csv", "version 1\n")
+	created := event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", v1)
+	if code, out := post(eventsSecret, "", created); code != http.StatusOK || len(q.tasks) != 1 {
 		t.Fatalf("event: %d %s, %d tasks", code, out, len(q.tasks))
 	}
 	// The same object version again (a redelivered event): one import.
-	if code, _ := post("", "?token=s3cret", created); code != http.StatusOK || len(q.tasks) != 1 {
+	if code, _ := post("", "?token="+eventsSecret, created); code != http.StatusOK || len(q.tasks) != 1 {
 		t.Errorf("redelivered event queued %d tasks, want still 1", len(q.tasks))
 	}
 	ims, err := store.Imports(t.Context(), tenant, "", 10)
@@ -306,7 +332,8 @@ func TestS3Events(t *testing.T) {
 		t.Fatalf("imports %+v (%v)", ims, err)
 	}
 	// A new version of the same object is a new import.
-	if post("s3cret", "", event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", "def")); len(q.tasks) != 2 {
+	v2 := put("incoming/"+tenant+"/users 2026.csv", "version 2\n")
+	if post(eventsSecret, "", event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", `\"`+v2+`\"`)); len(q.tasks) != 2 {
 		t.Errorf("new version: %d tasks, want 2", len(q.tasks))
 	}
 	// Ignored: a test event, a deletion, a key outside the prefix or without
@@ -320,7 +347,17 @@ func TestS3Events(t *testing.T) {
 		event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users.import-7.errors.csv", "1"), // a report, not a file
 		strings.Replace(event("s3:ObjectCreated:Put", "incoming/"+tenant+"/y.csv", "1"), `"userimport"`, `"other"`, 1),
 	} {
-		if code, out := post("s3cret", "", body); code != http.StatusOK {
+		if code, out := post(eventsSecret, "", body); code != http.StatusOK {
+			t.Errorf("%s: %d %s", body, code, out)
+		}
+	}
+	// Ignored too, since the object says otherwise: the ETag of an older
+	// version (the event came late), an object that does not exist.
+	for _, body := range []string{
+		event("s3:ObjectCreated:Put", "incoming/"+tenant+"/users+2026.csv", v1),
+		event("s3:ObjectCreated:Put", "incoming/"+tenant+"/never-written.csv", v1),
+	} {
+		if code, out := post(eventsSecret, "", body); code != http.StatusOK {
 			t.Errorf("%s: %d %s", body, code, out)
 		}
 	}
@@ -334,7 +371,7 @@ func TestS3Events(t *testing.T) {
 	if code, _ := post("wrong", "", created); code != http.StatusUnauthorized {
 		t.Errorf("wrong secret: %d", code)
 	}
-	if code, _ := post("s3cret", "", `{"Records":[`); code != http.StatusBadRequest {
+	if code, _ := post(eventsSecret, "", `{"Records":[`); code != http.StatusBadRequest {
 		t.Errorf("malformed: %d", code)
 	}
 }

@@ -1,8 +1,10 @@
 package producer
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/s3store"
 )
 
 // reportSuffix ends the error reports the workers write next to the files
@@ -52,6 +55,12 @@ type s3Event struct {
 // same object version announced twice makes one import.
 func (a *API) s3Events(w http.ResponseWriter, r *http.Request) {
 	if !a.eventSender(r) {
+		// The secret is long enough not to be guessed; the limit keeps a
+		// sender that keeps trying from costing more than a 429.
+		if ok, wait := a.failing.allow(a.client(r)); !ok {
+			tooMany(w, wait, "too many requests with a wrong events secret from this address")
+			return
+		}
 		writeError(w, http.StatusUnauthorized, "unauthorized", "send the events secret (Authorization: Bearer, or ?token=)")
 		return
 	}
@@ -82,9 +91,17 @@ func (a *API) s3Events(w http.ResponseWriter, r *http.Request) {
 			a.d.Log.Info("s3 event ignored: not under the prefix, or no valid tenant", zap.String("bucket", rec.S3.Bucket.Name))
 			continue
 		}
+		etag := strings.Trim(rec.S3.Object.ETag, `"`)
+		if ok, err := a.eventObject(r.Context(), key, etag); err != nil {
+			a.internal(w, r, err)
+			return
+		} else if !ok {
+			a.d.Log.Info("s3 event ignored: no such object, or another version of it", zap.String("tenant", tenant))
+			continue
+		}
 		im, created, err := a.intake().Start(r.Context(), postgres.NewImport{
 			Tenant: tenant, Kind: lifecycle.KindEvent, Source: "s3://" + rec.S3.Bucket.Name + "/" + key,
-			SourceETag: strings.Trim(rec.S3.Object.ETag, `"`), SourceSize: rec.S3.Object.Size, RequestedBy: "s3 event",
+			SourceETag: etag, SourceSize: rec.S3.Object.Size, RequestedBy: "s3 event",
 		})
 		if err != nil {
 			a.internal(w, r, err)
@@ -98,6 +115,21 @@ func (a *API) s3Events(w http.ResponseWriter, r *http.Request) {
 		a.d.Log.Info("import queued from s3 event", zap.String("tenant", tenant), zap.Int64("import_id", id))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"imports": ids})
+}
+
+// eventObject says whether the event's object exists with its ETag. Whoever
+// holds the events secret could otherwise announce objects that are not
+// there, or an old version's ETag to import a file twice; an event that
+// arrives after the object changed again is answered by the newer event.
+func (a *API) eventObject(ctx context.Context, key, etag string) (bool, error) {
+	o, err := a.d.Files.Head(ctx, key)
+	if errors.Is(err, s3store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return etag != "" && strings.EqualFold(o.ETag, etag), nil
 }
 
 func (a *API) eventSender(r *http.Request) bool {

@@ -1,13 +1,13 @@
 package producer
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +24,7 @@ type Rate struct {
 // fail the token check about once a second, ten times in a row.
 var DefaultFailedAuthLimit = Rate{PerSecond: 1, Burst: 10}
 
-// limiter keeps a token bucket per key (a token's hash, a client address).
+// limiter keeps a token bucket per key (a token's ID, a client address).
 // Each producer process counts for itself: with N producers behind a load
 // balancer a client gets up to N times the rate.
 type limiter struct {
@@ -65,19 +65,6 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	return true, 0
 }
 
-// peek says whether key's bucket has a request left, without taking it.
-func (l *limiter) peek(key string) (bool, time.Duration) {
-	if l == nil {
-		return true, 0
-	}
-	now := time.Now()
-	b := l.bucket(key, now)
-	if b.lim.TokensAt(now) >= 1 {
-		return true, 0
-	}
-	return false, time.Duration((1 - b.lim.TokensAt(now)) / l.r.PerSecond * float64(time.Second))
-}
-
 func (l *limiter) bucket(key string, now time.Time) *bucket {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -98,21 +85,84 @@ func (l *limiter) bucket(key string, now time.Time) *bucket {
 	return b
 }
 
-// tokenKey keys a token's bucket by its hash: the limiter never holds secrets.
-func tokenKey(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
+// clientAddr is the address a request came from. It is the peer's, unless
+// the peer is one of the trusted proxies (TRUSTED_PROXIES): then it is the
+// right-most hop of X-Forwarded-For (or, without it, Forwarded) that is not
+// a trusted proxy's. Hops left of it are whatever the client sent, so they
+// are never believed. When every hop is trusted the left-most one is the
+// client.
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	if !isTrusted(peer, trusted) {
+		return peer
+	}
+	hops := forwardedFor(r.Header)
+	for i := len(hops) - 1; i >= 0; i-- {
+		if !isTrusted(hops[i], trusted) {
+			return hops[i]
+		}
+	}
+	if len(hops) > 0 {
+		return hops[0]
+	}
+	return peer
 }
 
-// clientAddr is the request's remote address without its port. Behind a
-// proxy it is the proxy's: the failed-token limit then counts all clients
-// together, which errs on the safe side.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// isTrusted says whether addr (an IP address, perhaps with a port) is in one
+// of the prefixes. An unknown or obfuscated hop ("unknown", "_hidden") is not.
+func isTrusted(addr string, trusted []netip.Prefix) bool {
+	ip, err := netip.ParseAddr(addr)
 	if err != nil {
-		return r.RemoteAddr
+		return false
 	}
-	return host
+	ip = ip.Unmap()
+	for _, p := range trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedFor lists the hops the proxies reported, left (the first) to
+// right (the nearest): X-Forwarded-For's, or Forwarded's for= parameters
+// (RFC 7239). Ports and the brackets of IPv6 addresses are removed.
+func forwardedFor(h http.Header) []string {
+	var hops []string
+	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
+		for _, v := range xff {
+			for hop := range strings.SplitSeq(v, ",") {
+				hops = append(hops, hostOnly(strings.TrimSpace(hop)))
+			}
+		}
+		return hops
+	}
+	for _, v := range h.Values("Forwarded") {
+		for elem := range strings.SplitSeq(v, ",") {
+			for pair := range strings.SplitSeq(elem, ";") {
+				k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if ok && strings.EqualFold(k, "for") {
+					hops = append(hops, hostOnly(strings.Trim(val, `"`)))
+				}
+			}
+		}
+	}
+	return hops
+}
+
+// hostOnly is a hop's address: "[2001:db8::1]:4711" and "192.0.2.1:80" lose
+// their ports, an address stays as it is (normalised when it parses).
+func hostOnly(hop string) string {
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(hop, "[]")); err == nil {
+		return ip.Unmap().String()
+	}
+	return hop
 }
 
 func tooMany(w http.ResponseWriter, wait time.Duration, why string) {

@@ -3,6 +3,7 @@ package producer_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -116,7 +117,9 @@ func TestRateLimitPerToken(t *testing.T) {
 }
 
 // Guessing tokens is slowed down: after the burst of failures from one
-// address, even a good token from it waits.
+// address, its next bad token gets 429. A good token from the same address
+// still passes: behind a proxy every client shares one address, and others'
+// mistakes must not lock a tenant out.
 func TestFailedTokenChecksAreLimited(t *testing.T) {
 	t.Parallel()
 	store := pgtest.Store(t)
@@ -129,10 +132,82 @@ func TestFailedTokenChecksAreLimited(t *testing.T) {
 			t.Fatalf("bad token %d: %d, want 401", i+1, code)
 		}
 	}
-	for _, tok := range []string{"uit_guess", good} {
-		if code, body := stacktest.Do(t, http.MethodGet, srv.URL+"/v1/imports", tok, "", nil); code != http.StatusTooManyRequests ||
-			!strings.Contains(string(body), `"code":"rate_limited"`) {
-			t.Errorf("after the failures, token %.8s…: %d %s; want 429", tok, code, body)
+	if code, body := stacktest.Do(t, http.MethodGet, srv.URL+"/v1/imports", "uit_guess", "", nil); code != http.StatusTooManyRequests ||
+		!strings.Contains(string(body), `"code":"rate_limited"`) {
+		t.Errorf("a bad token after the failures: %d %s; want 429", code, body)
+	}
+	if code, body := stacktest.Do(t, http.MethodGet, srv.URL+"/v1/imports", good, "", nil); code != http.StatusOK {
+		t.Errorf("a good token after others' failures from its address: %d %s; want 200", code, body)
+	}
+}
+
+// Behind a trusted proxy each client has its own failure bucket, taken from
+// the right-most address of X-Forwarded-For (or Forwarded) that is not a
+// trusted proxy's; from an untrusted peer the headers are ignored.
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	store := pgtest.Store(t)
+	limit := producer.Rate{PerSecond: 0.01, Burst: 2}
+	behind := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: &recorder{}, Log: zap.NewNop(),
+		FailedAuthLimit: limit, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")}}))
+	t.Cleanup(behind.Close)
+	direct := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: &recorder{}, Log: zap.NewNop(),
+		FailedAuthLimit: limit}))
+	t.Cleanup(direct.Close)
+	bad := func(srv *httptest.Server, header, value string) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/v1/imports", nil)
+		if err != nil {
+			t.Fatal(err)
 		}
+		req.Header.Set("Authorization", "Bearer uit_guess")
+		if header != "" {
+			req.Header.Set(header, value)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		name          string
+		srv           *httptest.Server
+		header, value string
+		want          int
+	}{
+		{"client A", behind, "X-Forwarded-For", "203.0.113.7", http.StatusUnauthorized},
+		{"client A again", behind, "X-Forwarded-For", "203.0.113.7, 10.1.2.3", http.StatusUnauthorized}, // through a second, trusted proxy
+		{"client A over its limit", behind, "X-Forwarded-For", "203.0.113.7", http.StatusTooManyRequests},
+		{"client A forging a left-most address", behind, "X-Forwarded-For", "198.51.100.99, 203.0.113.7", http.StatusTooManyRequests},
+		{"client B", behind, "X-Forwarded-For", "203.0.113.8", http.StatusUnauthorized},
+		{"client C by Forwarded", behind, "Forwarded", `for="[2001:db8::1]:4711";proto=https, for=10.0.0.1`, http.StatusUnauthorized},
+		{"client C again", behind, "Forwarded", `for="[2001:db8::1]"`, http.StatusUnauthorized},
+		{"client C over its limit", behind, "Forwarded", `For=2001:db8::1`, http.StatusTooManyRequests},
+		{"untrusted peer, client A", direct, "X-Forwarded-For", "203.0.113.7", http.StatusUnauthorized},
+		{"untrusted peer, client B", direct, "X-Forwarded-For", "203.0.113.8", http.StatusUnauthorized},
+		{"untrusted peer, client D: one bucket for the peer", direct, "X-Forwarded-For", "203.0.113.9", http.StatusTooManyRequests},
+	} {
+		if got := bad(tc.srv, tc.header, tc.value); got != tc.want {
+			t.Errorf("%s (%s: %s): %d, want %d", tc.name, tc.header, tc.value, got, tc.want)
+		}
+	}
+}
+
+// Wrong S3 event secrets count against the sender's address like wrong
+// tokens; the right secret still passes.
+func TestFailedEventSecretsAreLimited(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: pgtest.Store(t), Files: stacktest.S3(t), Queue: &recorder{}, Log: zap.NewNop(),
+		Events: producer.Events{Secret: eventsSecret}, FailedAuthLimit: producer.Rate{PerSecond: 0.01, Burst: 2}}))
+	t.Cleanup(srv.Close)
+	for i, want := range []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusTooManyRequests} {
+		if code, body := stacktest.Do(t, http.MethodPost, srv.URL+"/v1/events/s3?token=guess", "", "application/json", strings.NewReader("{}")); code != want {
+			t.Errorf("wrong secret %d: %d %s, want %d", i+1, code, body, want)
+		}
+	}
+	if code, body := stacktest.Do(t, http.MethodPost, srv.URL+"/v1/events/s3", eventsSecret, "application/json", strings.NewReader("{}")); code != http.StatusOK {
+		t.Errorf("the right secret after the failures: %d %s, want 200", code, body)
 	}
 }

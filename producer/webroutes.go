@@ -1,8 +1,11 @@
 package producer
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/userimport/userimport/producer/web"
 )
@@ -12,9 +15,19 @@ import (
 func (a *API) webRoutes() []Route {
 	ui, err := web.New(web.Deps{
 		Store: a.d.Store, Files: a.d.Files, Intake: a.intake(), Log: a.d.Log,
-		MaxUpload: a.d.MaxUpload, SessionSecret: a.d.WebSessionSecret,
-		LoginAllowed: func(r *http.Request) bool { ok, _ := a.failing.peek(clientAddr(r)); return ok },
-		LoginFailed:  func(r *http.Request) { a.failing.allow(clientAddr(r)) },
+		MaxUpload: a.d.MaxUpload, EventsPrefix: a.d.Events.Prefix, SessionSecret: a.d.WebSessionSecret,
+		SecureCookies: strings.HasPrefix(a.d.PublicURL, "https://"),
+		LoginFailed:   func(r *http.Request) bool { ok, _ := a.failing.allow(a.client(r)); return !ok },
+		TokenAllowed:  a.tokenAllowed,
+		UploadSlot: func(tenant string) (func(), error) {
+			release, err := a.uploads.acquire(tenant)
+			var busy busyError
+			if errors.As(err, &busy) {
+				return nil, &web.BusyError{Status: busy.status(), RetryAfter: busyRetryAfter * time.Second, Message: busy.Error()}
+			}
+			return release, err
+		},
+		SlowBody: "The upload was too slow: " + slowMessage(a.d.UploadMinRate, a.d.BodyTimeout) + ".",
 	})
 	if err != nil {
 		// The templates are embedded: a broken one fails every test.

@@ -87,6 +87,7 @@ Examples:
 	inspector := asynq.NewInspector(redis)
 	defer inspector.Close()
 	dashboard := operator.NewDashboard(cfg.Monitoring, redis, cfg.PrometheusURL)
+	dashboard.PublicOrigin = cfg.PublicURL
 	defer dashboard.Close()
 
 	// The queues' series (asynq's exporter) and the imports' (PostgreSQL's)
@@ -100,9 +101,19 @@ Examples:
 			Events: producer.Events{Secret: cfg.EventsSecret, Prefix: cfg.EventsPrefix}, Namespace: cfg.Namespace,
 			Ready:     svc.Ready(),
 			Dashboard: dashboard, Metrics: operator.Metrics(cfg.Monitoring, svc.Metrics),
-			RateLimit:        producer.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
-			FailedAuthLimit:  producer.DefaultFailedAuthLimit,
-			WebSessionSecret: cfg.WebSessionSecret}),
+			RateLimit:             producer.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
+			FailedAuthLimit:       producer.DefaultFailedAuthLimit,
+			TrustedProxies:        cfg.TrustedProxies,
+			PublicURL:             cfg.PublicURL,
+			UploadMinRate:         int64(cfg.UploadMinRate),
+			UploadsInFlight:       cfg.UploadsInFlight,
+			TenantUploadsInFlight: cfg.TenantUploadsInFlight,
+			WebSessionSecret:      cfg.WebSessionSecret}),
+		// No ReadTimeout or WriteTimeout: an upload of 512 MiB, and its
+		// answer after it, or the download of a large error report may
+		// rightly take longer than any fixed bound. The handler puts each
+		// request's body under its own deadline instead (a minimum rate for
+		// uploads, 30 s for the rest).
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

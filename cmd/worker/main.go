@@ -64,7 +64,7 @@ once).
 Examples:
   eval "$(deploy/local/stack.sh env)"; worker        # on the local stack
   WORKER_CONCURRENCY=8 worker
-  WORKER_HEALTH_ADDR=:9090 METRICS_TOKEN=s3cret worker   # /healthz, /readyz, /metrics on :9090
+  WORKER_HEALTH_ADDR=:9090 METRICS_TOKEN=$(openssl rand -hex 32) worker   # /healthz, /readyz, /metrics on :9090
   worker --print-config
 `)
 		fs.PrintDefaults()

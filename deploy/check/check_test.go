@@ -57,7 +57,7 @@ func TestBroken(t *testing.T) {
 		{"bad setting", "k8s/configmap.yaml", "WORKER_CONCURRENCY: \"4\"", "WORKER_CONCURRENCY: \"0\"", `WORKER_CONCURRENCY: "0": want a whole number above 0`},
 		{"secret in ConfigMap", "k8s/configmap.yaml", "LOG_LEVEL: info", "LOG_LEVEL: info\n  METRICS_TOKEN: x", "METRICS_TOKEN is a secret"},
 		{"static AWS keys", "k8s/secret.example.yaml", "stringData:", "stringData:\n  AWS_SECRET_ACCESS_KEY: CHANGE-ME", "use the ServiceAccount's IAM role"},
-		{"real-looking secret", "k8s/secret.example.yaml", "METRICS_TOKEN: CHANGE-ME-metrics-token", "METRICS_TOKEN: s3cr3t", "holds placeholders only"},
+		{"real-looking secret", "k8s/secret.example.yaml", "METRICS_TOKEN: CHANGE-ME-metrics-token-of-32-characters", "METRICS_TOKEN: s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t", "holds placeholders only"},
 		{"not root", "k8s/producer.yaml", "runAsUser: 65532", "runAsUser: 0", "securityContext.runAsUser must be set and not 0"},
 		{"capabilities", "k8s/worker.yaml", "drop: [ALL]", "drop: [NET_RAW]", "capabilities.drop must contain ALL"},
 		{"KEDA list name", "k8s/keda.yaml", `listName: "asynq:{bulk}:pending"`, `listName: "asynq:{bulk}:pendin"`,

@@ -45,6 +45,11 @@ var knownEnv = map[string]struct{ secret bool }{
 	"API_RATE_BURST":            {},
 	"FEED_SYNC_INTERVAL":        {},
 	"MONITORING_PROMETHEUS_URL": {},
+	"TRUSTED_PROXIES":           {},
+	"PUBLIC_URL":                {},
+	"UPLOAD_MIN_RATE":           {},
+	"UPLOADS_IN_FLIGHT":         {},
+	"TENANT_UPLOADS_IN_FLIGHT":  {},
 }
 
 // Keys of the Secret that are for other consumers than the binaries.
@@ -110,7 +115,7 @@ func checkEnvValue(name, v string) error {
 		if n, err := strconv.Atoi(v); err != nil || n <= 0 {
 			return fmt.Errorf("%q: want a whole number above 0", v)
 		}
-	case "TENANT_CHUNK_LIMIT":
+	case "TENANT_CHUNK_LIMIT", "UPLOAD_MIN_RATE", "UPLOADS_IN_FLIGHT", "TENANT_UPLOADS_IN_FLIGHT":
 		if n, err := strconv.Atoi(v); err != nil || n < 0 {
 			return fmt.Errorf("%q: want a whole number, 0 or more", v)
 		}
@@ -127,6 +132,17 @@ func checkEnvValue(name, v string) error {
 	case "PRODUCER_ADDR", "WORKER_HEALTH_ADDR":
 		if _, err := addrPort(v); err != nil {
 			return err
+		}
+	case "PUBLIC_URL":
+		return urlScheme(v, "https", "http")
+	case "S3_EVENTS_PREFIX":
+		if !strings.HasSuffix(v, "/") || strings.HasPrefix(v, "/") || strings.Contains(v, "//") ||
+			strings.Contains("/"+v, "/../") || strings.Contains("/"+v, "/./") || strings.HasPrefix(v, "uploads/") || strings.HasPrefix("uploads/", v) {
+			return fmt.Errorf("%q: want segments ending with / (such as incoming/), no . or .. segment, apart from uploads/", v)
+		}
+	case "S3_EVENTS_SECRET", "METRICS_TOKEN":
+		if v != "" && len(v) < 32 {
+			return fmt.Errorf("want 32 characters or more (e.g. openssl rand -hex 32)")
 		}
 	case "MONITORING_VIEWER", "MONITORING_ADMIN":
 		user, password, ok := strings.Cut(v, ":")

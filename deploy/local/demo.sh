@@ -52,7 +52,7 @@ head -n 1 bench/out/demo-validate.txt
 
 step "the producer (HTTP API on ${PRODUCER_ADDR:=127.0.0.1:8080}) and two workers"
 # Operator access for the demo only: throwaway values on the loopback.
-export PRODUCER_ADDR MONITORING_VIEWER="${MONITORING_VIEWER:-ops:demo-password-1}" METRICS_TOKEN="${METRICS_TOKEN:-demo-metrics-token}"
+export PRODUCER_ADDR MONITORING_VIEWER="${MONITORING_VIEWER:-ops:demo-password-1}" METRICS_TOKEN="${METRICS_TOKEN:-demo-metrics-token-of-32-characters}"
 pids=()
 bin/producer >bench/out/demo-producer.log 2>&1 &
 pids+=($!)

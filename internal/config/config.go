@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -57,6 +58,19 @@ type Config struct {
 	Monitoring operator.Credentials
 	// PrometheusURL, when set, lets the dashboard chart the queues over time.
 	PrometheusURL string
+	// Security settings of the producer (see loadSecurity).
+	// TrustedProxies are the proxies whose X-Forwarded-For or Forwarded
+	// header names the client; empty: the peer is the client.
+	TrustedProxies []netip.Prefix
+	// PublicURL is where browsers reach the producer, scheme://host[:port];
+	// with https://, cookies are Secure and HSTS is sent. Empty: unknown.
+	PublicURL string
+	// UploadMinRate is the slowest an upload may arrive on average, in
+	// bytes a second; 0: no minimum (a pause of 30 s still ends it).
+	UploadMinRate int
+	// UploadsInFlight and TenantUploadsInFlight cap the uploads a producer
+	// receives at once, in all and per tenant; 0: no cap.
+	UploadsInFlight, TenantUploadsInFlight int
 }
 
 // Defaults are the local stack's values, so that nothing needs setting there.
@@ -139,6 +153,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Monitoring.Admin, err = credential(getenv, "MONITORING_ADMIN"); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, loadSecurity(getenv, &c)...)
 	for _, r := range c.Namespace {
 		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
 			errs = append(errs, fmt.Errorf("QUEUE_NAMESPACE %q: use lower-case letters, digits and -", c.Namespace))
@@ -157,6 +172,95 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL %q: use debug, info, warn or error", c.LogLevel))
 	}
 	return c, errors.Join(errs...)
+}
+
+// loadSecurity reads the producer's security settings into c.
+func loadSecurity(getenv func(string) string, c *Config) []error {
+	var errs []error
+	// Shared secrets that travel in requests: long enough that guessing is
+	// hopeless however many attempts the failure limits let through.
+	for _, s := range []struct{ name, value string }{{"S3_EVENTS_SECRET", c.EventsSecret}, {"METRICS_TOKEN", c.Monitoring.MetricsToken}} {
+		if s.value != "" && len(s.value) < 32 {
+			errs = append(errs, fmt.Errorf("%s: want 32 characters or more (e.g. openssl rand -hex 32), or leave it unset", s.name))
+		}
+	}
+	if v := getenv("PUBLIC_URL"); v != "" {
+		u, err := url.Parse(v)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			errs = append(errs, fmt.Errorf("PUBLIC_URL %q: want https://host[:port] (http:// only for a local test)", v))
+		case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			errs = append(errs, fmt.Errorf("PUBLIC_URL %q: want scheme://host[:port], no path: the producer serves its routes at the root", v))
+		default:
+			c.PublicURL = u.Scheme + "://" + u.Host
+		}
+	}
+	var err error
+	if c.UploadMinRate, err = atLeastZero(getenv, "UPLOAD_MIN_RATE", DefaultUploadMinRate); err != nil {
+		errs = append(errs, err)
+	}
+	if c.UploadsInFlight, err = atLeastZero(getenv, "UPLOADS_IN_FLIGHT", DefaultUploadsInFlight); err != nil {
+		errs = append(errs, err)
+	}
+	if c.TenantUploadsInFlight, err = atLeastZero(getenv, "TENANT_UPLOADS_IN_FLIGHT", DefaultTenantUploadsInFlight); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkEventsPrefix(c.EventsPrefix); err != nil {
+		errs = append(errs, err)
+	}
+	for v := range strings.SplitSeq(getenv("TRUSTED_PROXIES"), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if ip, ierr := netip.ParseAddr(v); ierr == nil {
+			p, err = ip.Prefix(ip.BitLen())
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8 or an address such as 192.0.2.7", v))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	return errs
+}
+
+// The defaults of the upload limits (producer.DefaultUploadMinRate and the
+// others, which this package does not import).
+const (
+	DefaultUploadMinRate         = 32 << 10 // bytes a second
+	DefaultUploadsInFlight       = 16       // about 24 MiB of S3 part buffers each
+	DefaultTenantUploadsInFlight = 4
+)
+
+// uploadsPrefix is where the producer stores uploads and corrected files
+// (producer.UploadKey), which must never look like dropped files.
+const uploadsPrefix = "uploads/"
+
+// checkEventsPrefix checks S3_EVENTS_PREFIX: the tenant is the key's next
+// segment, so the prefix must end at a segment's end, or "uploads/x" would
+// let tenant acme name "uploads/xacme/…".
+func checkEventsPrefix(p string) error {
+	if !strings.HasSuffix(p, "/") {
+		return fmt.Errorf("S3_EVENTS_PREFIX %q: end with / (such as incoming/), so that the tenant is a segment of its own", p)
+	}
+	for seg := range strings.SplitSeq(strings.TrimSuffix(p, "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("S3_EVENTS_PREFIX %q: want segments separated by single /, no empty, . or .. segment (such as incoming/)", p)
+		}
+	}
+	if strings.HasPrefix(p, uploadsPrefix) || strings.HasPrefix(uploadsPrefix, p) {
+		return fmt.Errorf("S3_EVENTS_PREFIX %q: overlaps %s, where the producer stores uploads (the events would import them again): choose another, such as incoming/", p, uploadsPrefix)
+	}
+	return nil
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // Redis returns asynq's connection options for REDIS_URL: redis:// (rediss://
@@ -225,6 +329,11 @@ func (c Config) Print(w io.Writer) error {
 		{"MONITORING_ADMIN", maskedCredential(c.Monitoring.Admin)},
 		{"METRICS_TOKEN", masked(c.Monitoring.MetricsToken)},
 		{"MONITORING_PROMETHEUS_URL", maskURL(c.PrometheusURL)},
+		{"TRUSTED_PROXIES", joinPrefixes(c.TrustedProxies)},
+		{"PUBLIC_URL", c.PublicURL},
+		{"UPLOAD_MIN_RATE", strconv.Itoa(c.UploadMinRate)},
+		{"UPLOADS_IN_FLIGHT", strconv.Itoa(c.UploadsInFlight)},
+		{"TENANT_UPLOADS_IN_FLIGHT", strconv.Itoa(c.TenantUploadsInFlight)},
 		{"WORKER_CONCURRENCY", strconv.Itoa(c.Concurrency)},
 		{"WORKER_HEALTH_ADDR", c.HealthAddr},
 		{"WORKER_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},

@@ -57,10 +57,10 @@ func TestPrintMasksSecrets(t *testing.T) {
 		"DATABASE_URL":       "postgres://app:db-pass-123@db:5432/users",
 		"REDIS_URL":          "redis://:redis-pass-456@cache:6379/0",
 		"SMTP_URL":           "smtp://mailer:smtp-pass-789@mail:587",
-		"S3_EVENTS_SECRET":   "events-secret-000",
+		"S3_EVENTS_SECRET":   "events-secret-000-0123456789abcdef",
 		"MONITORING_VIEWER":  "ops:viewer-pass-111",
 		"MONITORING_ADMIN":   "root:admin-pass-222",
-		"METRICS_TOKEN":      "metrics-token-333",
+		"METRICS_TOKEN":      "metrics-token-333-0123456789abcdef",
 		"WEB_SESSION_SECRET": "web-session-secret-444-0123456789abcdef",
 	}))
 	if err != nil {

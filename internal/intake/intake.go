@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hibiken/asynq"
 
@@ -51,11 +52,23 @@ func Check(n postgres.NewImport) error {
 	if n.Kind != "" && !n.Kind.Valid() {
 		return &InvalidError{Reason: fmt.Sprintf("import kind %q: use one of %v", n.Kind, lifecycle.Kinds())}
 	}
-	if _, err := userfile.ParseDelimiter(n.Options.Delimiter); err != nil {
+	return CheckOptions(n.Options)
+}
+
+// CheckOptions validates an import's options on their own: an entry point
+// that reads them in parts (a multipart upload) checks them before it stores
+// anything.
+func CheckOptions(o lifecycle.Options) error {
+	if _, err := userfile.ParseDelimiter(o.Delimiter); err != nil {
 		return &InvalidError{Reason: err.Error()}
 	}
-	if _, err := userrow.ParseHeaderMode(n.Options.Header); err != nil {
+	if _, err := userrow.ParseHeaderMode(o.Header); err != nil {
 		return &InvalidError{Reason: err.Error()}
+	}
+	for _, a := range o.Notify {
+		if !strings.Contains(a, "@") || len(a) > 254 {
+			return &InvalidError{Reason: fmt.Sprintf("notify: %q is not an e-mail address", a)}
+		}
 	}
 	return nil
 }

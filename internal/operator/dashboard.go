@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/hibiken/asynq"
@@ -19,6 +20,10 @@ const DashboardPath = "/monitoring/"
 type Dashboard struct {
 	creds           Credentials
 	readOnly, admin *asynqmon.HTTPHandler
+	// PublicOrigin is the origin browsers reach the producer at
+	// (PUBLIC_URL's scheme://host[:port]), for a proxy that rewrites Host;
+	// empty: the request's Host is the origin.
+	PublicOrigin string
 }
 
 // NewDashboard returns the dashboard on the Redis of redis; Close it to
@@ -42,7 +47,13 @@ func NewDashboard(c Credentials, redis asynq.RedisConnOpt, prometheusURL string)
 // ServeHTTP serves the dashboard and its API to operators, and 401 to
 // everyone else.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch d.creds.Role(r) {
+	role := d.creds.Role(r)
+	if role != Nobody && r.Method != http.MethodGet && r.Method != http.MethodHead && !d.sameOrigin(r) {
+		http.Error(w, "cross-site request refused: a change in the dashboard needs an Origin header of the dashboard's own origin, "+
+			"Sec-Fetch-Site: same-origin or an X-Requested-With header (a script: add -H 'X-Requested-With: curl')", http.StatusForbidden)
+		return
+	}
+	switch role {
 	case Admin:
 		d.admin.ServeHTTP(w, r)
 	case Viewer:
@@ -50,6 +61,33 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		unauthorized(w)
 	}
+}
+
+// sameOrigin says whether a request that changes something comes from the
+// dashboard's own pages. Admin access is basic auth, which the browser sends
+// with any request to the site, and asynqmon's API has no CSRF token: a page
+// elsewhere could otherwise pause queues or archive tasks with the admin's
+// cached credentials. A cross-site form or fetch cannot claim the dashboard's
+// Origin or Sec-Fetch-Site, nor add a custom header such as X-Requested-With
+// without a CORS preflight, which nothing here answers. asynqmon's pages
+// (axios) send no custom header, but browsers send Origin with every POST and
+// DELETE, and Sec-Fetch-Site too.
+func (d *Dashboard) sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin":
+		return true
+	case "": // an older browser, or not a browser: look further
+	default: // cross-site, same-site (another subdomain), none (typed in)
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" {
+			return false // "null": a sandboxed frame, a redirect from elsewhere
+		}
+		return strings.EqualFold(u.Host, r.Host) || (d.PublicOrigin != "" && strings.EqualFold(strings.TrimSuffix(o, "/"), d.PublicOrigin))
+	}
+	return r.Header.Get("X-Requested-With") != ""
 }
 
 // Close closes the dashboard's Redis connections.

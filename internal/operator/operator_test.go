@@ -24,11 +24,14 @@ func basic(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
-func do(t *testing.T, h http.Handler, method, target, authorization string) *httptest.ResponseRecorder {
+func do(t *testing.T, h http.Handler, method, target, authorization string, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequestWithContext(t.Context(), method, target, nil)
 	if authorization != "" {
 		r.Header.Set("Authorization", authorization)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -73,13 +76,13 @@ func TestDashboardRoles(t *testing.T) {
 	if w := do(t, d, http.MethodDelete, taskURL, ""); w.Code != http.StatusUnauthorized {
 		t.Errorf("DELETE without credentials = %d, want 401", w.Code)
 	}
-	if w := do(t, d, http.MethodDelete, taskURL, basic("viewer", "viewer-password-1")); w.Code != http.StatusMethodNotAllowed {
+	if w := do(t, d, http.MethodDelete, taskURL, basic("viewer", "viewer-password-1"), "Origin", "http://example.com"); w.Code != http.StatusMethodNotAllowed {
 		t.Errorf("DELETE as a viewer = %d, want 405", w.Code)
 	}
 	if _, err := inspector.GetTaskInfo(queue, info.ID); err != nil {
 		t.Fatalf("the task is gone after a viewer's DELETE: %v", err)
 	}
-	if w := do(t, d, http.MethodDelete, taskURL, basic("admin", "admin-password-12")); w.Code/100 != 2 {
+	if w := do(t, d, http.MethodDelete, taskURL, basic("admin", "admin-password-12"), "Origin", "http://example.com"); w.Code/100 != 2 {
 		t.Fatalf("DELETE as an admin = %d, want 2xx: %s", w.Code, w.Body)
 	}
 	if _, err := inspector.GetTaskInfo(queue, info.ID); err == nil {
@@ -137,5 +140,67 @@ func TestFormatPayloadShowsOnlyIdentifiers(t *testing.T) {
 		if got := operator.FormatPayload("import:chunk", []byte(tc.payload)); got != tc.want {
 			t.Errorf("FormatPayload(%s) = %s, want %s", tc.payload, got, tc.want)
 		}
+	}
+}
+
+// A page an admin visits cannot use the browser's cached basic credentials to
+// pause a queue: a change needs a same-origin Origin, Sec-Fetch-Site:
+// same-origin or X-Requested-With, which a cross-site form cannot send.
+func TestDashboardRefusesCrossSiteRequests(t *testing.T) {
+	t.Parallel()
+	redis := stacktest.Redis(t, 10)
+	d := operator.NewDashboard(creds, redis, "")
+	t.Cleanup(func() { _ = d.Close() })
+	queue := "csrf-" + stacktest.RandomHex(4)
+	client := asynq.NewClient(redis)
+	t.Cleanup(func() { _ = client.Close() })
+	if _, err := client.Enqueue(asynq.NewTask("import:plan", nil), asynq.Queue(queue)); err != nil {
+		t.Fatal(err)
+	}
+	inspector := asynq.NewInspector(redis)
+	t.Cleanup(func() {
+		_ = inspector.DeleteQueue(queue, true)
+		_ = inspector.Close()
+	})
+	paused := func() bool {
+		t.Helper()
+		q, err := inspector.GetQueueInfo(queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Paused
+	}
+	admin := basic("admin", "admin-password-12")
+	// httptest's requests are for example.com.
+	for _, h := range [][]string{
+		{"Origin", "https://evil.example"},
+		{"Origin", "http://example.com.evil.example"},
+		{"Origin", "null"},
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+		{"Sec-Fetch-Site", "cross-site", "Origin", "http://example.com"},
+		{"Referer", "http://example.com/monitoring/"}, // not enough on its own
+		{}, // nothing: a form of an old browser, or a script that forgot the header
+	} {
+		w := do(t, d, http.MethodPost, "/monitoring/api/queues/"+queue+":pause", admin, h...)
+		if w.Code != http.StatusForbidden || paused() {
+			t.Errorf("POST :pause with %q: %d, paused %v; want 403, not paused", h, w.Code, paused())
+		}
+	}
+	for _, h := range [][]string{
+		{"Origin", "http://example.com"}, // asynqmon's own pages (XHR sends Origin on every POST and DELETE)
+		{"Sec-Fetch-Site", "same-origin"},
+		{"X-Requested-With", "curl"}, // a script
+	} {
+		if w := do(t, d, http.MethodPost, "/monitoring/api/queues/"+queue+":pause", admin, h...); w.Code/100 != 2 || !paused() {
+			t.Errorf("POST :pause with %q: %d %s, paused %v; want 2xx, paused", h, w.Code, w.Body, paused())
+		}
+		if w := do(t, d, http.MethodPost, "/monitoring/api/queues/"+queue+":resume", admin, h...); w.Code/100 != 2 || paused() {
+			t.Errorf("POST :resume with %q: %d %s", h, w.Code, w.Body)
+		}
+	}
+	// Reading needs nothing of the kind.
+	if w := do(t, d, http.MethodGet, "/monitoring/api/queues", admin, "Sec-Fetch-Site", "cross-site"); w.Code != http.StatusOK {
+		t.Errorf("GET: %d, want 200", w.Code)
 	}
 }

@@ -46,21 +46,6 @@ func (s *Store) CreateToken(ctx context.Context, tenant, name string) (string, T
 	return secret, t, err
 }
 
-// TokenTenant returns the tenant of a valid (not revoked) token, and notes its
-// use. An unknown or revoked token is ErrNotFound.
-func (s *Store) TokenTenant(ctx context.Context, secret string) (string, error) {
-	if !strings.HasPrefix(secret, tokenPrefix) {
-		return "", ErrNotFound
-	}
-	var tenant string
-	err := s.pool.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE hash = $1 AND revoked_at IS NULL
-		RETURNING tenant_id`, tokenHash(secret)).Scan(&tenant)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	return tenant, err
-}
-
 // Tokens lists the tenant's tokens.
 func (s *Store) Tokens(ctx context.Context, tenant string) ([]Token, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens

@@ -29,15 +29,6 @@ func (s *Store) TokenLogin(ctx context.Context, secret string) (tenant string, i
 	return tenant, id, err
 }
 
-// TokenValid reports whether the tenant's token id exists and is not revoked:
-// a session made with a token ends when the token is revoked.
-func (s *Store) TokenValid(ctx context.Context, tenant string, id int64) (bool, error) {
-	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_tokens WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL)`,
-		tenant, id).Scan(&ok)
-	return ok, err
-}
-
 // Preview is a dry run started from the web page, to be corrected and
 // executed.
 type Preview struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -109,8 +110,23 @@ func (e formError) Error() string { return string(e) }
 // CSRF token and the options before the file, so that they are checked
 // before anything is stored.
 func (u *UI) upload(w http.ResponseWriter, r *http.Request, s *session) {
-	r.Body = http.MaxBytesReader(w, r.Body, u.d.MaxUpload)
 	f := uploadForm{Delimiter: "auto", Header: "auto"}
+	if u.d.UploadSlot != nil {
+		release, err := u.d.UploadSlot(s.Tenant)
+		var busy *BusyError
+		if errors.As(err, &busy) {
+			w.Header().Set("Retry-After", strconv.Itoa(max(int(busy.RetryAfter.Seconds()), 1)))
+			u.render(w, r, busy.Status, "upload", page{Title: "Upload a file", Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "upload",
+				Error: busy.Message, D: f})
+			return
+		}
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		defer release()
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, u.d.MaxUpload)
 	id, err := u.uploadDryRun(r, s, &f)
 	if err != nil {
 		var fe formError
@@ -121,6 +137,9 @@ func (u *UI) upload(w http.ResponseWriter, r *http.Request, s *session) {
 		case errors.As(err, &tooLarge):
 			u.render(w, r, http.StatusRequestEntityTooLarge, "upload", page{Title: "Upload a file", Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "upload",
 				Error: fmt.Sprintf("The file is larger than %d MiB.", u.d.MaxUpload>>20), D: f})
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			u.render(w, r, http.StatusRequestTimeout, "upload", page{Title: "Upload a file", Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "upload",
+				Error: u.d.SlowBody, D: f})
 		case errors.As(err, &fe):
 			u.render(w, r, http.StatusBadRequest, "upload", page{Title: "Upload a file", Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "upload",
 				Error: fe.Error(), D: f})

@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
@@ -614,7 +615,7 @@ func (u *UI) executeClaimed(ctx context.Context, tenant string, dryRun int64, pv
 	}
 	source, corrected := src.job.Source, ""
 	if len(src.edits) > 0 {
-		key := correctedKey(src.key, dryRun)
+		key := u.correctedKey(tenant, src.key, dryRun)
 		if err := u.writeCorrected(ctx, src, key); err != nil {
 			return 0, "", err
 		}
@@ -632,14 +633,21 @@ func (u *UI) executeClaimed(ctx context.Context, tenant string, dryRun int64, pv
 	return id, corrected, u.d.Store.SetExecuted(ctx, tenant, dryRun, id, corrected)
 }
 
-// correctedKey names the corrected copy of key, next to it.
-func correctedKey(key string, dryRun int64) string {
+// correctedKey names the corrected copy of key: next to it, except for a
+// file dropped under the events prefix, whose copy there would be announced
+// as a new file and imported a second time; that one goes to the tenant's
+// uploads.
+func (u *UI) correctedKey(tenant, key string, dryRun int64) string {
 	dir, base := path.Split(key)
 	ext := path.Ext(base)
 	if ext == "" {
 		ext = ".csv"
 	}
-	return fmt.Sprintf("%s%s.corrected-%d%s", dir, strings.TrimSuffix(base, path.Ext(base)), dryRun, ext)
+	name := fmt.Sprintf("%s.corrected-%d%s", strings.TrimSuffix(base, path.Ext(base)), dryRun, ext)
+	if u.d.EventsPrefix == "" || strings.HasPrefix(key, u.d.EventsPrefix) {
+		return intake.UploadKey(tenant, name)
+	}
+	return dir + name
 }
 
 // writeCorrected streams the original file to key with the corrected records

@@ -8,8 +8,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +33,9 @@ type session struct {
 	TokenID int64  `json:"k"` // the API token logged in with; revoking it ends the session
 	Expires int64  `json:"e"` // Unix seconds
 	Nonce   string `json:"n"` // the CSRF token derives from it
+	// ID names the session's record in PostgreSQL: logging out deletes it,
+	// so that a copy of the cookie stops working too.
+	ID string `json:"i"`
 }
 
 func deriveKey(secret string) []byte {
@@ -85,9 +91,9 @@ func (u *UI) csrfOK(s *session, got string) bool {
 }
 
 func (u *UI) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
-	//nolint:gosec // G124: Secure when the request came over TLS; a producer on plain http://127.0.0.1 must still work
+	//nolint:gosec // G124: Secure over TLS or with an https:// PUBLIC_URL; a producer on plain http://127.0.0.1 must still work
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/ui/", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || u.d.SecureCookies})
 }
 
 // current returns the request's valid session, or nil.
@@ -101,10 +107,10 @@ func (u *UI) current(r *http.Request) (*session, error) {
 		return nil, nil
 	}
 	var s session
-	if err := json.Unmarshal(v, &s); err != nil || time.Now().Unix() >= s.Expires || s.Tenant == "" {
+	if err := json.Unmarshal(v, &s); err != nil || time.Now().Unix() >= s.Expires || s.Tenant == "" || s.ID == "" {
 		return nil, nil //nolint:nilerr // an unreadable cookie is no session, not a failure
 	}
-	valid, err := u.d.Store.TokenValid(r.Context(), s.Tenant, s.TokenID)
+	valid, err := u.d.Store.WebSessionValid(r.Context(), s.Tenant, s.ID)
 	if err != nil || !valid {
 		return nil, err
 	}
@@ -141,6 +147,16 @@ func (u *UI) withSession(next handlerFunc, form bool) http.Handler {
 			setHeaders(w)
 			seeOther(w, r, to)
 			return
+		}
+		if u.d.TokenAllowed != nil {
+			if ok, wait := u.d.TokenAllowed(s.TokenID); !ok {
+				secs := max(int(math.Ceil(wait.Seconds())), 1)
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				u.render(w, r, http.StatusTooManyRequests, "message", page{Title: "Too many requests", Tenant: s.Tenant, CSRF: u.csrf(s),
+					D: message{Heading: "Too many requests", Text: fmt.Sprintf("The token you logged in with has made too many requests (API_RATE_LIMIT): wait %d s and reload the page.", secs),
+						Link: "Back to the imports", LinkTo: "/ui/"}})
+				return
+			}
 		}
 		if r.Method == http.MethodPost && form {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
@@ -188,8 +204,13 @@ func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg
 
 // login checks the token of the form and starts a session.
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	_ = r.ParseForm()
+	// The form is a token, a CSRF token and a page's path: a few hundred
+	// bytes. The producer's body deadline bounds how long it may take.
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	if err := r.ParseForm(); err != nil {
+		u.renderLogin(w, r, http.StatusBadRequest, "The form did not arrive whole, or in time: enter the token again.", "")
+		return
+	}
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	next := r.PostFormValue("next")
 	if token == "" {
@@ -201,14 +222,13 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.renderLogin(w, r, http.StatusForbidden, "The form has expired: enter the token again.", next)
 		return
 	}
-	if u.d.LoginAllowed != nil && !u.d.LoginAllowed(r) {
-		u.renderLogin(w, r, http.StatusTooManyRequests, "Too many wrong tokens from this address: wait a minute and try again.", next)
-		return
-	}
 	tenant, id, err := u.d.Store.TokenLogin(r.Context(), token)
 	if errors.Is(err, postgres.ErrNotFound) {
-		if u.d.LoginFailed != nil {
-			u.d.LoginFailed(r)
+		// Counted after the check, failures only: a good token is never
+		// refused because others failed from the same address.
+		if u.d.LoginFailed != nil && u.d.LoginFailed(r) {
+			u.renderLogin(w, r, http.StatusTooManyRequests, "Too many wrong tokens from this address: wait a minute and try again.", next)
+			return
 		}
 		u.renderLogin(w, r, http.StatusUnauthorized, "The token is unknown or revoked.", next)
 		return
@@ -217,9 +237,14 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	s := session{Tenant: tenant, TokenID: id, Expires: time.Now().Add(u.d.SessionTTL).Unix(), Nonce: nonce()}
+	expires := time.Now().Add(u.d.SessionTTL)
+	s := session{Tenant: tenant, TokenID: id, Expires: expires.Unix(), Nonce: nonce(), ID: nonce()}
 	v, err := json.Marshal(s)
 	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if err := u.d.Store.CreateWebSession(r.Context(), tenant, id, s.ID, expires); err != nil {
 		u.fail(w, r, err)
 		return
 	}
@@ -229,7 +254,11 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, safeNext(next))
 }
 
-func (u *UI) logout(w http.ResponseWriter, r *http.Request, _ *session) {
+func (u *UI) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := u.d.Store.EndWebSession(r.Context(), s.Tenant, s.ID); err != nil {
+		u.fail(w, r, err)
+		return
+	}
 	u.setCookie(w, r, sessionCookie, "", -1)
 	seeOther(w, r, LoginPath)
 }

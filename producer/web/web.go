@@ -6,9 +6,10 @@
 // The pages are rendered on the server with html/template and work without
 // JavaScript. Templates and the style sheet are embedded in the binary.
 //
-// A session is a signed cookie naming the tenant and the ID of the token the
-// admin logged in with (never the token): revoking the token ends the
-// session. Every POST carries a per-session CSRF token in a hidden field.
+// A session is a signed cookie naming the tenant, the ID of the token the
+// admin logged in with (never the token) and the session's record in
+// PostgreSQL: revoking the token or logging out ends the session, and a copy
+// of the cookie with it. Every POST carries a per-session CSRF token in a hidden field.
 //
 // The package does not import package producer (which imports it to serve
 // its routes): what it reuses from there, the upload keys and the retry,
@@ -48,17 +49,41 @@ type Deps struct {
 	Intake    *intake.Intake // starts the dry run, the real import and retries
 	Log       *zap.Logger
 	MaxUpload int64 // bytes; 0: 512 MiB
+	// EventsPrefix is where tenants drop files for the S3 events endpoint
+	// (S3_EVENTS_PREFIX): nothing the pages write may land there.
+	EventsPrefix string
 	// SessionSecret signs the session cookies (WEB_SESSION_SECRET). Empty: a
 	// random one per process, so that sessions end when the producer
 	// restarts; producers behind one load balancer need the same secret.
 	SessionSecret string
-	// LoginAllowed and LoginFailed slow down guessing tokens on the login
-	// form, as the API does for bearer tokens; nil: no limit.
-	LoginAllowed func(*http.Request) bool
-	LoginFailed  func(*http.Request)
+	// LoginFailed counts a wrong token on the login form against the
+	// client's address and reports whether the address is over its limit,
+	// as the API does for bearer tokens; nil: no limit.
+	LoginFailed func(*http.Request) (limited bool)
+	// TokenAllowed takes one request from the bucket of the token a session
+	// was made with, the one its API requests use (API_RATE_LIMIT); nil: no
+	// limit.
+	TokenAllowed func(tokenID int64) (bool, time.Duration)
+	// UploadSlot takes one of the uploads in flight for the tenant, or
+	// refuses with a *BusyError; nil: no cap.
+	UploadSlot func(tenant string) (release func(), err error)
+	// SlowBody is what to tell an admin whose upload arrived too slowly.
+	SlowBody string
+	// SecureCookies makes the cookies Secure even over plain HTTP: the
+	// producer is behind a proxy that terminates TLS (an https:// PUBLIC_URL).
+	SecureCookies bool
 	// SessionTTL is how long a session lasts; 0: 12 hours.
 	SessionTTL time.Duration
 }
+
+// BusyError refuses an upload for the uploads in flight already.
+type BusyError struct {
+	Status     int // 429 (the tenant's uploads) or 503 (the service's)
+	RetryAfter time.Duration
+	Message    string
+}
+
+func (e *BusyError) Error() string { return e.Message }
 
 // Auth says who may use a route.
 type Auth int

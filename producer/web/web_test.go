@@ -239,3 +239,75 @@ func TestAnotherTenantsImportIsNotFound(t *testing.T) {
 		t.Errorf("the owner: %d", code)
 	}
 }
+
+// Wrong tokens on the login form are limited per address, but a good token
+// from the same address still logs in: behind a proxy every admin shares it.
+func TestLoginAfterOthersFailed(t *testing.T) {
+	t.Parallel()
+	store := pgtest.Store(t)
+	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: noQueue{}, Log: zap.NewNop(),
+		WebSessionSecret: "test-secret", FailedAuthLimit: producer.Rate{PerSecond: 0.01, Burst: 2}}))
+	t.Cleanup(srv.Close)
+	b := newBrowser(t, srv.URL)
+	for i, want := range []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusTooManyRequests} {
+		_, _, page := b.do(http.MethodGet, "/ui/login", nil)
+		if code, _, _ := b.do(http.MethodPost, "/ui/login", url.Values{"token": {"uit_wrong"}, "csrf": {csrfOf(t, page)}}); code != want {
+			t.Errorf("wrong token %d: %d, want %d", i+1, code, want)
+		}
+	}
+	newBrowser(t, srv.URL).login(token(t, store, pgtest.Tenant(t))) // fails the test unless it logs in
+}
+
+// Logging out ends the session on the server: a copy of the cookie taken
+// before (from a shared computer, a proxy's log) no longer opens the pages.
+func TestLogoutEndsTheSession(t *testing.T) {
+	t.Parallel()
+	srv, store := server(t)
+	b := newBrowser(t, srv.URL)
+	csrf := b.login(token(t, store, pgtest.Tenant(t)))
+	u, _ := url.Parse(srv.URL + "/ui/")
+	copied := b.c.Jar.Cookies(u)
+	if code, h, _ := b.do(http.MethodPost, "/ui/logout", url.Values{"csrf": {csrf}}); code != http.StatusSeeOther || h.Get("Location") != "/ui/login" {
+		t.Fatalf("logout: %d to %q", code, h.Get("Location"))
+	}
+	thief := newBrowser(t, srv.URL)
+	thief.c.Jar.SetCookies(u, copied)
+	if code, h, _ := thief.do(http.MethodGet, "/ui/", nil); code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/ui/login") {
+		t.Errorf("the cookie copied before the logout: %d to %q, want 303 to the login page", code, h.Get("Location"))
+	}
+	// Logging in again makes a new session.
+	b.login(token(t, store, pgtest.Tenant(t)))
+}
+
+// Behind a TLS proxy the producer sees plain HTTP: PUBLIC_URL with https://
+// makes the cookies Secure and sends HSTS; without it, neither.
+func TestPublicURLMakesCookiesSecure(t *testing.T) {
+	t.Parallel()
+	store := pgtest.Store(t)
+	for _, tc := range []struct {
+		publicURL string
+		secure    bool
+	}{{"https://imports.example.com", true}, {"", false}, {"http://127.0.0.1:8080", false}} {
+		srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: noQueue{}, Log: zap.NewNop(),
+			WebSessionSecret: "test-secret", PublicURL: tc.publicURL}))
+		t.Cleanup(srv.Close)
+		b := newBrowser(t, srv.URL)
+		_, h, page := b.do(http.MethodGet, "/ui/login", nil)
+		if got := h.Get("Strict-Transport-Security"); (got != "") != tc.secure || (tc.secure && !strings.Contains(got, "max-age=")) {
+			t.Errorf("PUBLIC_URL=%q: Strict-Transport-Security %q", tc.publicURL, got)
+		}
+		if _, h, _ := b.do(http.MethodGet, "/healthz", nil); (h.Get("Strict-Transport-Security") != "") != tc.secure {
+			t.Errorf("PUBLIC_URL=%q: /healthz Strict-Transport-Security %q", tc.publicURL, h.Get("Strict-Transport-Security"))
+		}
+		_, h, _ = b.do(http.MethodPost, "/ui/login", url.Values{"token": {token(t, store, pgtest.Tenant(t))}, "csrf": {csrfOf(t, page)}})
+		cookies := h.Values("Set-Cookie")
+		if len(cookies) == 0 {
+			t.Fatalf("PUBLIC_URL=%q: no cookie set at login", tc.publicURL)
+		}
+		for _, c := range cookies {
+			if strings.Contains(c, "; Secure") != tc.secure {
+				t.Errorf("PUBLIC_URL=%q: cookie %q, want Secure %v", tc.publicURL, c, tc.secure)
+			}
+		}
+	}
+}
