@@ -29,6 +29,10 @@ type Chunk struct {
 	Records   int
 }
 
+// DefaultChunkSize is the records in a chunk: applied in one transaction,
+// by a worker (CHUNK_SIZE) or by the in-process importer.
+const DefaultChunkSize = 2000
+
 // PlanFile reads a whole file once and cuts it into chunks of about size
 // records. A file rejected as a whole is in the report's FileError, not an
 // error; errors are I/O errors and cancellation.
