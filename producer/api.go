@@ -16,6 +16,8 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/config"
+	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/health"
 	"github.com/userimport/userimport/internal/operator"
 	"github.com/userimport/userimport/internal/postgres"
@@ -107,10 +109,10 @@ func (h *Handler) Routes() []Route { return h.routes }
 // tenant's token (Authorization: Bearer ...), and sees only that tenant.
 func NewHandler(d Deps) *Handler {
 	if d.MaxUpload <= 0 {
-		d.MaxUpload = 512 << 20
+		d.MaxUpload = csvfile.DefaultMaxFileBytes
 	}
 	if d.Events.Prefix == "" {
-		d.Events.Prefix = "incoming/"
+		d.Events.Prefix = config.DefaultEventsPrefix
 	}
 	a := &API{d: d, perTok: newLimiter(d.RateLimit), failing: newLimiter(d.FailedAuthLimit)}
 	h := &Handler{mux: http.NewServeMux()}
