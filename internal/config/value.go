@@ -231,4 +231,3 @@ func maskURL(raw string) string {
 	}
 	return u.String()
 }
-
