@@ -138,7 +138,7 @@ func NewHandler(d Deps) *Handler {
 	health.Register(h.mux, d.Ready, d.Log)
 	h.routes = append(h.routes, Route{Pattern: "GET /healthz", Access: Public}, Route{Pattern: "GET /readyz", Access: Public})
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such route: see the API's documentation in README.md")
+		writeError(w, http.StatusNotFound, "not_found", "no such route: see the API's documentation in docs/api.md")
 	})
 	return h
 }
