@@ -21,9 +21,11 @@ build: ## Build the binaries in cmd/ into bin/
 
 # The stack's environment is exported in the same shell line as the tests. It is
 # captured in a variable first: `eval "$$(cmd)"` alone would hide a failing `up`.
+# vet and test are joined by &&: a vet failure fails the target even without
+# .SHELLFLAGS' -e (the last command of a recipe line gives its status).
 test: ## Start the local stack, then go vet and go test -race against it (docs-check included)
 	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
-	go vet ./...; \
+	go vet ./... && \
 	go test -race -count=1 ./...
 
 # The fault tests run the service's processes against the stack and against
