@@ -9,21 +9,23 @@ TOOLS := deploy/local/tools.sh
 GOLANGCI_LINT := .tools/bin/golangci-lint
 FUZZTIME ?= 5m
 
-.PHONY: help build test test-faults deploy-check lint fmt tidy up down demo bench fuzz tools
+.PHONY: help build test test-faults deploy-check docs docs-check lint fmt tidy up down demo bench fuzz tools
 
 help: ## Show this help
 	@echo 'Usage: make TARGET'
 	@echo
-	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 build: ## Build the binaries in cmd/ into bin/
 	go build -o bin/ ./cmd/...
 
 # The stack's environment is exported in the same shell line as the tests. It is
 # captured in a variable first: `eval "$$(cmd)"` alone would hide a failing `up`.
-test: ## Start the local stack, then go vet and go test -race against it
+# vet and test are joined by &&: a vet failure fails the target even without
+# .SHELLFLAGS' -e (the last command of a recipe line gives its status).
+test: ## Start the local stack, then go vet and go test -race against it (docs-check included)
 	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
-	go vet ./...; \
+	go vet ./... && \
 	go test -race -count=1 ./...
 
 # The fault tests run the service's processes against the stack and against
@@ -33,6 +35,12 @@ test-faults: ## Start the local stack, then the fault tests (kill -9, restarts, 
 	go test -count=1 -run '^(TestEveryRouteNeedsCredentials|TestRateLimitPerToken|TestFailedTokenChecksAreLimited|TestUploadAndIsolation)$$' ./producer; \
 	go test -count=1 -run '^TestTenantsAreIsolated$$' ./internal/postgres; \
 	go test -tags faults -count=1 -timeout 15m -run '^TestFault' -v ./e2e
+
+docs: ## Regenerate docs/configuration.md and deploy/check/variables.json from internal/config's table
+	go generate ./internal/config
+
+docs-check: ## Check that every relative link and #anchor of README.md and docs/*.md resolves, and that the generated docs are current
+	go test -count=1 -run '^(TestLinksResolve|TestCheckFindsBrokenLinks|TestGeneratedFilesAreCurrent)$$' ./internal/docs ./internal/config
 
 deploy-check: ## Validate deploy/ offline: Kubernetes manifests, compose.yaml, alert rules, Grafana dashboard
 	deploy/check.sh

@@ -58,7 +58,7 @@ go_check() { (cd "$CHECK_DIR" && GOWORK=off go "$@"); }
 
 # sources_hash prints a hash of everything the checker binary is built from.
 sources_hash() {
-	(cd "$CHECK_DIR" && cat go.mod go.sum ./*.go && go env GOVERSION) | sha256sum | cut -d' ' -f1
+	(cd "$CHECK_DIR" && cat go.mod go.sum ./*.go ./variables.json && go env GOVERSION) | sha256sum | cut -d' ' -f1
 }
 
 build_checker() {

@@ -17,6 +17,8 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/config"
+	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/health"
 	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
@@ -145,10 +147,10 @@ func (h *Handler) Routes() []Route { return h.routes }
 // tenant's token (Authorization: Bearer ...), and sees only that tenant.
 func NewHandler(d Deps) *Handler {
 	if d.MaxUpload <= 0 {
-		d.MaxUpload = 512 << 20
+		d.MaxUpload = csvfile.DefaultMaxFileBytes
 	}
 	if d.Events.Prefix == "" {
-		d.Events.Prefix = "incoming/"
+		d.Events.Prefix = config.DefaultEventsPrefix
 	}
 	if d.BodyTimeout <= 0 {
 		d.BodyTimeout = DefaultBodyTimeout
@@ -178,7 +180,7 @@ func NewHandler(d Deps) *Handler {
 	health.Register(h.mux, d.Ready, d.Log)
 	h.routes = append(h.routes, Route{Pattern: "GET /healthz", Access: Public}, Route{Pattern: "GET /readyz", Access: Public})
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such route: see the API's documentation in README.md")
+		writeError(w, http.StatusNotFound, "not_found", "no such route: see the API's documentation in docs/api.md")
 	})
 	return h
 }

@@ -82,7 +82,7 @@ type TaskRunner interface {
 }
 
 // DefaultChunkSize is the number of records in a chunk task.
-const DefaultChunkSize = 2000
+const DefaultChunkSize = userfile.DefaultChunkSize
 
 // Handlers carry out imports.
 type Handlers struct{ d Deps }

@@ -317,7 +317,7 @@ type user struct {
 // in this process, and computes its deactivations and reactivations reading
 // only.
 func feedDryRun(ctx context.Context, e env, tenant string, args []string, format string) int {
-	cfg, err := config.Load(e.getenv)
+	cfg, err := config.Load(config.Importctl, e.getenv)
 	if err != nil {
 		return failure(e, "feeds", err)
 	}

@@ -73,7 +73,7 @@ func run(ctx context.Context, e env, args []string) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "importctl — imports users from CSV files (see README.md)")
+	fmt.Fprintln(w, "importctl — imports users from CSV files (see docs/cli.md)")
 	fmt.Fprintln(w, "\nUsage: importctl COMMAND [flags] [args]\n\nCommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)

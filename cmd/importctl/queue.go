@@ -57,7 +57,7 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 	if o.source == "-" {
 		return usageError(e, "import", "a queued import needs a file or s3:// object (standard input works with --local)")
 	}
-	cfg, err := config.Load(e.getenv)
+	cfg, err := config.Load(config.Importctl, e.getenv)
 	if err != nil {
 		return failure(e, "import", err)
 	}
@@ -265,7 +265,7 @@ error report and import it like any file.
 	if err := oneOf("format", *format, "table", "json"); err != nil {
 		return usageError(e, "retry", err.Error())
 	}
-	cfg, err := config.Load(e.getenv)
+	cfg, err := config.Load(config.Importctl, e.getenv)
 	if err != nil {
 		return failure(e, "retry", err)
 	}

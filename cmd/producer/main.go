@@ -46,24 +46,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: producer [--print-config]
 
-Serves the HTTP API (PRODUCER_ADDR, default 127.0.0.1:8080) until SIGTERM, with the
+Serves the HTTP API (PRODUCER_ADDR, default %s) until SIGTERM, with the
 operators' routes beside it: the asynq dashboard at /monitoring/ (MONITORING_VIEWER
 read-only, MONITORING_ADMIN with retry/delete/pause), Prometheus metrics at /metrics
 (METRICS_TOKEN as a bearer token, or an operator's credentials), /healthz and /readyz.
-Configuration comes from the environment (see README.md).
-
+%s
 Examples:
   eval "$(deploy/local/stack.sh env)"; producer
   TOKEN=$(importctl tokens create --tenant acme --name curl)
   curl -H "Authorization: Bearer $TOKEN" -F file=@users.csv -F notify=hr@acme.example http://127.0.0.1:8080/v1/imports
   MONITORING_VIEWER=ops:a-long-password producer   # then open http://127.0.0.1:8080/monitoring/
-`)
+`, config.DefaultAddr, config.Summary(config.Producer))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(config.Producer, getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -79,15 +78,15 @@ Examples:
 	// Every producer runs the feeds' scheduler: a run starts once however
 	// many of them fire it.
 	stopFeeds, err := producer.FeedScheduler{Redis: redis, Store: store, Queue: queue, Namespace: cfg.Namespace, Log: log,
-		SyncInterval: cfg.FeedSync}.Start(ctx)
+		SyncInterval: cfg.Producer.FeedSync}.Start(ctx)
 	if err != nil {
 		return err
 	}
 	defer stopFeeds()
 	inspector := asynq.NewInspector(redis)
 	defer inspector.Close()
-	dashboard := operator.NewDashboard(cfg.Monitoring, redis, cfg.PrometheusURL)
-	dashboard.PublicOrigin = cfg.PublicURL
+	dashboard := operator.NewDashboard(cfg.Monitoring, redis, cfg.Producer.PrometheusURL)
+	dashboard.PublicOrigin = cfg.Producer.PublicURL
 	defer dashboard.Close()
 
 	// The queues' series (asynq's exporter) and the imports' (PostgreSQL's)
@@ -96,19 +95,19 @@ Examples:
 	svc.Metrics.MustRegister(asynqmetrics.NewQueueMetricsCollector(inspector), metrics.NewImportsCollector(store.ImportStats))
 
 	srv := &http.Server{
-		Addr: cfg.Addr,
+		Addr: cfg.Producer.Addr,
 		Handler: producer.NewHandler(producer.Deps{Store: store, Files: svc.Files, Queue: queue, Log: log,
-			Events: producer.Events{Secret: cfg.EventsSecret, Prefix: cfg.EventsPrefix}, Namespace: cfg.Namespace,
+			Events: producer.Events{Secret: cfg.Producer.EventsSecret, Prefix: cfg.Producer.EventsPrefix}, Namespace: cfg.Namespace,
 			Ready:     svc.Ready(),
 			Dashboard: dashboard, Metrics: operator.Metrics(cfg.Monitoring, svc.Metrics),
-			RateLimit:             producer.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
+			RateLimit:             producer.Rate{PerSecond: cfg.Producer.RateLimit, Burst: cfg.Producer.RateBurst},
 			FailedAuthLimit:       producer.DefaultFailedAuthLimit,
-			TrustedProxies:        cfg.TrustedProxies,
-			PublicURL:             cfg.PublicURL,
-			UploadMinRate:         int64(cfg.UploadMinRate),
-			UploadsInFlight:       cfg.UploadsInFlight,
-			TenantUploadsInFlight: cfg.TenantUploadsInFlight,
-			WebSessionSecret:      cfg.WebSessionSecret}),
+			TrustedProxies:        cfg.Producer.TrustedProxies,
+			PublicURL:             cfg.Producer.PublicURL,
+			UploadMinRate:         int64(cfg.Producer.UploadMinRate),
+			UploadsInFlight:       cfg.Producer.UploadsInFlight,
+			TenantUploadsInFlight: cfg.Producer.TenantUploadsInFlight,
+			WebSessionSecret:      cfg.Producer.WebSessionSecret}),
 		// No ReadTimeout or WriteTimeout: an upload of 512 MiB, and its
 		// answer after it, or the download of a large error report may
 		// rightly take longer than any fixed bound. The handler puts each
@@ -119,10 +118,10 @@ Examples:
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("producer listening", zap.String("addr", cfg.Addr))
+	log.Info("producer listening", zap.String("addr", cfg.Producer.Addr))
 	select {
 	case err := <-errc:
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.Producer.Addr, err)
 	case <-ctx.Done():
 	}
 	log.Info("producer stopping: finishing requests in flight")

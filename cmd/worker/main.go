@@ -50,14 +50,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: worker [--print-config]
 
-Runs import tasks from Redis until SIGTERM. Configuration comes from the environment
-(see README.md): DATABASE_URL, REDIS_URL, S3_ENDPOINT, S3_BUCKET, S3_FORCE_PATH_STYLE,
-AWS_* (the SDK's default chain), SMTP_URL, MAIL_FROM, WORKER_CONCURRENCY, WORKER_HEALTH_ADDR,
-WORKER_SHUTDOWN_TIMEOUT, TENANT_CHUNK_LIMIT, SWEEP_INTERVAL, RETRY_BASE_DELAY, CHUNK_SIZE, METRICS_TOKEN,
-MONITORING_VIEWER, MONITORING_ADMIN, LOG_LEVEL.
-
+Runs import tasks from Redis until SIGTERM.
+%s
 On SIGTERM the worker stops taking tasks and gives those in flight
-WORKER_SHUTDOWN_TIMEOUT (default 25s) to finish; the unfinished ones go back to
+WORKER_SHUTDOWN_TIMEOUT (default %s) to finish; the unfinished ones go back to
 the queue (a chunk's transaction rolls back, and the chunk is applied later,
 once).
 
@@ -66,13 +62,13 @@ Examples:
   WORKER_CONCURRENCY=8 worker
   WORKER_HEALTH_ADDR=:9090 METRICS_TOKEN=$(openssl rand -hex 32) worker   # /healthz, /readyz, /metrics on :9090
   worker --print-config
-`)
+`, config.Summary(config.Worker), config.DefaultShutdownTimeout)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(config.Worker, getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -85,26 +81,26 @@ Examples:
 	}
 	defer svc.Close()
 	log, redis := svc.Log, svc.Redis
-	sender, err := mail.NewSender(cfg.Mail)
+	sender, err := mail.NewSender(cfg.Worker.Mail)
 	if err != nil {
 		return err
 	}
 	deps := worker.Deps{Store: svc.Store, Files: svc.Files, Queue: svc.Queue, Mail: sender, Log: log,
-		ChunkSize: cfg.ChunkSize, Namespace: cfg.Namespace, Metrics: metrics.NewImporter(svc.Metrics)}
-	if cfg.TenantChunkLimit > 0 {
+		ChunkSize: cfg.Worker.ChunkSize, Namespace: cfg.Namespace, Metrics: metrics.NewImporter(svc.Metrics)}
+	if cfg.Worker.TenantChunkLimit > 0 {
 		rdb, ok := redis.MakeRedisClient().(goredis.UniversalClient)
 		if !ok {
 			return fmt.Errorf("REDIS_URL: no client for %T", redis)
 		}
 		defer rdb.Close()
-		deps.Limiter = tenantlimit.New(rdb, string(cfg.Namespace), cfg.TenantChunkLimit, tenantlimit.DefaultLease)
+		deps.Limiter = tenantlimit.New(rdb, string(cfg.Namespace), cfg.Worker.TenantChunkLimit, tenantlimit.DefaultLease)
 		inspector := asynq.NewInspector(redis)
 		defer inspector.Close()
 		deps.Runner = inspector
 	}
 
 	srv := asynq.NewServer(redis, asynq.Config{
-		Concurrency: cfg.Concurrency,
+		Concurrency: cfg.Worker.Concurrency,
 		Queues:      cfg.Namespace.Queues(),
 		// asynq waits up to 1 s (default) before looking at empty queues again:
 		// each import has three such hand-offs (plan, the first chunk, finalize),
@@ -114,9 +110,9 @@ Examples:
 		// Throttled chunks not called in by a freed slot wait in the retry
 		// set; it is looked at every second rather than every five.
 		DelayedTaskCheckInterval: time.Second,
-		ShutdownTimeout:          cfg.ShutdownTimeout,
+		ShutdownTimeout:          cfg.Worker.ShutdownTimeout,
 		IsFailure:                worker.IsFailure,
-		RetryDelayFunc:           worker.RetryDelay(cfg.RetryBaseDelay),
+		RetryDelayFunc:           worker.RetryDelay(cfg.Worker.RetryBaseDelay),
 		Logger:                   log.Sugar().Named("asynq"),
 		// One place logs task failures (STYLE.md §4).
 		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
@@ -128,12 +124,12 @@ Examples:
 	})
 	handlers := worker.NewHandlers(deps)
 	mux := handlers.ServeMux()
-	log.Info("worker starting", zap.Int("concurrency", cfg.Concurrency), zap.String("bucket", cfg.S3.Bucket))
+	log.Info("worker starting", zap.Int("concurrency", cfg.Worker.Concurrency), zap.String("bucket", cfg.S3.Bucket))
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	if cfg.HealthAddr != "" {
-		stop, err := serveHealth(cfg.HealthAddr, svc.Ready(), operator.Metrics(cfg.Monitoring, svc.Metrics), log)
+	if cfg.Worker.HealthAddr != "" {
+		stop, err := serveHealth(cfg.Worker.HealthAddr, svc.Ready(), operator.Metrics(cfg.Monitoring, svc.Metrics), log)
 		if err != nil {
 			srv.Shutdown()
 			return err
@@ -143,7 +139,7 @@ Examples:
 	// Joined before the deferred closes, so that a sweep in flight never
 	// enqueues on a closed client.
 	swept := make(chan struct{})
-	go func() { defer close(swept); sweep(ctx, handlers, cfg.SweepInterval, log) }()
+	go func() { defer close(swept); sweep(ctx, handlers, cfg.Worker.SweepInterval, log) }()
 	<-ctx.Done()
 	log.Info("worker stopping: in-flight tasks finish or go back to the queue")
 	srv.Shutdown()

@@ -135,7 +135,7 @@ func checkComposeService(r *reporter, file string, p *types.Project, comp string
 	env := map[string]string{}
 	for k, v := range s.Environment {
 		if _, known := knownEnv[k]; !known {
-			r.errorf(file, "service %s: environment %s is not a setting of the service (README.md, Configuration)", comp, k)
+			r.errorf(file, "service %s: environment %s is not a setting of the service (docs/configuration.md)", comp, k)
 			continue
 		}
 		if v == nil {

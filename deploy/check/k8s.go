@@ -406,7 +406,7 @@ func (s *k8sSet) checkConfigMap(o object, cm *corev1.ConfigMap) {
 		env, known := knownEnv[k]
 		switch {
 		case !known:
-			s.r.errorf(o.file, "%s: %s is not a setting of the service (README.md, Configuration)", o, k)
+			s.r.errorf(o.file, "%s: %s is not a setting of the service (docs/configuration.md)", o, k)
 		case env.secret:
 			s.r.errorf(o.file, "%s: %s is a secret: put it in the Secret", o, k)
 		default:
@@ -444,7 +444,7 @@ func (s *k8sSet) checkSecret(o object, sec *corev1.Secret) {
 		}
 		env, known := knownEnv[k]
 		if _, extra := extraSecretKeys[k]; !known && !extra {
-			s.r.errorf(o.file, "%s: %s is not a setting of the service (README.md, Configuration)", o, k)
+			s.r.errorf(o.file, "%s: %s is not a setting of the service (docs/configuration.md)", o, k)
 			continue
 		}
 		if known && !env.secret {
@@ -686,7 +686,7 @@ func (s *k8sSet) containerEnv(o object, where string, c *corev1.Container) map[s
 		}
 		seen[e.Name] = true
 		if _, known := knownEnv[e.Name]; !known && !strings.HasPrefix(e.Name, "GO") {
-			s.r.errorf(o.file, "%s: env %s is not a setting of the service (README.md, Configuration)", where, e.Name)
+			s.r.errorf(o.file, "%s: env %s is not a setting of the service (docs/configuration.md)", where, e.Name)
 		}
 		if e.Name == "AWS_ACCESS_KEY_ID" || e.Name == "AWS_SECRET_ACCESS_KEY" {
 			s.r.errorf(o.file, "%s: env %s: use the ServiceAccount's IAM role (IRSA, Pod Identity), not static keys", where, e.Name)

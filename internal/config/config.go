@@ -1,14 +1,10 @@
-// Package config loads the service's settings from the environment, the same
-// names for every binary, validates them and prints them with secrets masked.
 package config
 
 import (
-	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -21,19 +17,65 @@ import (
 
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/operator"
-	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
 )
 
-// Config is every setting of the service.
+// Binary is a set of the service's programs; a variable lists those that
+// read it.
+type Binary uint8
+
+// The binaries of cmd/.
+const (
+	Producer Binary = 1 << iota
+	Worker
+	Importctl // import through the queue, retry, feeds dry-run: PostgreSQL, Redis and S3 only
+
+	All = Producer | Worker | Importctl
+)
+
+var binaryNames = []struct {
+	b    Binary
+	name string
+}{{Producer, "producer"}, {Worker, "worker"}, {Importctl, "importctl"}}
+
+// Names returns the binaries in b, in the order producer, worker, importctl.
+func (b Binary) Names() []string {
+	var names []string
+	for _, n := range binaryNames {
+		if b&n.b != 0 {
+			names = append(names, n.name)
+		}
+	}
+	return names
+}
+
+func (b Binary) String() string { return strings.Join(b.Names(), "|") }
+
+// Config is the settings of the binaries it was loaded for; the sections of
+// the others are zero.
 type Config struct {
+	Common
+	Producer ProducerSettings
+	Worker   WorkerSettings
+
+	loaded Binary // what Load read, for Print
+}
+
+// Common are the settings every binary that talks to the services reads.
+type Common struct {
 	DatabaseURL string
 	RedisURL    string
 	Namespace   task.Namespace // QUEUE_NAMESPACE: prefixes the queue names
 	S3          s3store.Config
-	Mail        mail.Config
-	// Producer settings.
+	LogLevel    string // producer and worker
+	// Operator access (producer and worker): the dashboard at /monitoring/
+	// and /metrics.
+	Monitoring operator.Credentials
+}
+
+// ProducerSettings are the producer's own settings.
+type ProducerSettings struct {
 	Addr         string        // where the HTTP API listens
 	EventsSecret string        // authenticates S3 event notifications; empty: endpoint off
 	EventsPrefix string        // where tenants drop files: <prefix><tenant>/<name>
@@ -43,22 +85,8 @@ type Config struct {
 	// WebSessionSecret signs the web pages' session cookies; empty: a random
 	// key per process, so sessions end when it restarts.
 	WebSessionSecret string
-	// Worker settings.
-	Concurrency int    // tasks a worker runs at once
-	HealthAddr  string // where a worker serves /healthz, /readyz and /metrics; empty: nowhere
-	ChunkSize   int    // records per chunk task
-	// TenantChunkLimit caps one tenant's chunks in flight across all workers,
-	// so that a large import leaves room for the others; 0: no cap.
-	TenantChunkLimit int
-	ShutdownTimeout  time.Duration // how long a stopping worker lets its tasks finish
-	SweepInterval    time.Duration // how often a worker re-enqueues what PostgreSQL says is unfinished
-	RetryBaseDelay   time.Duration // a failed task's first wait; doubled at each retry
-	LogLevel         string
-	// Operator access: the dashboard at /monitoring/ and /metrics.
-	Monitoring operator.Credentials
 	// PrometheusURL, when set, lets the dashboard chart the queues over time.
 	PrometheusURL string
-	// Security settings of the producer (see loadSecurity).
 	// TrustedProxies are the proxies whose X-Forwarded-For or Forwarded
 	// header names the client; empty: the peer is the client.
 	TrustedProxies []netip.Prefix
@@ -73,204 +101,67 @@ type Config struct {
 	UploadsInFlight, TenantUploadsInFlight int
 }
 
-// Defaults are the local stack's values, so that nothing needs setting there.
-const (
-	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
-	DefaultAddr        = "127.0.0.1:8080"
-	DefaultConcurrency = 4
-	DefaultChunkSize   = 2000
-	// DefaultTenantChunkLimit leaves half of the default two workers' slots
-	// to other tenants while one tenant's large import runs.
-	DefaultTenantChunkLimit = 4
-	DefaultShutdownTimeout  = 25 * time.Second
-	DefaultSweepInterval    = time.Minute
-	DefaultRetryBaseDelay   = 15 * time.Second
-	DefaultRateLimit        = 20
-	DefaultFeedSync         = time.Minute
-	DefaultRateBurst        = 40
-)
+// WorkerSettings are the worker's own settings.
+type WorkerSettings struct {
+	Mail        mail.Config
+	Concurrency int    // tasks a worker runs at once
+	HealthAddr  string // where a worker serves /healthz, /readyz and /metrics; empty: nowhere
+	ChunkSize   int    // records per chunk task
+	// TenantChunkLimit caps one tenant's chunks in flight across all workers,
+	// so that a large import leaves room for the others; 0: no cap.
+	TenantChunkLimit int
+	ShutdownTimeout  time.Duration // how long a stopping worker lets its tasks finish
+	SweepInterval    time.Duration // how often a worker re-enqueues what PostgreSQL says is unfinished
+	RetryBaseDelay   time.Duration // a failed task's first wait; doubled at each retry
+}
 
-// Load reads the settings with getenv and checks them; the error lists every
-// setting that is wrong.
-func Load(getenv func(string) string) (Config, error) {
-	c := Config{
-		DatabaseURL:      or(getenv("DATABASE_URL"), postgres.DefaultURL),
-		RedisURL:         or(getenv("REDIS_URL"), DefaultRedisURL),
-		Namespace:        task.Namespace(getenv("QUEUE_NAMESPACE")),
-		LogLevel:         or(getenv("LOG_LEVEL"), "info"),
-		Addr:             or(getenv("PRODUCER_ADDR"), DefaultAddr),
-		EventsSecret:     getenv("S3_EVENTS_SECRET"),
-		WebSessionSecret: getenv("WEB_SESSION_SECRET"),
-		PrometheusURL:    getenv("MONITORING_PROMETHEUS_URL"),
-		EventsPrefix:     or(getenv("S3_EVENTS_PREFIX"), "incoming/"),
-		HealthAddr:       getenv("WORKER_HEALTH_ADDR"),
-		Monitoring:       operator.Credentials{MetricsToken: getenv("METRICS_TOKEN")},
-	}
+// Load reads the variables the binaries in b read with getenv, each one's
+// default when it is unset or blank, and checks them; the error lists every
+// setting that is wrong. Variables of other binaries are not read.
+func Load(b Binary, getenv func(string) string) (Config, error) {
+	c := Config{loaded: b}
 	var errs []error
-	var err error
-	if c.S3, err = s3store.ConfigFromEnv(envOr(getenv, "S3_BUCKET", "userimport")); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Mail, err = mail.ConfigFromEnv(envOr(envOr(getenv, "SMTP_URL", "smtp://127.0.0.1:1025"), "MAIL_FROM", "userimport@localhost")); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Concurrency, err = positive(getenv, "WORKER_CONCURRENCY", DefaultConcurrency); err != nil {
-		errs = append(errs, err)
-	}
-	if c.ChunkSize, err = positive(getenv, "CHUNK_SIZE", DefaultChunkSize); err != nil {
-		errs = append(errs, err)
-	}
-	if c.TenantChunkLimit, err = atLeastZero(getenv, "TENANT_CHUNK_LIMIT", DefaultTenantChunkLimit); err != nil {
-		errs = append(errs, err)
-	}
-	if c.ShutdownTimeout, err = duration(getenv, "WORKER_SHUTDOWN_TIMEOUT", DefaultShutdownTimeout); err != nil {
-		errs = append(errs, err)
-	}
-	if c.SweepInterval, err = duration(getenv, "SWEEP_INTERVAL", DefaultSweepInterval); err != nil {
-		errs = append(errs, err)
-	}
-	if u, err := url.Parse(c.PrometheusURL); c.PrometheusURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-		errs = append(errs, errors.New("MONITORING_PROMETHEUS_URL: want http(s)://host:port of a Prometheus server"))
-	}
-	if c.WebSessionSecret != "" && len(c.WebSessionSecret) < 32 {
-		errs = append(errs, errors.New("WEB_SESSION_SECRET: want 32 characters or more (e.g. openssl rand -hex 32)"))
-	}
-	if c.FeedSync, err = duration(getenv, "FEED_SYNC_INTERVAL", DefaultFeedSync); err != nil {
-		errs = append(errs, err)
-	}
-	if c.RateLimit, err = rate(getenv, "API_RATE_LIMIT", DefaultRateLimit); err != nil {
-		errs = append(errs, err)
-	}
-	if c.RateBurst, err = positive(getenv, "API_RATE_BURST", DefaultRateBurst); err != nil {
-		errs = append(errs, err)
-	}
-	if c.RetryBaseDelay, err = duration(getenv, "RETRY_BASE_DELAY", DefaultRetryBaseDelay); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Monitoring.Viewer, err = credential(getenv, "MONITORING_VIEWER"); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Monitoring.Admin, err = credential(getenv, "MONITORING_ADMIN"); err != nil {
-		errs = append(errs, err)
-	}
-	errs = append(errs, loadSecurity(getenv, &c)...)
-	for _, r := range c.Namespace {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
-			errs = append(errs, fmt.Errorf("QUEUE_NAMESPACE %q: use lower-case letters, digits and -", c.Namespace))
-			break
+	for _, v := range vars {
+		if v.Binaries&b == 0 || v.parse == nil {
+			continue
 		}
-	}
-	if _, err := c.Redis(); err != nil {
-		errs = append(errs, err)
-	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		errs = append(errs, errors.New("DATABASE_URL: want postgres://user:password@host:port/database"))
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, fmt.Errorf("LOG_LEVEL %q: use debug, info, warn or error", c.LogLevel))
+		s := getenv(v.Name)
+		if strings.TrimSpace(s) == "" {
+			s = v.Default
+		}
+		if err := v.parse(&c, v.Name, s); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return c, errors.Join(errs...)
 }
 
-// loadSecurity reads the producer's security settings into c.
-func loadSecurity(getenv func(string) string, c *Config) []error {
-	var errs []error
-	// Shared secrets that travel in requests: long enough that guessing is
-	// hopeless however many attempts the failure limits let through.
-	for _, s := range []struct{ name, value string }{{"S3_EVENTS_SECRET", c.EventsSecret}, {"METRICS_TOKEN", c.Monitoring.MetricsToken}} {
-		if s.value != "" && len(s.value) < 32 {
-			errs = append(errs, fmt.Errorf("%s: want 32 characters or more (e.g. openssl rand -hex 32), or leave it unset", s.name))
-		}
-	}
-	if v := getenv("PUBLIC_URL"); v != "" {
-		u, err := url.Parse(v)
-		switch {
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-			errs = append(errs, fmt.Errorf("PUBLIC_URL %q: want https://host[:port] (http:// only for a local test)", v))
-		case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-			errs = append(errs, fmt.Errorf("PUBLIC_URL %q: want scheme://host[:port], no path: the producer serves its routes at the root", v))
-		default:
-			c.PublicURL = u.Scheme + "://" + u.Host
-		}
-	}
-	var err error
-	if c.UploadMinRate, err = atLeastZero(getenv, "UPLOAD_MIN_RATE", DefaultUploadMinRate); err != nil {
-		errs = append(errs, err)
-	}
-	if c.UploadsInFlight, err = atLeastZero(getenv, "UPLOADS_IN_FLIGHT", DefaultUploadsInFlight); err != nil {
-		errs = append(errs, err)
-	}
-	if c.TenantUploadsInFlight, err = atLeastZero(getenv, "TENANT_UPLOADS_IN_FLIGHT", DefaultTenantUploadsInFlight); err != nil {
-		errs = append(errs, err)
-	}
-	if err := checkEventsPrefix(c.EventsPrefix); err != nil {
-		errs = append(errs, err)
-	}
-	for v := range strings.SplitSeq(getenv("TRUSTED_PROXIES"), ",") {
-		if v = strings.TrimSpace(v); v == "" {
+// Print writes the settings Load read, one a line in the table's order,
+// secrets masked. Variables read by a library (the AWS SDK's) are not shown.
+func (c Config) Print(w io.Writer) error {
+	for _, v := range vars {
+		if v.Binaries&c.loaded == 0 || v.show == nil {
 			continue
 		}
-		p, err := netip.ParsePrefix(v)
-		if ip, ierr := netip.ParseAddr(v); ierr == nil {
-			p, err = ip.Prefix(ip.BitLen())
+		if _, err := fmt.Fprintf(w, "%s=%s\n", v.Name, v.show(&c)); err != nil {
+			return err
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8 or an address such as 192.0.2.7", v))
-			continue
-		}
-		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
-	}
-	return errs
-}
-
-// The defaults of the upload limits (producer.DefaultUploadMinRate and the
-// others, which this package does not import).
-const (
-	DefaultUploadMinRate         = 32 << 10 // bytes a second
-	DefaultUploadsInFlight       = 16       // about 24 MiB of S3 part buffers each
-	DefaultTenantUploadsInFlight = 4
-)
-
-// uploadsPrefix is where the producer stores uploads and corrected files
-// (producer.UploadKey), which must never look like dropped files.
-const uploadsPrefix = "uploads/"
-
-// checkEventsPrefix checks S3_EVENTS_PREFIX: the tenant is the key's next
-// segment, so the prefix must end at a segment's end, or "uploads/x" would
-// let tenant acme name "uploads/xacme/…".
-func checkEventsPrefix(p string) error {
-	if !strings.HasSuffix(p, "/") {
-		return fmt.Errorf("S3_EVENTS_PREFIX %q: end with / (such as incoming/), so that the tenant is a segment of its own", p)
-	}
-	for seg := range strings.SplitSeq(strings.TrimSuffix(p, "/"), "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return fmt.Errorf("S3_EVENTS_PREFIX %q: want segments separated by single /, no empty, . or .. segment (such as incoming/)", p)
-		}
-	}
-	if strings.HasPrefix(p, uploadsPrefix) || strings.HasPrefix(uploadsPrefix, p) {
-		return fmt.Errorf("S3_EVENTS_PREFIX %q: overlaps %s, where the producer stores uploads (the events would import them again): choose another, such as incoming/", p, uploadsPrefix)
 	}
 	return nil
-}
-
-func joinPrefixes(ps []netip.Prefix) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = p.String()
-	}
-	return strings.Join(s, ",")
 }
 
 // Redis returns asynq's connection options for REDIS_URL: redis:// (rediss://
 // for TLS) for one server, redis-sentinel:// for a master found through
 // Sentinel.
-func (c Config) Redis() (asynq.RedisConnOpt, error) {
-	if strings.HasPrefix(c.RedisURL, "redis-sentinel://") {
-		return sentinel(c.RedisURL)
+func (c Common) Redis() (asynq.RedisConnOpt, error) {
+	return redisOpt(c.RedisURL)
+}
+
+func redisOpt(raw string) (asynq.RedisConnOpt, error) {
+	if strings.HasPrefix(raw, "redis-sentinel://") {
+		return sentinel(raw)
 	}
-	opt, err := asynq.ParseRedisURI(c.RedisURL)
+	opt, err := asynq.ParseRedisURI(raw)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w (want redis://[:password@]host:port/db)", err)
 	}
@@ -306,159 +197,9 @@ func sentinel(raw string) (asynq.RedisConnOpt, error) {
 	return opt, nil
 }
 
-// Print writes the settings, one a line, secrets masked.
-func (c Config) Print(w io.Writer) error {
-	settings := []struct{ name, value string }{
-		{"DATABASE_URL", maskURL(c.DatabaseURL)},
-		{"REDIS_URL", maskURL(c.RedisURL)},
-		{"QUEUE_NAMESPACE", string(c.Namespace)},
-		{"S3_ENDPOINT", c.S3.Endpoint},
-		{"S3_BUCKET", c.S3.Bucket},
-		{"S3_FORCE_PATH_STYLE", strconv.FormatBool(c.S3.ForcePathStyle)},
-		{"S3_READ_TIMEOUT", cmp.Or(c.S3.ReadTimeout, s3store.DefaultReadTimeout).String()},
-		{"SMTP_URL", c.Mail.Redacted()},
-		{"MAIL_FROM", c.Mail.From},
-		{"PRODUCER_ADDR", c.Addr},
-		{"S3_EVENTS_SECRET", masked(c.EventsSecret)},
-		{"S3_EVENTS_PREFIX", c.EventsPrefix},
-		{"API_RATE_LIMIT", strconv.FormatFloat(c.RateLimit, 'g', -1, 64)},
-		{"API_RATE_BURST", strconv.Itoa(c.RateBurst)},
-		{"WEB_SESSION_SECRET", masked(c.WebSessionSecret)},
-		{"FEED_SYNC_INTERVAL", c.FeedSync.String()},
-		{"MONITORING_VIEWER", maskedCredential(c.Monitoring.Viewer)},
-		{"MONITORING_ADMIN", maskedCredential(c.Monitoring.Admin)},
-		{"METRICS_TOKEN", masked(c.Monitoring.MetricsToken)},
-		{"MONITORING_PROMETHEUS_URL", maskURL(c.PrometheusURL)},
-		{"TRUSTED_PROXIES", joinPrefixes(c.TrustedProxies)},
-		{"PUBLIC_URL", c.PublicURL},
-		{"UPLOAD_MIN_RATE", strconv.Itoa(c.UploadMinRate)},
-		{"UPLOADS_IN_FLIGHT", strconv.Itoa(c.UploadsInFlight)},
-		{"TENANT_UPLOADS_IN_FLIGHT", strconv.Itoa(c.TenantUploadsInFlight)},
-		{"WORKER_CONCURRENCY", strconv.Itoa(c.Concurrency)},
-		{"WORKER_HEALTH_ADDR", c.HealthAddr},
-		{"WORKER_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},
-		{"TENANT_CHUNK_LIMIT", strconv.Itoa(c.TenantChunkLimit)},
-		{"SWEEP_INTERVAL", c.SweepInterval.String()},
-		{"RETRY_BASE_DELAY", c.RetryBaseDelay.String()},
-		{"CHUNK_SIZE", strconv.Itoa(c.ChunkSize)},
-		{"LOG_LEVEL", c.LogLevel},
-	}
-	for _, s := range settings {
-		if _, err := fmt.Fprintf(w, "%s=%s\n", s.name, s.value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func maskedCredential(c operator.Credential) string {
-	if !c.Set() {
-		return "(unset)"
-	}
-	return c.User + ":xxxxx"
-}
-
-// masked says whether a secret is set, never what it is.
-func masked(secret string) string {
-	if secret == "" {
-		return "(unset)"
-	}
-	return "xxxxx"
-}
-
-// maskURL hides a URL's password.
-func maskURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<invalid URL>"
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-// envOr is getenv with a default for one variable.
-func envOr(getenv func(string) string, name, def string) func(string) string {
-	return func(k string) string {
-		if v := getenv(k); v != "" || k != name {
-			return v
-		}
-		return def
-	}
-}
-
-func positive(getenv func(string) string, name string, def int) (int, error) {
-	v := strings.TrimSpace(getenv(name))
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s %q: want a whole number above 0", name, v)
-	}
-	return n, nil
-}
-
-func atLeastZero(getenv func(string) string, name string, def int) (int, error) {
-	v := strings.TrimSpace(getenv(name))
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%s %q: want a whole number, 0 or more", name, v)
-	}
-	return n, nil
-}
-
-func rate(getenv func(string) string, name string, def float64) (float64, error) {
-	v := strings.TrimSpace(getenv(name))
-	if v == "" {
-		return def, nil
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-		return 0, fmt.Errorf("%s %q: want requests a second, such as 20 or 0.5 (0: no limit)", name, v)
-	}
-	return f, nil
-}
-
-func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
-	v := strings.TrimSpace(getenv(name))
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s %q: want a duration above 0 such as 30s or 2m", name, v)
-	}
-	return d, nil
-}
-
-// credential reads "user:password"; the error never repeats the value.
-func credential(getenv func(string) string, name string) (operator.Credential, error) {
-	v := getenv(name)
-	if v == "" {
-		return operator.Credential{}, nil
-	}
-	user, password, ok := strings.Cut(v, ":")
-	if !ok || user == "" || len(password) < 12 {
-		return operator.Credential{}, fmt.Errorf("%s: want user:password with a password of 12 characters or more", name)
-	}
-	return operator.Credential{User: user, Password: password}, nil
-}
-
 // Logger returns the JSON logger both services write to w, at LOG_LEVEL.
 // Operators' log pipelines parse one shape, whichever process wrote it.
-func (c Config) Logger(w io.Writer) (*zap.Logger, error) {
+func (c Common) Logger(w io.Writer) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(c.LogLevel)
 	if err != nil {
 		return nil, fmt.Errorf("LOG_LEVEL %q: %w", c.LogLevel, err)

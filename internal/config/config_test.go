@@ -15,18 +15,18 @@ func env(m map[string]string) func(string) string {
 }
 
 func TestLoadDefaultsFitTheLocalStack(t *testing.T) {
-	c, err := config.Load(env(nil))
+	c, err := config.Load(config.All, env(nil))
 	if err != nil {
 		t.Fatalf("Load with nothing set: %v", err)
 	}
-	if c.RedisURL != config.DefaultRedisURL || c.Addr != config.DefaultAddr ||
-		c.Concurrency != config.DefaultConcurrency || c.ChunkSize != config.DefaultChunkSize || c.S3.Bucket != "userimport" {
+	if c.RedisURL != config.DefaultRedisURL || c.Producer.Addr != config.DefaultAddr ||
+		c.Worker.Concurrency != config.DefaultConcurrency || c.Worker.ChunkSize != config.DefaultChunkSize || c.S3.Bucket != "userimport" {
 		t.Errorf("defaults = %+v", c)
 	}
 }
 
 func TestLoadListsEveryWrongSetting(t *testing.T) {
-	_, err := config.Load(env(map[string]string{
+	_, err := config.Load(config.All, env(map[string]string{
 		"WORKER_CONCURRENCY":        "0",
 		"CHUNK_SIZE":                "many",
 		"QUEUE_NAMESPACE":           "Prod_1",
@@ -53,7 +53,7 @@ func TestLoadListsEveryWrongSetting(t *testing.T) {
 }
 
 func TestPrintMasksSecrets(t *testing.T) {
-	c, err := config.Load(env(map[string]string{
+	c, err := config.Load(config.All, env(map[string]string{
 		"DATABASE_URL":       "postgres://app:db-pass-123@db:5432/users",
 		"REDIS_URL":          "redis://:redis-pass-456@cache:6379/0",
 		"SMTP_URL":           "smtp://mailer:smtp-pass-789@mail:587",
@@ -84,7 +84,7 @@ func TestPrintMasksSecrets(t *testing.T) {
 }
 
 func TestLoggerWritesJSONAtLevel(t *testing.T) {
-	c, err := config.Load(env(map[string]string{"LOG_LEVEL": "warn"}))
+	c, err := config.Load(config.Worker, env(map[string]string{"LOG_LEVEL": "warn"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestRedisModes(t *testing.T) {
 			return ok && c.TLSConfig != nil && c.DB == 0
 		}},
 	} {
-		c, err := config.Load(env(map[string]string{"REDIS_URL": tc.url}))
+		c, err := config.Load(config.Importctl, env(map[string]string{"REDIS_URL": tc.url}))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.url, err)
 		}
@@ -134,7 +134,7 @@ func TestRedisModes(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"redis-sentinel://s1:26379", "redis-sentinel://s1:26379/x?master=m"} {
-		if _, err := config.Load(env(map[string]string{"REDIS_URL": bad})); err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
+		if _, err := config.Load(config.Importctl, env(map[string]string{"REDIS_URL": bad})); err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
 			t.Errorf("%s: want an error naming REDIS_URL, got %v", bad, err)
 		}
 	}

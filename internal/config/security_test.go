@@ -32,7 +32,7 @@ func TestSecuritySettingsRefused(t *testing.T) {
 		{"S3_EVENTS_PREFIX", "uploads/in/", "uploads/"}, // and tenant "in"'s uploads would be its events
 		{"METRICS_TOKEN", "metrics-token", "32 characters"},
 	} {
-		_, err := config.Load(env(map[string]string{tc.name: tc.value}))
+		_, err := config.Load(config.Producer, env(map[string]string{tc.name: tc.value}))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
 			t.Errorf("%s=%q: error %v, want one naming %s and saying %q", tc.name, tc.value, err, tc.name, tc.want)
 		}
@@ -41,12 +41,12 @@ func TestSecuritySettingsRefused(t *testing.T) {
 
 func TestTrustedProxies(t *testing.T) {
 	t.Parallel()
-	c, err := config.Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 ,2001:db8::/32"}))
+	c, err := config.Load(config.Producer, env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 ,2001:db8::/32"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")}
-	if diff := cmp.Diff(want, c.TrustedProxies, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff(want, c.Producer.TrustedProxies, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("TRUSTED_PROXIES (-want +got):\n%s", diff)
 	}
 }
@@ -54,7 +54,7 @@ func TestTrustedProxies(t *testing.T) {
 func TestEventsPrefixAccepted(t *testing.T) {
 	t.Parallel()
 	for _, v := range []string{"", "incoming/", "drop/box/", "upl/"} {
-		if _, err := config.Load(env(map[string]string{"S3_EVENTS_PREFIX": v})); err != nil {
+		if _, err := config.Load(config.Producer, env(map[string]string{"S3_EVENTS_PREFIX": v})); err != nil {
 			t.Errorf("S3_EVENTS_PREFIX=%q: %v", v, err)
 		}
 	}
@@ -62,20 +62,20 @@ func TestEventsPrefixAccepted(t *testing.T) {
 
 func TestPublicURL(t *testing.T) {
 	t.Parallel()
-	c, err := config.Load(env(map[string]string{"PUBLIC_URL": "https://imports.example.com/"}))
-	if err != nil || c.PublicURL != "https://imports.example.com" {
-		t.Errorf("PUBLIC_URL: %q (%v), want https://imports.example.com", c.PublicURL, err)
+	c, err := config.Load(config.Producer, env(map[string]string{"PUBLIC_URL": "https://imports.example.com/"}))
+	if err != nil || c.Producer.PublicURL != "https://imports.example.com" {
+		t.Errorf("PUBLIC_URL: %q (%v), want https://imports.example.com", c.Producer.PublicURL, err)
 	}
 }
 
 func TestUploadLimitsDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := config.Load(env(nil))
+	c, err := config.Load(config.Producer, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.UploadMinRate != config.DefaultUploadMinRate || c.UploadsInFlight != config.DefaultUploadsInFlight ||
-		c.TenantUploadsInFlight != config.DefaultTenantUploadsInFlight {
-		t.Errorf("upload limits %d, %d, %d; want the defaults", c.UploadMinRate, c.UploadsInFlight, c.TenantUploadsInFlight)
+	if c.Producer.UploadMinRate != config.DefaultUploadMinRate || c.Producer.UploadsInFlight != config.DefaultUploadsInFlight ||
+		c.Producer.TenantUploadsInFlight != config.DefaultTenantUploadsInFlight {
+		t.Errorf("upload limits %d, %d, %d; want the defaults", c.Producer.UploadMinRate, c.Producer.UploadsInFlight, c.Producer.TenantUploadsInFlight)
 	}
 }

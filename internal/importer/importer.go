@@ -24,7 +24,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultChunkSize = 2000 // records applied in one transaction
+	DefaultChunkSize = userfile.DefaultChunkSize // records applied in one transaction
 	DefaultAppliers  = 2
 )
 

@@ -36,16 +36,29 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if c.URL == "" {
 		return Config{}, errors.New("SMTP_URL: not set (e.g. smtp://127.0.0.1:1025 or smtps://user:pass@smtp.example.com)")
 	}
-	if _, err := parseURL(c.URL); err != nil {
+	if err := CheckURL(c.URL); err != nil {
 		return Config{}, fmt.Errorf("SMTP_URL: %w", err)
 	}
 	if c.From == "" {
 		return Config{}, errors.New("MAIL_FROM: not set (e.g. userimport@example.com)")
 	}
-	if _, err := netmail.ParseAddress(c.From); err != nil {
+	if err := CheckFrom(c.From); err != nil {
 		return Config{}, fmt.Errorf("MAIL_FROM: %w", err)
 	}
 	return c, nil
+}
+
+// CheckURL says what is wrong with an SMTP URL (see Config.URL); its error
+// quotes nothing of the URL but the scheme.
+func CheckURL(raw string) error {
+	_, err := parseURL(raw)
+	return err
+}
+
+// CheckFrom says what is wrong with a sender address (see Config.From).
+func CheckFrom(from string) error {
+	_, err := netmail.ParseAddress(from)
+	return err
 }
 
 // String describes c for logs: the URL with its password masked, and the

@@ -17,14 +17,17 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/s3store"
 )
 
-// Local are the local stack's settings (deploy/local/stack.sh env).
+// Local are the local stack's settings (deploy/local/stack.sh env): its S3
+// server, credentials and mailpit, and the defaults of internal/config for
+// what the stack leaves at its default.
 var Local = map[string]string{ //nolint:gosec // the local stack's throwaway credentials, as stack.sh sets them
-	"S3_ENDPOINT": "http://127.0.0.1:9002", "S3_BUCKET": "userimport", "S3_FORCE_PATH_STYLE": "true",
+	"S3_ENDPOINT": "http://127.0.0.1:9002", "S3_BUCKET": config.DefaultBucket, "S3_FORCE_PATH_STYLE": "true",
 	"AWS_ACCESS_KEY_ID": "userimport", "AWS_SECRET_ACCESS_KEY": "userimport-secret", "AWS_REGION": "us-east-1",
-	"REDIS_URL": "redis://127.0.0.1:6379/0", "SMTP_URL": "smtp://127.0.0.1:1025", "MAIL_FROM": "userimport@localhost",
+	"REDIS_URL": config.DefaultRedisURL, "SMTP_URL": config.DefaultSMTPURL, "MAIL_FROM": config.DefaultMailFrom,
 	"MAILPIT_URL": "http://127.0.0.1:8025",
 }
 
@@ -49,11 +52,11 @@ func Getenv(k string) string {
 // S3 returns a store on the configured bucket.
 func S3(t *testing.T) *s3store.Store {
 	t.Helper()
-	cfg, err := s3store.ConfigFromEnv(Getenv)
+	cfg, err := config.Load(config.Importctl, Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := s3store.New(t.Context(), cfg)
+	s, err := s3store.New(t.Context(), cfg.S3)
 	if err != nil {
 		t.Fatal(err)
 	}

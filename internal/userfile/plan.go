@@ -52,6 +52,10 @@ type PlanSink interface {
 	FileReject(ctx context.Context, line int, p userrow.Problem) error
 }
 
+// DefaultChunkSize is the records in a chunk: applied in one transaction,
+// by a worker (CHUNK_SIZE) or by the in-process importer.
+const DefaultChunkSize = 2000
+
 // PlanFile reads a whole file once and cuts it into chunks of about size
 // records, which it hands to sink. A file rejected as a whole is in
 // Plan.FileError, not an error; errors are I/O errors, the sink's, and

@@ -30,6 +30,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
@@ -125,7 +126,7 @@ type UI struct {
 // New returns the pages.
 func New(d Deps) (*UI, error) {
 	if d.MaxUpload <= 0 {
-		d.MaxUpload = 512 << 20
+		d.MaxUpload = csvfile.DefaultMaxFileBytes
 	}
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = 12 * time.Hour
