@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/health"
+	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/operator"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
@@ -64,6 +65,9 @@ type Deps struct {
 	// WebSessionSecret signs the web pages' session cookies; empty: random
 	// per process (several producers need the same one).
 	WebSessionSecret string
+	// NotifyMax is how many addresses an import or a feed may notify
+	// (NOTIFY_MAX_RECIPIENTS); 0: mail.DefaultMaxRecipients.
+	NotifyMax int
 }
 
 // API serves the HTTP API, version 1.
@@ -217,6 +221,10 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, tenant string
 		}
 		return
 	}
+	if req.Notify, err = a.recipients(r.Context(), tenant, req.Notify); err != nil {
+		a.refuseRecipients(w, r, err)
+		return
+	}
 	notify := make([]any, len(req.Notify))
 	for i, n := range req.Notify {
 		notify[i] = n
@@ -350,12 +358,28 @@ func checkOptions(req importRequest) error {
 	if _, err := userrow.ParseHeaderMode(req.Header); err != nil {
 		return badRequestError(err.Error())
 	}
-	for _, n := range req.Notify {
-		if !strings.Contains(n, "@") || len(n) > 254 {
-			return badRequestError(fmt.Sprintf("notify: %q is not an e-mail address", n))
-		}
+	return nil // notify: see recipients
+}
+
+// recipients checks the addresses to notify (mail.Recipients): at most
+// NOTIFY_MAX_RECIPIENTS bare addresses, in the domains the tenant allows.
+func (a *API) recipients(ctx context.Context, tenant string, addrs []string) ([]string, error) {
+	ts, err := a.d.Store.TenantSettings(ctx, tenant)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return mail.Recipients(addrs, a.d.NotifyMax, ts.NotifyDomains)
+}
+
+// refuseRecipients answers a recipients error: 400 naming the address and
+// the rule, or 500.
+func (a *API) refuseRecipients(w http.ResponseWriter, r *http.Request, err error) {
+	var bad *mail.RecipientError
+	if errors.As(err, &bad) {
+		writeError(w, http.StatusBadRequest, "bad_request", bad.Error())
+		return
+	}
+	a.internal(w, r, err)
 }
 
 func (a *API) getImport(w http.ResponseWriter, r *http.Request, tenant string) {

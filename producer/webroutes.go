@@ -14,7 +14,7 @@ import (
 func (a *API) webRoutes() []Route {
 	ui, err := web.New(web.Deps{
 		Store: a.d.Store, Files: a.d.Files, Queue: a.d.Queue, Namespace: a.d.Namespace, Log: a.d.Log,
-		MaxUpload: a.d.MaxUpload, UploadKey: UploadKey, SessionSecret: a.d.WebSessionSecret,
+		MaxUpload: a.d.MaxUpload, UploadKey: UploadKey, SessionSecret: a.d.WebSessionSecret, NotifyMax: a.d.NotifyMax,
 		Retry: func(ctx context.Context, tenant string, id int64) (int64, error) {
 			child, err := Retry(ctx, a.d.Store, a.d.Queue, a.d.Namespace, tenant, id)
 			if errors.Is(err, ErrNothingToRetry) {

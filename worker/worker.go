@@ -61,6 +61,9 @@ type Deps struct {
 	// AttachLimit is the largest error report attached to the e-mail; a larger
 	// one is linked (presigned, valid a week). 0: 5 MiB.
 	AttachLimit int
+	// NotifyMax is how many addresses an import's e-mail goes to
+	// (NOTIFY_MAX_RECIPIENTS); 0: mail.DefaultMaxRecipients.
+	NotifyMax int
 	// Namespace prefixes the queue names (QUEUE_NAMESPACE).
 	Namespace task.Namespace
 	// Metrics counts what the handlers do; nil counts nothing.

@@ -61,6 +61,15 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 	if err != nil {
 		return failure(e, "import", err)
 	}
+	store, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return failure(e, "import", err)
+	}
+	defer store.Close()
+	// Before the upload: a refused address leaves nothing behind.
+	if o.notify, err = checkNotify(ctx, store, cfg.NotifyMaxRecipients, o.tenant, o.notify); err != nil {
+		return notifyRefused(e, "import", err)
+	}
 	files, err := s3store.New(ctx, cfg.S3)
 	if err != nil {
 		return failure(e, "import", err)
@@ -89,11 +98,6 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 		}
 		source = "s3://" + files.Bucket() + "/" + key
 	}
-	store, err := postgres.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return failure(e, "import", err)
-	}
-	defer store.Close()
 	notify := make([]any, len(o.notify))
 	for i, a := range o.notify {
 		notify[i] = a

@@ -102,7 +102,8 @@ Examples:
 			Dashboard: dashboard, Metrics: operator.Metrics(cfg.Monitoring, svc.Metrics),
 			RateLimit:        producer.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
 			FailedAuthLimit:  producer.DefaultFailedAuthLimit,
-			WebSessionSecret: cfg.WebSessionSecret}),
+			WebSessionSecret: cfg.WebSessionSecret,
+			NotifyMax:        cfg.NotifyMaxRecipients}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

@@ -45,6 +45,7 @@ var knownEnv = map[string]struct{ secret bool }{
 	"API_RATE_BURST":            {},
 	"FEED_SYNC_INTERVAL":        {},
 	"MONITORING_PROMETHEUS_URL": {},
+	"NOTIFY_MAX_RECIPIENTS":     {},
 }
 
 // Keys of the Secret that are for other consumers than the binaries.
@@ -106,7 +107,7 @@ func checkEnvValue(name, v string) error {
 		if _, err := strconv.ParseBool(v); err != nil {
 			return fmt.Errorf("%q: want true or false", v)
 		}
-	case "WORKER_CONCURRENCY", "CHUNK_SIZE":
+	case "WORKER_CONCURRENCY", "CHUNK_SIZE", "NOTIFY_MAX_RECIPIENTS":
 		if n, err := strconv.Atoi(v); err != nil || n <= 0 {
 			return fmt.Errorf("%q: want a whole number above 0", v)
 		}

@@ -42,6 +42,9 @@ type Config struct {
 	// WebSessionSecret signs the web pages' session cookies; empty: a random
 	// key per process, so sessions end when it restarts.
 	WebSessionSecret string
+	// NotifyMaxRecipients is how many addresses one import or feed may
+	// notify (producer, worker and importctl all check it).
+	NotifyMaxRecipients int
 	// Worker settings.
 	Concurrency int    // tasks a worker runs at once
 	HealthAddr  string // where a worker serves /healthz, /readyz and /metrics; empty: nowhere
@@ -128,6 +131,9 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	if c.RateBurst, err = positive(getenv, "API_RATE_BURST", DefaultRateBurst); err != nil {
+		errs = append(errs, err)
+	}
+	if c.NotifyMaxRecipients, err = positive(getenv, "NOTIFY_MAX_RECIPIENTS", mail.DefaultMaxRecipients); err != nil {
 		errs = append(errs, err)
 	}
 	if c.RetryBaseDelay, err = duration(getenv, "RETRY_BASE_DELAY", DefaultRetryBaseDelay); err != nil {
@@ -220,6 +226,7 @@ func (c Config) Print(w io.Writer) error {
 		{"API_RATE_LIMIT", strconv.FormatFloat(c.RateLimit, 'g', -1, 64)},
 		{"API_RATE_BURST", strconv.Itoa(c.RateBurst)},
 		{"WEB_SESSION_SECRET", masked(c.WebSessionSecret)},
+		{"NOTIFY_MAX_RECIPIENTS", strconv.Itoa(c.NotifyMaxRecipients)},
 		{"FEED_SYNC_INTERVAL", c.FeedSync.String()},
 		{"MONITORING_VIEWER", maskedCredential(c.Monitoring.Viewer)},
 		{"MONITORING_ADMIN", maskedCredential(c.Monitoring.Admin)},

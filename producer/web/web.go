@@ -75,6 +75,9 @@ type Deps struct {
 	LoginFailed  func(*http.Request)
 	// SessionTTL is how long a session lasts; 0: 12 hours.
 	SessionTTL time.Duration
+	// NotifyMax is how many addresses an upload may notify
+	// (NOTIFY_MAX_RECIPIENTS); 0: mail.DefaultMaxRecipients.
+	NotifyMax int
 }
 
 // Auth says who may use a route.
