@@ -95,6 +95,18 @@ func Attachments(t *testing.T, id string) map[string][]byte {
 	return out
 }
 
+// Text returns the plain-text body of mailpit's message id.
+func Text(t *testing.T, id string) string {
+	t.Helper()
+	var msg struct {
+		Text string `json:"Text"`
+	}
+	if err := json.Unmarshal(mailpitGet(t, "/api/v1/message/"+url.PathEscape(id)), &msg); err != nil {
+		t.Fatal(err)
+	}
+	return msg.Text
+}
+
 func mailpitGet(t *testing.T, path string) []byte {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, Getenv("MAILPIT_URL")+path, nil)
