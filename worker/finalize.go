@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
@@ -61,18 +64,30 @@ func (h *Handlers) Finalize(ctx context.Context, t *asynq.Task) error {
 }
 
 type report struct {
-	csv         []byte
+	csv         []byte // the stored report
+	mailed      []byte // the e-mailed one: no password hashes
 	key, where  string
+	mailedKey   string
 	rejects     int
 	firstErrors []mail.Problem
 }
 
 // writeReport writes the rejected records in the upload's format, with Line
-// and Errors columns, next to the source (key + ".errors.csv").
+// and Errors columns, next to the source (key + ".errors.csv"), and the copy
+// that the e-mail attaches or links, without password hashes, next to it
+// (MailedReportKey).
+//
+// The stored report keeps the file's hashes: it is what Retry imports, and
+// only the tenant's token or session reads it (the API's and the web page's
+// download), as they could read the file itself. The mailed copy goes to any
+// address the tenant chose, and its link works for a week: there the column
+// stays, so the format is the same, but empty. An empty password keeps an
+// existing user's stored hash and gives a new user the default (the format's
+// rule), so the corrected copy imports as it is (docs/security.md).
 func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, error) {
 	var (
-		res report
-		buf bytes.Buffer
+		res         report
+		buf, mailed bytes.Buffer
 	)
 	delim := byte(',')
 	if job.Plan.Delimiter != "" {
@@ -86,8 +101,11 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 		}
 		layout = userrow.LayoutOf(cols)
 	}
-	w := userfile.NewWriter(&buf, delim)
+	w, mw := userfile.NewWriter(&buf, delim), userfile.NewWriter(&mailed, delim)
 	if err := w.WriteHeader(userrow.ReportLine, userrow.ReportErrors); err != nil {
+		return res, err
+	}
+	if err := mw.WriteHeader(userrow.ReportLine, userrow.ReportErrors); err != nil {
 		return res, err
 	}
 	err := h.d.Store.Rejects(ctx, job.Tenant, job.ID, func(r postgres.Reject) error {
@@ -103,12 +121,20 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 				msgs = append(msgs, e.Message)
 			}
 		}
-		return w.WriteRecord(reportFields(r.Raw, delim, layout), fmt.Sprint(r.Line), strings.Join(msgs, "; "))
+		fields, whole := reportFields(r.Raw, delim, layout)
+		line, errs := fmt.Sprint(r.Line), strings.Join(msgs, "; ")
+		if err := w.WriteRecord(fields, line, errs); err != nil {
+			return err
+		}
+		return mw.WriteRecord(withoutHashes(fields, whole), line, errs)
 	})
 	if err != nil {
 		return res, err
 	}
 	if err := w.Flush(); err != nil {
+		return res, err
+	}
+	if err := mw.Flush(); err != nil {
 		return res, err
 	}
 	if res.rejects == 0 {
@@ -118,7 +144,10 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 	if err != nil {
 		return res, err
 	}
-	res.csv, res.key = buf.Bytes(), ReportKey(key, job.ID)
+	res.csv, res.mailed, res.key = buf.Bytes(), mailed.Bytes(), ReportKey(key, job.ID)
+	if _, err := h.d.Files.Put(ctx, MailedReportKey(key, job.ID), res.mailed, "text/csv; charset=utf-8"); err != nil {
+		return res, err
+	}
 	if _, err := h.d.Files.Put(ctx, res.key, res.csv, "text/csv; charset=utf-8"); err != nil {
 		return res, err
 	}
@@ -138,10 +167,31 @@ func ReportKey(source string, id int64) string {
 	return fmt.Sprintf("%s.import-%d%s", strings.TrimSuffix(source, ".csv"), id, ReportSuffix)
 }
 
+// MailedReportKey is where the e-mailed copy of the report of import id of
+// the source key goes: next to the report, without password hashes.
+func MailedReportKey(source string, id int64) string {
+	return fmt.Sprintf("%s.import-%d.mailed%s", strings.TrimSuffix(source, ".csv"), id, ReportSuffix)
+}
+
+// md5Hex is what a password hash looks like in a record's text.
+var md5Hex = regexp.MustCompile(`(?i)\b[0-9a-f]{32}\b`)
+
+// withoutHashes returns fields with the password emptied. A record kept
+// whole (it could not be split into fields) loses whatever looks like a hash
+// instead: where its password was cannot be told.
+func withoutHashes(fields []string, whole bool) []string {
+	out := slices.Clone(fields)
+	out[userrow.Password] = ""
+	if whole {
+		out[0] = md5Hex.ReplaceAllLiteralString(out[0], "")
+	}
+	return out
+}
+
 // reportFields puts a rejected record's fields back in the 27 columns. A
 // record that cannot be split (a bad quote) keeps its text, whole, in the
-// first column, so that nothing the uploader sent is lost.
-func reportFields(raw []byte, delim byte, layout *userrow.Layout) []string {
+// first column, so that nothing the uploader sent is lost; whole says so.
+func reportFields(raw []byte, delim byte, layout *userrow.Layout) (fields []string, whole bool) {
 	out := make([]string, userrow.NumColumns)
 	// A reader sized to the record: the default buffer is 64 KiB, and a
 	// report re-reads thousands of records.
@@ -150,14 +200,14 @@ func reportFields(raw []byte, delim byte, layout *userrow.Layout) []string {
 	}).Read()
 	if err != nil || rec.Fields == nil {
 		out[0] = strings.TrimRight(string(raw), "\r\n")
-		return out
+		return out, true
 	}
 	for i, f := range rec.Fields {
 		if c := layout.Column(i); c != userrow.NoColumn {
 			out[c] = f
 		}
 	}
-	return out
+	return out, false
 }
 
 // notify sends the result e-mail once.
@@ -198,10 +248,13 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 			return err
 		}
 		res.FirstErrors = rep.firstErrors
+		// The stored report's name: the tenant knows it from the API and
+		// the web page.
 		res.ReportName = path.Base(rep.key)
-		if len(rep.csv) <= h.d.AttachLimit {
-			res.Report = rep.csv
-		} else if res.ReportURL, err = h.d.Files.PresignGet(ctx, rep.key, 7*24*time.Hour); err != nil {
+		res.HashesLeftOut = true
+		if len(rep.mailed) <= h.d.AttachLimit {
+			res.Report = rep.mailed
+		} else if res.ReportURL, err = h.d.Files.PresignGet(ctx, rep.mailedKey, 7*24*time.Hour); err != nil {
 			return err
 		}
 	}
@@ -245,13 +298,19 @@ func (h *Handlers) readReport(ctx context.Context, job *postgres.Job) (report, e
 	if err != nil {
 		return rep, err
 	}
-	rep.key = ReportKey(key, job.ID)
-	body, err := h.d.Files.OpenRange(ctx, rep.key, 0, -1)
+	rep.key, rep.mailedKey = ReportKey(key, job.ID), MailedReportKey(key, job.ID)
+	body, err := h.d.Files.OpenRange(ctx, rep.mailedKey, 0, -1)
+	if errors.Is(err, s3store.ErrNotFound) {
+		// A report written before the mailed copy existed: write both.
+		w, err := h.writeReport(ctx, job)
+		w.firstErrors, w.mailedKey = rep.firstErrors, rep.mailedKey
+		return w, err
+	}
 	if err != nil {
 		return rep, err
 	}
 	defer body.Close()
-	rep.csv, err = io.ReadAll(io.LimitReader(body, int64(h.d.AttachLimit)+1))
+	rep.mailed, err = io.ReadAll(io.LimitReader(body, int64(h.d.AttachLimit)+1))
 	return rep, err
 }
 
