@@ -59,7 +59,9 @@ func TestNotifyAddressesAreChecked(t *testing.T) {
 	if code != http.StatusAccepted {
 		t.Fatalf("allowed domains: %d %s", code, out)
 	}
-	var v struct{ ID int64 }
+	var v struct {
+		ID int64 `json:"id"`
+	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatal(err)
 	}
