@@ -162,7 +162,6 @@ func (s *Sender) deliver(ctx context.Context, rcpts []string, msgs []*gomail.Msg
 	// go-mail sends every message, whatever happens to the one before, and
 	// keeps each one's error with it.
 	if err := client.SendWithSMTPClient(sc, msgs...); err != nil {
-		_ = client.CloseWithSMTPClient(sc)
 		return s.fail(ctx, rcpts, err, msgs)
 	}
 	// The server has taken the message: a failed QUIT changes nothing, and

@@ -304,6 +304,7 @@ func TestSendRefusals(t *testing.T) {
 		{name: "5xx on RCPT", to: []string{"gone@example.com"}, permanent: true, want: `550 "5.1.1 <<recipient>>: mailbox unavailable"`},
 		// One refused recipient does not keep the message from the others.
 		{name: "one of two refused", to: []string{"ok@example.com", "Gone <gone@example.com>"}, permanent: true, want: "550", delivered: 1},
+		{name: "the first of two refused", to: []string{"gone@example.com", "ok@example.com"}, permanent: true, want: "1 of 2 messages not sent", delivered: 1},
 		// A retry may repeat the message to those who got it: at least once.
 		{name: "one of two refused for now", to: []string{"ok@example.com", "full@example.com"}, want: "452", delivered: 1},
 		{name: "4xx on RCPT", to: []string{"full@example.com"}, want: `452 "4.2.2 <<recipient>>: mailbox full`},
