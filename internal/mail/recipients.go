@@ -31,7 +31,7 @@ func (e *RecipientError) Error() string {
 
 // Recipients checks the addresses an import, a feed or a web upload is to
 // notify and returns them normalised (trimmed, domain in lower case,
-// duplicates and empty entries dropped, in their order). Every entry point
+// repeated and empty entries dropped, in their order). Every entry point
 // that accepts addresses calls it, and the worker again before it sends, so
 // that the rules hold for addresses stored before they existed or before the
 // tenant's domains changed.
@@ -122,7 +122,7 @@ func recipient(a string) (string, error) {
 }
 
 // Domains checks and normalises a tenant's notification domains (lower
-// case, duplicates and empty entries dropped, in their order).
+// case, repeated and empty entries dropped, in their order).
 func Domains(list []string) ([]string, error) {
 	var out []string
 	for _, d := range list {

@@ -27,7 +27,7 @@ func TestRecipients(t *testing.T) {
 		{name: "none", addrs: nil, max: 20, want: nil},
 		{name: "plain", addrs: []string{"hr@acme.example", " ops@Corp.Example "}, max: 20,
 			want: []string{"hr@acme.example", "ops@corp.example"}},
-		{name: "duplicates count once", addrs: []string{"hr@acme.example", "HR@ACME.example", "hr@acme.example"}, max: 1,
+		{name: "a repeated address counts once", addrs: []string{"hr@acme.example", "HR@ACME.example", "hr@acme.example"}, max: 1,
 			want: []string{"hr@acme.example"}},
 		{name: "empty entries skipped", addrs: []string{"", "  ", "hr@acme.example"}, max: 20, want: []string{"hr@acme.example"}},
 		{name: "exactly the limit", addrs: many[:20], max: 20, want: many[:20]},
