@@ -230,8 +230,9 @@ func TestSweepPutsLostTasksBack(t *testing.T) {
 	}
 }
 
-// A task that fails for good marks its import failed with the reason, and
-// the uploader is told.
+// A task that fails for good marks its import failed, with a reference for
+// the tenant in place of the internal error (which names a bucket), and the
+// uploader is told.
 func TestPermanentFailureIsRecorded(t *testing.T) {
 	ctx := t.Context()
 	store := pgtest.Store(t)
@@ -252,7 +253,7 @@ func TestPermanentFailureIsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if im.State != "failed" || !strings.Contains(im.Error, "not-our-bucket") {
+	if im.State != "failed" || !strings.HasPrefix(im.Error, "internal error, reference E-") || strings.Contains(im.Error, "not-our-bucket") {
 		t.Errorf("import %+v", im)
 	}
 	if len(q.tasks) != 1 || q.tasks[0].Type() != task.TypeImportFinalize {

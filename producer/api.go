@@ -22,6 +22,7 @@ import (
 	"github.com/userimport/userimport/internal/health"
 	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
+	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/operator"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
@@ -86,6 +87,9 @@ type Deps struct {
 	// https://, cookies are Secure and HSTS is sent even though a proxy in
 	// front terminates TLS. Empty: Secure only over TLS to the producer.
 	PublicURL string
+	// NotifyMax is how many addresses an import or a feed may notify
+	// (NOTIFY_MAX_RECIPIENTS); 0: mail.DefaultMaxRecipients.
+	NotifyMax int
 }
 
 // API serves the HTTP API, version 1.
@@ -98,7 +102,7 @@ type API struct {
 
 // intake starts the imports the API, the S3 events and the web pages accept.
 func (a *API) intake() *intake.Intake {
-	return &intake.Intake{Store: a.d.Store, Queue: a.d.Queue, Namespace: a.d.Namespace}
+	return &intake.Intake{Store: a.d.Store, Queue: a.d.Queue, Namespace: a.d.Namespace, NotifyMax: a.d.NotifyMax}
 }
 
 // Access says who may use a route.
@@ -278,10 +282,22 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, tenant string
 		}
 		return
 	}
+	// A refused upload leaves no object behind.
+	discard := func() {
+		if ctype == "multipart/form-data" {
+			a.discard(r, tenant, req.Source)
+		}
+	}
+	if req.Notify, err = a.recipients(r.Context(), tenant, req.Notify); err != nil {
+		discard()
+		a.refuseRecipients(w, r, err)
+		return
+	}
 	im, _, err := a.intake().Start(r.Context(), postgres.NewImport{Tenant: tenant, Source: req.Source, RequestedBy: "api",
 		Options: lifecycle.Options{Delimiter: req.Delimiter, Header: req.Header, Notify: req.Notify, DryRun: req.DryRun}})
 	var invalid *intake.InvalidError
 	if errors.As(err, &invalid) {
+		discard()
 		writeError(w, http.StatusBadRequest, "bad_request", invalid.Error())
 		return
 	}
@@ -304,16 +320,24 @@ func (b badRequestError) Error() string { return string(b) }
 // uploads, and reads the option fields around it.
 func (a *API) upload(r *http.Request, tenant string) (importRequest, error) {
 	req, err := a.uploadParts(r, tenant)
-	if err != nil && req.Source != "" {
+	if err != nil {
 		// Options sent after the file (curl -F file=@… -F notify=… sends
 		// them in that order) are known only once it is stored: a bad one,
 		// or a broken body after the file, leaves no orphan object.
-		_, key, _ := s3store.ParseURL(req.Source)
-		if derr := a.d.Files.Delete(context.WithoutCancel(r.Context()), key); derr != nil {
-			a.d.Log.Warn("refused upload not deleted", zap.String("tenant", tenant), zap.Error(derr))
-		}
+		a.discard(r, tenant, req.Source)
 	}
 	return req, err
+}
+
+// discard deletes a stored upload that was refused.
+func (a *API) discard(r *http.Request, tenant, source string) {
+	if source == "" {
+		return
+	}
+	_, key, _ := s3store.ParseURL(source)
+	if err := a.d.Files.Delete(context.WithoutCancel(r.Context()), key); err != nil {
+		a.d.Log.Warn("refused upload not deleted", zap.String("tenant", tenant), zap.Error(err))
+	}
 }
 
 func (a *API) uploadParts(r *http.Request, tenant string) (importRequest, error) {
@@ -420,7 +444,24 @@ func checkOptions(req importRequest) error {
 	if err != nil {
 		return badRequestError(err.Error())
 	}
-	return nil
+	return nil // notify: see recipients
+}
+
+// recipients checks the addresses to notify (intake.Recipients): at most
+// NOTIFY_MAX_RECIPIENTS bare addresses, in the domains the tenant allows.
+func (a *API) recipients(ctx context.Context, tenant string, addrs []string) ([]string, error) {
+	return a.intake().Recipients(ctx, tenant, addrs)
+}
+
+// refuseRecipients answers a recipients error: 400 naming the address and
+// the rule, or 500.
+func (a *API) refuseRecipients(w http.ResponseWriter, r *http.Request, err error) {
+	var bad *mail.RecipientError
+	if errors.As(err, &bad) {
+		writeError(w, http.StatusBadRequest, "bad_request", bad.Error())
+		return
+	}
+	a.internal(w, r, err)
 }
 
 func (a *API) getImport(w http.ResponseWriter, r *http.Request, tenant string) {

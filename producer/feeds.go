@@ -188,7 +188,12 @@ func (a *API) createFeed(w http.ResponseWriter, r *http.Request, tenant string) 
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	f, err := a.d.Store.CreateFeed(r.Context(), f)
+	var err error
+	if f.Notify, err = a.recipients(r.Context(), tenant, f.Notify); err != nil {
+		a.refuseRecipients(w, r, err)
+		return
+	}
+	f, err = a.d.Store.CreateFeed(r.Context(), f)
 	if errors.Is(err, postgres.ErrFeedExists) {
 		writeError(w, http.StatusConflict, "feed_exists", err.Error())
 		return
@@ -236,7 +241,12 @@ func (a *API) updateFeed(w http.ResponseWriter, r *http.Request, tenant string) 
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	f, err := a.d.Store.UpdateFeed(r.Context(), f)
+	var err error
+	if f.Notify, err = a.recipients(r.Context(), tenant, f.Notify); err != nil {
+		a.refuseRecipients(w, r, err)
+		return
+	}
+	f, err = a.d.Store.UpdateFeed(r.Context(), f)
 	switch {
 	case errors.Is(err, postgres.ErrFeedExists):
 		writeError(w, http.StatusConflict, "feed_exists", err.Error())

@@ -138,7 +138,11 @@ func (h *Handlers) resumeFeedRun(ctx context.Context, log *zap.Logger, f *postgr
 // staleNotice warns the feed's people, once per run, that no new file came.
 func (h *Handlers) staleNotice(ctx context.Context, log *zap.Logger, f *postgres.Feed, run postgres.FeedRun) error {
 	notices, ok := h.d.Mail.(NoticeMailer)
-	if !ok || len(f.Notify) == 0 {
+	to, err := h.allowedRecipients(ctx, log, f.Tenant, f.Notify)
+	if err != nil {
+		return err
+	}
+	if !ok || len(to) == 0 {
 		log.Warn("feed is stale; nobody to tell", zap.Int64("run_id", run.ID))
 		return nil
 	}
@@ -154,7 +158,7 @@ func (h *Handlers) staleNotice(ctx context.Context, log *zap.Logger, f *postgres
 			fmt.Sprintf("The newest file is older than the %s the feed allows. Check that the HR system still exports it.", days(*f.StaleAfterDays)),
 		},
 	}
-	if err := notices.SendNotice(ctx, f.Notify, n); err != nil {
+	if err := notices.SendNotice(ctx, to, n); err != nil {
 		if mail.IsPermanent(err) {
 			log.Warn("stale feed warning refused", zap.Error(err))
 			return nil
@@ -164,7 +168,7 @@ func (h *Handlers) staleNotice(ctx context.Context, log *zap.Logger, f *postgres
 		}
 		return fmt.Errorf("send stale feed warning: %w", err)
 	}
-	log.Info("stale feed warning sent", zap.Int64("run_id", run.ID), zap.Int("recipients", len(f.Notify)))
+	log.Info("stale feed warning sent", zap.Int64("run_id", run.ID), zap.Int("recipients", len(to)))
 	return nil
 }
 

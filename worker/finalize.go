@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
@@ -64,14 +67,25 @@ func (h *Handlers) Finalize(ctx context.Context, t *asynq.Task) error {
 
 type report struct {
 	key, where  string
+	mailedKey   string
 	rejects     int
 	firstErrors []mail.Problem
-	csv         []byte // the start of the report, up to the attachment limit (readReport)
+	mailed      []byte // the start of the mailed copy, up to the attachment limit (readReport)
 }
 
 // writeReport streams the rejected records in the upload's format, with Line
-// and Errors columns, to a report next to the source (key + ".errors.csv"):
-// whatever its size, the worker holds a buffer of it, never all of it.
+// and Errors columns, to a report next to the source (key + ".errors.csv"),
+// and the copy that the e-mail attaches or links, without password hashes,
+// next to it (MailedReportKey): whatever their size, the worker holds a
+// buffer of each, never all of it.
+//
+// The stored report keeps the file's hashes: it is what Retry imports, and
+// only the tenant's token or session reads it (the API's and the web page's
+// download), as they could read the file itself. The mailed copy goes to any
+// address the tenant chose, and its link works for a week: there the column
+// stays, so the format is the same, but empty. An empty password keeps an
+// existing user's stored hash and gives a new user the default (the format's
+// rule), so the corrected copy imports as it is (docs/security.md).
 func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, error) {
 	var res report
 	if job.Rejected == 0 {
@@ -86,44 +100,77 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 		delim = ','
 	}
 	layout := job.Plan.Layout()
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		bw := bufio.NewWriterSize(pw, 64<<10)
-		w := userfile.NewWriter(bw, delim)
-		err := w.WriteHeader(userrow.ReportLine, userrow.ReportErrors)
-		if err == nil {
-			err = h.d.Store.Rejects(ctx, job.Tenant, job.ID, func(r postgres.Reject) error {
-				res.rejects++
-				msgs := make([]string, 0, len(r.Errors))
-				for _, e := range r.Errors {
-					if e.Column != "" {
-						msgs = append(msgs, e.Column+": "+e.Message)
-					} else {
-						msgs = append(msgs, e.Message)
-					}
-				}
-				return w.WriteRecord(reportFields(r.Raw, r.Line, delim, layout), fmt.Sprint(r.Line), strings.Join(msgs, "; "))
-			})
-		}
-		if err == nil {
-			err = w.Flush()
-		}
-		if err == nil {
-			err = bw.Flush()
-		}
-		pw.CloseWithError(err)
-	}()
 	res.key = ReportKey(key, job.ID)
-	_, err = h.d.Files.Upload(ctx, res.key, pr, "text/csv; charset=utf-8")
-	_ = pr.CloseWithError(err) // stops the writer when the upload gave up first
-	<-done
-	if err != nil {
+	stored, mailed := h.stream(ctx, res.key), h.stream(ctx, MailedReportKey(key, job.ID))
+	w, mw := userfile.NewWriter(stored, delim), userfile.NewWriter(mailed, delim)
+	err = w.WriteHeader(userrow.ReportLine, userrow.ReportErrors)
+	if err == nil {
+		err = mw.WriteHeader(userrow.ReportLine, userrow.ReportErrors)
+	}
+	if err == nil {
+		err = h.d.Store.Rejects(ctx, job.Tenant, job.ID, func(r postgres.Reject) error {
+			res.rejects++
+			msgs := make([]string, 0, len(r.Errors))
+			for _, e := range r.Errors {
+				if e.Column != "" {
+					msgs = append(msgs, e.Column+": "+e.Message)
+				} else {
+					msgs = append(msgs, e.Message)
+				}
+			}
+			fields, whole := reportFields(r.Raw, r.Line, delim, layout)
+			line, errs := fmt.Sprint(r.Line), strings.Join(msgs, "; ")
+			if err := w.WriteRecord(fields, line, errs); err != nil {
+				return err
+			}
+			return mw.WriteRecord(withoutHashes(fields, whole), line, errs)
+		})
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = mw.Flush()
+	}
+	// Both uploads end, whatever happened, before the report is recorded.
+	if err := errors.Join(stored.finish(err), mailed.finish(err)); err != nil {
 		return res, err
 	}
 	res.where = "s3://" + h.d.Files.Bucket() + "/" + res.key
 	return res, h.d.Store.SetReport(ctx, job.Tenant, job.ID, res.where)
+}
+
+// upload is an object being written to S3 as it is made: its bytes go
+// through a pipe to a multipart upload.
+type upload struct {
+	*bufio.Writer
+	pw   *io.PipeWriter
+	done chan error
+}
+
+// stream starts the upload of key.
+func (h *Handlers) stream(ctx context.Context, key string) *upload {
+	pr, pw := io.Pipe()
+	u := &upload{Writer: bufio.NewWriterSize(pw, 64<<10), pw: pw, done: make(chan error, 1)}
+	go func() {
+		_, err := h.d.Files.Upload(ctx, key, pr, "text/csv; charset=utf-8")
+		_ = pr.CloseWithError(err) // a writer still writing learns the upload gave up
+		u.done <- err
+	}()
+	return u
+}
+
+// finish ends the object (abandons it when err is not nil) and waits for the
+// upload; it returns the first error of the two.
+func (u *upload) finish(err error) error {
+	if err == nil {
+		err = u.Flush()
+	}
+	u.pw.CloseWithError(err) // nil: the end of the object
+	if uerr := <-u.done; err == nil {
+		err = uerr
+	}
+	return err
 }
 
 // ReportSuffix ends the name of every error report; S3 events for such keys
@@ -138,10 +185,31 @@ func ReportKey(source string, id int64) string {
 	return fmt.Sprintf("%s.import-%d%s", strings.TrimSuffix(source, ".csv"), id, ReportSuffix)
 }
 
+// MailedReportKey is where the e-mailed copy of the report of import id of
+// the source key goes: next to the report, without password hashes.
+func MailedReportKey(source string, id int64) string {
+	return fmt.Sprintf("%s.import-%d.mailed%s", strings.TrimSuffix(source, ".csv"), id, ReportSuffix)
+}
+
+// md5Hex is what a password hash looks like in a record's text.
+var md5Hex = regexp.MustCompile(`(?i)\b[0-9a-f]{32}\b`)
+
+// withoutHashes returns fields with the password emptied. A record kept
+// whole (it could not be split into fields) loses whatever looks like a hash
+// instead: where its password was cannot be told.
+func withoutHashes(fields []string, whole bool) []string {
+	out := slices.Clone(fields)
+	out[userrow.Password] = ""
+	if whole {
+		out[0] = md5Hex.ReplaceAllLiteralString(out[0], "")
+	}
+	return out
+}
+
 // reportFields puts a rejected record's fields back in the 27 columns. A
 // record that cannot be split (a bad quote) keeps its text, whole, in the
-// first column, so that nothing the uploader sent is lost.
-func reportFields(raw []byte, line int, delim byte, layout *userrow.Layout) []string {
+// first column, so that nothing the uploader sent is lost; whole says so.
+func reportFields(raw []byte, line int, delim byte, layout *userrow.Layout) (fields []string, whole bool) {
 	out := make([]string, userrow.NumColumns)
 	// A reader sized to the record: the default buffer is 64 KiB, and a
 	// report re-reads thousands of records. Its line tells the reader that
@@ -152,14 +220,14 @@ func reportFields(raw []byte, line int, delim byte, layout *userrow.Layout) []st
 	}).Read()
 	if err != nil || rec.Fields == nil {
 		out[0] = strings.TrimRight(string(raw), "\r\n")
-		return out
+		return out, true
 	}
 	for i, f := range rec.Fields {
 		if c := layout.Column(i); c != userrow.NoColumn {
 			out[c] = f
 		}
 	}
-	return out
+	return out, false
 }
 
 // notify sends the result e-mail once.
@@ -171,7 +239,10 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 	if sent, err := h.d.Store.Notified(ctx, p.Tenant, p.ImportID); err != nil || sent {
 		return err
 	}
-	to := job.Options.Notify
+	to, err := h.allowedRecipients(ctx, log, p.Tenant, job.Options.Notify)
+	if err != nil {
+		return err
+	}
 	if len(to) == 0 {
 		log.Info("no one to notify")
 		_, err := h.d.Store.MarkNotified(ctx, p.Tenant, p.ImportID)
@@ -197,10 +268,13 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 			return err
 		}
 		res.FirstErrors = rep.firstErrors
+		// The stored report's name: the tenant knows it from the API and
+		// the web page.
 		res.ReportName = path.Base(rep.key)
-		if len(rep.csv) <= h.d.AttachLimit {
-			res.Report = rep.csv
-		} else if res.ReportURL, err = h.d.Files.PresignGet(ctx, rep.key, 7*24*time.Hour); err != nil {
+		res.HashesLeftOut = true
+		if len(rep.mailed) <= h.d.AttachLimit {
+			res.Report = rep.mailed
+		} else if res.ReportURL, err = h.d.Files.PresignGet(ctx, rep.mailedKey, 7*24*time.Hour); err != nil {
 			return err
 		}
 	}
@@ -244,12 +318,61 @@ func (h *Handlers) readReport(ctx context.Context, job *postgres.Job) (report, e
 	if err != nil {
 		return rep, err
 	}
-	rep.key = ReportKey(key, job.ID)
-	body, err := h.d.Files.OpenRange(ctx, rep.key, 0, -1)
+	rep.key, rep.mailedKey = ReportKey(key, job.ID), MailedReportKey(key, job.ID)
+	body, err := h.d.Files.OpenRange(ctx, rep.mailedKey, 0, -1)
+	if errors.Is(err, s3store.ErrNotFound) {
+		// A report written before the mailed copy existed: write both.
+		if _, err := h.writeReport(ctx, job); err != nil {
+			return rep, err
+		}
+		body, err = h.d.Files.OpenRange(ctx, rep.mailedKey, 0, -1)
+	}
 	if err != nil {
 		return rep, err
 	}
 	defer body.Close()
-	rep.csv, err = io.ReadAll(io.LimitReader(body, int64(h.d.AttachLimit)+1))
+	rep.mailed, err = io.ReadAll(io.LimitReader(body, int64(h.d.AttachLimit)+1))
 	return rep, err
+}
+
+// allowedRecipients are the addresses of addrs that mail.Recipients accepts
+// now, with the tenant's domains as they are, and at most NotifyMax of them:
+// addresses stored before the rules existed, or before the tenant narrowed
+// its domains, get nothing. The entry points refuse such addresses with an
+// error; here the others still get their e-mail, and the log says how many
+// were left out (never which: STYLE.md §5).
+func (h *Handlers) allowedRecipients(ctx context.Context, log *zap.Logger, tenant string, addrs []string) ([]string, error) {
+	if len(addrs) == 0 {
+		return nil, nil
+	}
+	ts, err := h.d.Store.TenantSettings(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	limit := h.d.NotifyMax
+	if limit <= 0 {
+		limit = mail.DefaultMaxRecipients
+	}
+	var (
+		to               []string
+		refused, dropped int
+	)
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		ok, err := mail.Recipients([]string{a}, 1, ts.NotifyDomains)
+		switch {
+		case err != nil:
+			refused++
+		case len(ok) == 0 || seen[strings.ToLower(ok[0])]:
+		case len(to) == limit:
+			dropped++
+		default:
+			seen[strings.ToLower(ok[0])] = true
+			to = append(to, ok[0])
+		}
+	}
+	if refused > 0 || dropped > 0 {
+		log.Warn("notify addresses left out", zap.Int("refused", refused), zap.Int("over_limit", dropped), zap.Int("recipients", len(to)))
+	}
+	return to, nil
 }

@@ -3,6 +3,8 @@ package worker
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +66,9 @@ type Deps struct {
 	// AttachLimit is the largest error report attached to the e-mail; a larger
 	// one is linked (presigned, valid a week). 0: 5 MiB.
 	AttachLimit int
+	// NotifyMax is how many addresses an import's e-mail goes to
+	// (NOTIFY_MAX_RECIPIENTS); 0: mail.DefaultMaxRecipients.
+	NotifyMax int
 	// Namespace prefixes the queue names (QUEUE_NAMESPACE).
 	Namespace task.Namespace
 	// Metrics counts what the handlers do; nil counts nothing.
@@ -89,7 +94,7 @@ type Handlers struct{ d Deps }
 
 // intake starts imports (a feed run's) and puts lost plan tasks back.
 func (h *Handlers) intake() *intake.Intake {
-	return &intake.Intake{Store: h.d.Store, Queue: h.d.Queue, Namespace: h.d.Namespace}
+	return &intake.Intake{Store: h.d.Store, Queue: h.d.Queue, Namespace: h.d.Namespace, NotifyMax: h.d.NotifyMax}
 }
 
 // NewServeMux returns the asynq ServeMux with the import handlers.
@@ -378,11 +383,12 @@ func readRange(r io.Reader, opts userfile.Options) ([]postgres.Record, error) {
 func (h *Handlers) fileOptions(ctx context.Context, job *postgres.Job) (userfile.Options, error) {
 	var opts userfile.Options
 	var err error
+	// The tenant's own options: their error is for the tenant to read.
 	if opts.Delimiter, err = userfile.ParseDelimiter(job.Options.Delimiter); err != nil {
-		return opts, fmt.Errorf("import %d: %w: %w", job.ID, err, asynq.SkipRetry)
+		return opts, fmt.Errorf("%w: %w", &tenantError{err}, asynq.SkipRetry)
 	}
 	if opts.Header, err = userrow.ParseHeaderMode(job.Options.Header); err != nil {
-		return opts, fmt.Errorf("import %d: %w: %w", job.ID, err, asynq.SkipRetry)
+		return opts, fmt.Errorf("%w: %w", &tenantError{err}, asynq.SkipRetry)
 	}
 	opts.MaxFileBytes = h.d.MaxFile
 	opts.Roles, err = h.d.Store.Roles(ctx, job.Tenant)
@@ -434,7 +440,7 @@ func final(ctx context.Context, err error) bool {
 	return errors.Is(err, asynq.SkipRetry) || (ok && retried >= maxRetry)
 }
 
-// recordFailure marks the task's import failed, with the error as the reason,
+// recordFailure marks the task's import failed, with a reason for the tenant,
 // when the task fails for good (asynq.SkipRetry, or its last retry), and
 // queues finalize so that the uploader is told. Transient failures go back to
 // asynq for a retry.
@@ -451,7 +457,7 @@ func (h *Handlers) recordFailure(next asynq.HandlerFunc) asynq.HandlerFunc {
 		if json.Unmarshal(t.Payload(), &ids) != nil || ids.Tenant == "" || ids.ImportID == 0 {
 			return err
 		}
-		failed, ferr := h.d.Store.FailImport(ctx, ids.Tenant, ids.ImportID, err.Error())
+		failed, ferr := h.d.Store.FailImport(ctx, ids.Tenant, ids.ImportID, h.failureReason(t, ids.Tenant, ids.ImportID, err))
 		if ferr != nil {
 			return errors.Join(err, ferr)
 		}
@@ -462,4 +468,38 @@ func (h *Handlers) recordFailure(next asynq.HandlerFunc) asynq.HandlerFunc {
 		}
 		return err
 	}
+}
+
+// tenantError is an error whose text is for the tenant: it says what in their
+// file or options is wrong, and an import that fails with it shows it as it
+// is. Every other error is internal (see failureReason).
+type tenantError struct{ Err error }
+
+func (e *tenantError) Error() string { return e.Err.Error() }
+func (e *tenantError) Unwrap() error { return e.Err }
+
+// failureReason is what the tenant sees of err, the error that failed an
+// import for good: a tenantError as it is; any other error, whose text may
+// name internal hosts, buckets or queries (SDK, pgx and Redis errors do), as
+// a reference that the log ties to the detail. The task's error still goes to
+// asynq, which logs every failed attempt; this is the import's failure,
+// logged once.
+func (h *Handlers) failureReason(t *asynq.Task, tenant string, importID int64, err error) string {
+	if te, ok := errors.AsType[*tenantError](err); ok {
+		return te.Error()
+	}
+	ref := newReference()
+	h.d.Log.Error("import failed", zap.String("ref", ref), zap.String("tenant", tenant), zap.Int64("import_id", importID),
+		zap.String("task", t.Type()), zap.Error(err))
+	return "internal error, reference " + ref +
+		": the import could not be completed; upload the file again later, or quote the reference to your operator"
+}
+
+// newReference returns a short random reference for an internal error, such
+// as E-3f9a1c2b: unique enough to find in the logs of a few weeks, short
+// enough to quote on the phone.
+func newReference() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return "E-" + hex.EncodeToString(b)
 }

@@ -123,6 +123,13 @@ back in a later file is reactivated. Schedules: 5-field cron, @daily, @hourly or
 		if err := change.Apply(&f); err != nil {
 			return usageError(e, "feeds", strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
+		cfg, err := config.Load(config.Importctl, e.getenv)
+		if err != nil {
+			return failure(e, "feeds", err)
+		}
+		if f.Notify, err = checkNotify(ctx, s, cfg.NotifyMaxRecipients, *tenant, f.Notify); err != nil {
+			return notifyRefused(e, "feeds", err)
+		}
 		if action == "add" {
 			f, err = s.CreateFeed(ctx, f)
 		} else {

@@ -46,6 +46,7 @@ var commands = []command{
 	{"roles", "list or change a tenant's role catalog", runRoles},
 	{"tokens", "create, list or revoke a tenant's API tokens", runTokens},
 	{"feeds", "manage a tenant's scheduled HR feeds, their runs and approvals", runFeeds},
+	{"tenants", "show or set a tenant's settings (the domains it may notify)", runTenants},
 }
 
 func main() {

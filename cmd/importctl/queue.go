@@ -61,6 +61,15 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 	if err != nil {
 		return failure(e, "import", err)
 	}
+	store, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return failure(e, "import", err)
+	}
+	defer store.Close()
+	// Before the upload: a refused address leaves nothing behind.
+	if o.notify, err = checkNotify(ctx, store, cfg.NotifyMaxRecipients, o.tenant, o.notify); err != nil {
+		return notifyRefused(e, "import", err)
+	}
 	files, err := s3store.New(ctx, cfg.S3)
 	if err != nil {
 		return failure(e, "import", err)
@@ -78,7 +87,7 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 			return failure(e, "import", err)
 		}
 	} else {
-		f, err := os.Open(source)
+		f, err := os.Open(source) //nolint:gosec // G304: the file the operator names on the command line
 		if err != nil {
 			return failure(e, "import", fmt.Errorf("%w (check the path)", err))
 		}
@@ -89,18 +98,13 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 		}
 		source = "s3://" + files.Bucket() + "/" + key
 	}
-	store, err := postgres.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return failure(e, "import", err)
-	}
-	defer store.Close()
 	redis, err := cfg.Redis()
 	if err != nil {
 		return failure(e, "import", err)
 	}
 	client := asynq.NewClient(redis)
 	defer client.Close()
-	in := intake.Intake{Store: store, Queue: client, Namespace: cfg.Namespace}
+	in := intake.Intake{Store: store, Queue: client, Namespace: cfg.Namespace, NotifyMax: cfg.NotifyMaxRecipients}
 	im, _, err := in.Start(ctx, postgres.NewImport{Tenant: o.tenant, Source: source, RequestedBy: "importctl",
 		Options: lifecycle.Options{Delimiter: o.delimiter, Header: o.header, Notify: o.notify, DryRun: o.dryRun}})
 	if err != nil {
@@ -280,7 +284,7 @@ error report and import it like any file.
 	}
 	client := asynq.NewClient(redis)
 	defer client.Close()
-	in := intake.Intake{Store: store, Queue: client, Namespace: cfg.Namespace}
+	in := intake.Intake{Store: store, Queue: client, Namespace: cfg.Namespace, NotifyMax: cfg.NotifyMaxRecipients}
 	child, err := in.Retry(ctx, *tenant, id)
 	if errors.Is(err, postgres.ErrNotFound) {
 		return failure(e, "retry", fmt.Errorf("tenant %s has no import %d", *tenant, id))

@@ -107,7 +107,8 @@ Examples:
 			UploadMinRate:         int64(cfg.Producer.UploadMinRate),
 			UploadsInFlight:       cfg.Producer.UploadsInFlight,
 			TenantUploadsInFlight: cfg.Producer.TenantUploadsInFlight,
-			WebSessionSecret:      cfg.Producer.WebSessionSecret}),
+			WebSessionSecret:      cfg.Producer.WebSessionSecret,
+			NotifyMax:             cfg.NotifyMaxRecipients}),
 		// No ReadTimeout or WriteTimeout: an upload of 512 MiB, and its
 		// answer after it, or the download of a large error report may
 		// rightly take longer than any fixed bound. The handler puts each

@@ -16,22 +16,25 @@ declare -A TOOL_PKG=(
 	[golangci-lint]="github.com/golangci/golangci-lint/v2/cmd/golangci-lint"
 	[versitygw]="github.com/versity/versitygw/cmd/versitygw"
 	[mailpit]="github.com/axllent/mailpit"
+	[govulncheck]="golang.org/x/vuln/cmd/govulncheck"
 )
 declare -A TOOL_MOD=(
 	[golangci-lint]="github.com/golangci/golangci-lint/v2"
 	[versitygw]="github.com/versity/versitygw"
 	[mailpit]="github.com/axllent/mailpit"
+	[govulncheck]="golang.org/x/vuln"
 )
 declare -A TOOL_VERSION=(
 	[golangci-lint]="v2.15.0"
 	[versitygw]="v1.8.0"
 	[mailpit]="v1.27.11"
+	[govulncheck]="v1.9.0"
 )
-readonly TOOL_ORDER=(golangci-lint versitygw mailpit)
+readonly TOOL_ORDER=(golangci-lint versitygw mailpit govulncheck)
 
 usage() {
 	cat <<EOF
-Usage: deploy/local/tools.sh [golangci-lint|versitygw|mailpit|all]...
+Usage: deploy/local/tools.sh [golangci-lint|versitygw|mailpit|govulncheck|all]...
 
 Installs the project's pinned tools with \`go install\` into ${TOOLS_BIN}
 and prints the absolute path of each requested binary on stdout, one per line.
@@ -43,6 +46,7 @@ Pinned versions:
   golangci-lint  ${TOOL_PKG[golangci-lint]}@${TOOL_VERSION[golangci-lint]}
   versitygw      ${TOOL_PKG[versitygw]}@${TOOL_VERSION[versitygw]}
   mailpit        ${TOOL_PKG[mailpit]}@${TOOL_VERSION[mailpit]}
+  govulncheck    ${TOOL_PKG[govulncheck]}@${TOOL_VERSION[govulncheck]}
 
 Examples:
   deploy/local/tools.sh                 # same as "all"
@@ -99,7 +103,7 @@ main() {
 			return 0
 			;;
 		all) names+=("${TOOL_ORDER[@]}") ;;
-		golangci-lint | versitygw | mailpit) names+=("$arg") ;;
+		golangci-lint | versitygw | mailpit | govulncheck) names+=("$arg") ;;
 		*)
 			log "unknown tool: ${arg}"
 			usage >&2

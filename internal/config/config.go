@@ -72,6 +72,9 @@ type Common struct {
 	// Operator access (producer and worker): the dashboard at /monitoring/
 	// and /metrics.
 	Monitoring operator.Credentials
+	// NotifyMaxRecipients is how many addresses one import or feed may
+	// notify (every binary that accepts addresses, and the worker that mails).
+	NotifyMaxRecipients int
 }
 
 // ProducerSettings are the producer's own settings.

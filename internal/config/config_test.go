@@ -139,3 +139,16 @@ func TestRedisModes(t *testing.T) {
 		}
 	}
 }
+
+func TestNotifyMaxRecipients(t *testing.T) {
+	c, err := config.Load(config.Importctl, env(nil))
+	if err != nil || c.NotifyMaxRecipients != 20 {
+		t.Errorf("default NOTIFY_MAX_RECIPIENTS = %d (%v), want 20", c.NotifyMaxRecipients, err)
+	}
+	if c, err = config.Load(config.Worker, env(map[string]string{"NOTIFY_MAX_RECIPIENTS": "5"})); err != nil || c.NotifyMaxRecipients != 5 {
+		t.Errorf("NOTIFY_MAX_RECIPIENTS=5: %d (%v)", c.NotifyMaxRecipients, err)
+	}
+	if _, err := config.Load(config.Producer, env(map[string]string{"NOTIFY_MAX_RECIPIENTS": "0"})); err == nil || !strings.Contains(err.Error(), "NOTIFY_MAX_RECIPIENTS") {
+		t.Errorf("NOTIFY_MAX_RECIPIENTS=0: %v, want an error naming it", err)
+	}
+}

@@ -92,6 +92,9 @@ var vars = []Var{
 		Doc: "the secret of `AWS_ACCESS_KEY_ID`"},
 
 	// The result e-mails.
+	{Name: "NOTIFY_MAX_RECIPIENTS", Default: strconv.Itoa(mail.DefaultMaxRecipients), Binaries: All,
+		Doc:   "addresses one import or feed may notify; each gets a message of its own (a tenant may also restrict the domains: `importctl tenants set --notify-domains`)",
+		value: positive(func(c *Config) *int { return &c.NotifyMaxRecipients })},
 	{Name: "SMTP_URL", Default: DefaultSMTPURL, Secret: true, Binaries: Worker,
 		Doc:   "SMTP server for result e-mails: `smtp://[user:pass@]host[:port]` (port 25, STARTTLS when offered; `?tls=required` to insist, `?tls=none` never) or `smtps://[user:pass@]host[:port]` (implicit TLS, port 465). A password is never sent unencrypted to a host other than the loopback. Escape `@ : / ? # %` in the password",
 		value: smtpURL(func(c *Config) *mail.Config { return &c.Worker.Mail })},

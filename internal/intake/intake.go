@@ -10,11 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/userimport/userimport/internal/lifecycle"
+	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userfile"
@@ -33,6 +33,7 @@ type Intake struct {
 	Store     *postgres.Store
 	Queue     Queue // nil only for local imports, which run in the caller's process
 	Namespace task.Namespace
+	NotifyMax int // addresses an import may notify (NOTIFY_MAX_RECIPIENTS); 0: mail.DefaultMaxRecipients
 }
 
 // ErrNothingToRetry says an import has no rejected record to retry.
@@ -65,12 +66,21 @@ func CheckOptions(o lifecycle.Options) error {
 	if _, err := userrow.ParseHeaderMode(o.Header); err != nil {
 		return &InvalidError{Reason: err.Error()}
 	}
-	for _, a := range o.Notify {
-		if !strings.Contains(a, "@") || len(a) > 254 {
-			return &InvalidError{Reason: fmt.Sprintf("notify: %q is not an e-mail address", a)}
-		}
+	return nil // the addresses: see Recipients, which needs the tenant's settings
+}
+
+// Recipients checks the addresses an import notifies (mail.Recipients): at
+// most NotifyMax bare addresses, in the domains the tenant allows. An entry
+// point that stores a file first calls it before; Start calls it again.
+func (in *Intake) Recipients(ctx context.Context, tenant string, addrs []string) ([]string, error) {
+	if len(addrs) == 0 {
+		return nil, nil
 	}
-	return nil
+	ts, err := in.Store.TenantSettings(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return mail.Recipients(addrs, in.NotifyMax, ts.NotifyDomains)
 }
 
 // Start checks n, records the import and enqueues its plan. For an S3
@@ -82,6 +92,14 @@ func (in *Intake) Start(ctx context.Context, n postgres.NewImport) (postgres.Imp
 		n.Kind = lifecycle.KindUpload
 	}
 	if err := Check(n); err != nil {
+		return postgres.Import{}, false, err
+	}
+	var err error
+	if n.Options.Notify, err = in.Recipients(ctx, n.Tenant, n.Options.Notify); err != nil {
+		var bad *mail.RecipientError
+		if errors.As(err, &bad) {
+			return postgres.Import{}, false, &InvalidError{Reason: bad.Error()}
+		}
 		return postgres.Import{}, false, err
 	}
 	id, created, err := in.Store.CreateImport(ctx, n)

@@ -41,6 +41,9 @@ type Result struct {
 	// ReportURL is where to download the report when it is too large to
 	// attach (the caller decides): linked when Report is empty.
 	ReportURL string
+	// HashesLeftOut says that the report's password column was emptied: the
+	// message then says what that means for importing it again.
+	HashesLeftOut bool
 
 	// Feed is set for an import made by a feed run: what the run deactivated,
 	// reactivated or holds for approval (see feed.go).
@@ -263,6 +266,11 @@ func fixText(r Result, v view, file string) string {
 		fmt.Fprintf(&b, "Correct %s in %s and upload it as a new file: it holds only the rejected records, "+
 			"in the columns of %s, with two more at the end, Line (the record's line in %s) and Errors "+
 			"(what is wrong with it), which an import ignores.", them, report, file, file)
+		if r.HashesLeftOut {
+			b.WriteString(" The report leaves out password hashes (the column is empty): imported again, it keeps " +
+				"the password of a user who exists already, and gives a new user the default password (their " +
+				"Login ID, to be changed at the first login), unless you copy the hash from your file.")
+		}
 	case r.Rejected > 0:
 		fmt.Fprintf(&b, "Correct them in %s and upload it again: the users already imported will count as unchanged.", file)
 	}

@@ -3,7 +3,6 @@ package mail
 import (
 	"context"
 	"fmt"
-	netmail "net/mail"
 	"strings"
 
 	gomail "github.com/wneessen/go-mail"
@@ -104,35 +103,16 @@ type Notice struct {
 	Paragraphs []string
 }
 
-// SendNotice e-mails n to the recipients; errors are as Send's.
+// SendNotice e-mails n to the recipients, each their own message; errors are
+// as Send's.
 func (s *Sender) SendNotice(ctx context.Context, to []string, n Notice) error {
-	if len(to) == 0 {
-		return &sendError{text: "mail: no recipients", permanent: true}
-	}
-	m := gomail.NewMsg()
-	err := m.From(s.from)
-	if err == nil {
-		err = m.To(to...)
-	}
-	if err != nil {
-		return &sendError{text: fmt.Sprintf("mail: recipients: %d addresses", len(to)), permanent: true, errs: []error{err}}
-	}
 	paras := make([]string, len(n.Paragraphs))
 	for i, p := range n.Paragraphs {
 		paras[i] = oneLine(p)
 	}
-	m.Subject(oneLine(n.Subject))
-	m.SetDate()
-	m.SetMessageID()
-	m.SetGenHeader("Auto-Submitted", "auto-generated")
-	m.SetBodyString(gomail.TypeTextPlain, strings.Join(paras, "\n\n")+"\n\n-- \nThis message was sent automatically by userimport.\n")
-	addrs := make([]string, len(to))
-	for i, a := range to {
-		p, err := netmail.ParseAddress(a)
-		if err != nil {
-			return &sendError{text: fmt.Sprintf("mail: recipient %d of %d: %v", i+1, len(to), err), permanent: true, errs: []error{err}}
-		}
-		addrs[i] = p.Address
-	}
-	return s.deliver(ctx, addrs, m)
+	body := strings.Join(paras, "\n\n") + "\n\n-- \nThis message was sent automatically by userimport.\n"
+	return s.sendEach(ctx, to, func(m *gomail.Msg) {
+		m.Subject(oneLine(n.Subject))
+		m.SetBodyString(gomail.TypeTextPlain, body)
+	})
 }

@@ -44,15 +44,35 @@ func NewSender(c Config) (*Sender, error) {
 }
 
 // Send e-mails r (see Compose) to the recipients, with the error report
-// attached or linked. ctx bounds the whole exchange: when it is done, the
-// connection is closed and Send returns an error that wraps ctx.Err().
+// attached or linked. Each recipient gets a message of its own, whose To:
+// names only them: recipients never learn each other's addresses, and one
+// refused address does not keep the message from the others. The messages go
+// through one SMTP session. ctx bounds the whole exchange: when it is done,
+// the connection is closed and Send returns an error that wraps ctx.Err().
 //
 // The error's text holds neither the password nor the recipients' addresses.
-// IsPermanent(err) reports whether sending the same message again is
-// pointless; every other error (no connection, a 4xx reply, a failed
-// STARTTLS or login) may pass when retried later. A recipient refused
-// permanently fails the whole message: nobody gets it.
+// IsPermanent(err) reports whether sending the same messages again is
+// pointless: every message that failed was refused for good (or an address
+// is malformed). Every other error (no connection, a 4xx reply, a failed
+// STARTTLS or login) may pass when retried later; a retry sends to every
+// recipient again, so delivery is at least once, as it already was for a
+// worker that stops between sending and recording it.
 func (s *Sender) Send(ctx context.Context, to []string, r Result) error {
+	subject, text, html := Compose(r)
+	return s.sendEach(ctx, to, func(m *gomail.Msg) {
+		m.Subject(subject)
+		m.SetBodyString(gomail.TypeTextPlain, text)
+		m.AddAlternativeString(gomail.TypeTextHTML, html)
+		if len(r.Report) > 0 {
+			m.AttachReadSeeker(reportName(r), bytes.NewReader(r.Report),
+				gomail.WithFileContentType("text/csv; charset=utf-8"))
+		}
+	})
+}
+
+// sendEach sends one message per recipient, filled in by fill, over one
+// connection.
+func (s *Sender) sendEach(ctx context.Context, to []string, fill func(*gomail.Msg)) error {
 	if len(to) == 0 {
 		return &sendError{text: "mail: no recipients", permanent: true}
 	}
@@ -66,39 +86,30 @@ func (s *Sender) Send(ctx context.Context, to []string, r Result) error {
 		}
 		addrs[i] = p.Address
 	}
-	m, err := s.message(to, r)
-	if err != nil {
-		return &sendError{text: "mail: " + s.scrub(err.Error(), addrs), permanent: true, errs: []error{err}}
+	msgs := make([]*gomail.Msg, len(to))
+	for i, a := range to {
+		m := gomail.NewMsg()
+		err := m.From(s.from)
+		if err == nil {
+			err = m.To(a)
+		}
+		if err != nil {
+			return &sendError{text: fmt.Sprintf("mail: recipient %d of %d: %s", i+1, len(to), s.scrub(err.Error(), addrs)),
+				permanent: true, errs: []error{err}}
+		}
+		m.SetDate()
+		m.SetMessageID()
+		m.SetGenHeader("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies, please
+		fill(m)
+		msgs[i] = m
 	}
-	return s.deliver(ctx, addrs, m)
+	return s.deliver(ctx, addrs, msgs)
 }
 
-func (s *Sender) message(to []string, r Result) (*gomail.Msg, error) {
-	subject, text, html := Compose(r)
-	m := gomail.NewMsg()
-	if err := m.From(s.from); err != nil {
-		return nil, err
-	}
-	if err := m.To(to...); err != nil {
-		return nil, err
-	}
-	m.Subject(subject)
-	m.SetDate()
-	m.SetMessageID()
-	m.SetGenHeader("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies, please
-	m.SetBodyString(gomail.TypeTextPlain, text)
-	m.AddAlternativeString(gomail.TypeTextHTML, html)
-	if len(r.Report) > 0 {
-		m.AttachReadSeeker(reportName(r), bytes.NewReader(r.Report),
-			gomail.WithFileContentType("text/csv; charset=utf-8"))
-	}
-	return m, nil
-}
-
-// deliver connects, sends m and says goodbye.
-func (s *Sender) deliver(ctx context.Context, rcpts []string, m *gomail.Msg) error {
+// deliver connects, sends the messages and says goodbye.
+func (s *Sender) deliver(ctx context.Context, rcpts []string, msgs []*gomail.Msg) error {
 	if err := ctx.Err(); err != nil {
-		return s.fail(ctx, rcpts, err)
+		return s.fail(ctx, rcpts, err, nil)
 	}
 	// The TCP connection, closed when ctx is done (go-mail honours ctx only
 	// while dialling) and in any case on return.
@@ -142,14 +153,16 @@ func (s *Sender) deliver(ctx context.Context, rcpts []string, m *gomail.Msg) err
 	}
 	client, err := gomail.NewClient(s.srv.host, opts...)
 	if err != nil {
-		return s.fail(ctx, rcpts, err)
+		return s.fail(ctx, rcpts, err, nil)
 	}
 	sc, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
-		return s.fail(ctx, rcpts, err)
+		return s.fail(ctx, rcpts, err, nil)
 	}
-	if err := client.SendWithSMTPClient(sc, m); err != nil {
-		return s.fail(ctx, rcpts, err)
+	// go-mail sends every message, whatever happens to the one before, and
+	// keeps each one's error with it.
+	if err := client.SendWithSMTPClient(sc, msgs...); err != nil {
+		return s.fail(ctx, rcpts, err, msgs)
 	}
 	// The server has taken the message: a failed QUIT changes nothing, and
 	// reporting it would have the caller send the message twice.
@@ -158,8 +171,9 @@ func (s *Sender) deliver(ctx context.Context, rcpts []string, m *gomail.Msg) err
 }
 
 // fail turns err into what Send returns: classified, and with its text
-// scrubbed of the password and the recipients' addresses.
-func (s *Sender) fail(ctx context.Context, rcpts []string, err error) error {
+// scrubbed of the password and the recipients' addresses. msgs are the
+// messages that were being sent, each with its own error, if any.
+func (s *Sender) fail(ctx context.Context, rcpts []string, err error, msgs []*gomail.Msg) error {
 	e := &sendError{errs: []error{err}}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		// The closed connection made err; ctx is the cause.
@@ -167,18 +181,44 @@ func (s *Sender) fail(ctx context.Context, rcpts []string, err error) error {
 		e.text = fmt.Sprintf("smtp %s: %v (%s)", s.srv.addr(), ctxErr, s.scrub(err.Error(), rcpts))
 		return e
 	}
-	var se *gomail.SendError
-	if errors.As(err, &se) {
-		switch se.Reason {
-		case gomail.ErrSMTPRcptTo, gomail.ErrSMTPData, gomail.ErrSMTPDataClose:
-			e.permanent = se.ErrorCode() >= 500 && se.ErrorCode() <= 599
-		default:
-			// A 5xx reply to MAIL FROM, like a refused login, is about our
-			// configuration, not this message: retrying can pass once it is fixed.
+	failed, refused := 0, 0
+	for _, m := range msgs {
+		if m.HasSendError() {
+			failed++
+			if refusedForGood(m.SendError()) {
+				refused++
+			}
 		}
 	}
-	e.text = fmt.Sprintf("smtp %s: %s", s.srv.addr(), s.scrub(err.Error(), rcpts))
+	if failed == 0 {
+		e.permanent = refusedForGood(err)
+	} else {
+		// Sending again would repeat the delivered messages and fail the
+		// refused ones again: pointless unless one failed for now.
+		e.permanent = refused == failed
+	}
+	text := s.scrub(err.Error(), rcpts)
+	if failed > 0 && len(msgs) > 1 {
+		text = fmt.Sprintf("%d of %d messages not sent: %s", failed, len(msgs), text)
+	}
+	e.text = fmt.Sprintf("smtp %s: %s", s.srv.addr(), strings.ReplaceAll(text, "\n", "; "))
 	return e
+}
+
+// refusedForGood reports whether err is a 5xx reply to RCPT TO or DATA. A 5xx
+// reply to MAIL FROM, like a refused login, is about our configuration, not
+// this message: retrying can pass once it is fixed.
+func refusedForGood(err error) bool {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Reason {
+	case gomail.ErrSMTPRcptTo, gomail.ErrSMTPData, gomail.ErrSMTPDataClose:
+		return se.ErrorCode() >= 500 && se.ErrorCode() <= 599
+	default:
+		return false
+	}
 }
 
 // scrub replaces the password and the recipients' addresses in an error's
@@ -208,8 +248,8 @@ func (e *sendError) Error() string   { return e.text }
 func (e *sendError) Unwrap() []error { return e.errs }
 
 // IsPermanent reports whether err, from Send, means that sending the same
-// message again cannot succeed: the server refused a recipient or the
-// message for good (a 5xx reply to RCPT TO or DATA), or a recipient's address
+// messages again cannot succeed: the server refused every message that
+// failed for good (a 5xx reply to RCPT TO or DATA), or a recipient's address
 // is malformed. Connection failures, timeouts, 4xx replies, TLS and login
 // failures and a done ctx are not permanent.
 func IsPermanent(err error) bool {

@@ -65,16 +65,87 @@ func S3(t *testing.T) *s3store.Store {
 
 // Message is an e-mail as mailpit's search lists it.
 type Message struct {
-	Subject     string `json:"Subject"`
-	Attachments int    `json:"Attachments"`
+	ID          string        `json:"ID"`
+	Subject     string        `json:"Subject"`
+	Attachments int           `json:"Attachments"`
+	To          []MailAddress `json:"To"`
+	Cc          []MailAddress `json:"Cc"`
+	Bcc         []MailAddress `json:"Bcc"`
+}
+
+// MailAddress is a recipient as mailpit shows it.
+type MailAddress struct {
+	Name    string `json:"Name"`
+	Address string `json:"Address"`
+}
+
+// Attachments returns the files attached to mailpit's message id, by name.
+func Attachments(t *testing.T, id string) map[string][]byte {
+	t.Helper()
+	var msg struct {
+		Attachments []struct {
+			PartID   string `json:"PartID"`
+			FileName string `json:"FileName"`
+		} `json:"Attachments"`
+	}
+	if err := json.Unmarshal(mailpitGet(t, "/api/v1/message/"+url.PathEscape(id)), &msg); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, a := range msg.Attachments {
+		out[a.FileName] = mailpitGet(t, "/api/v1/message/"+url.PathEscape(id)+"/part/"+url.PathEscape(a.PartID))
+	}
+	return out
+}
+
+// Text returns the plain-text body of mailpit's message id.
+func Text(t *testing.T, id string) string {
+	t.Helper()
+	var msg struct {
+		Text string `json:"Text"`
+	}
+	if err := json.Unmarshal(mailpitGet(t, "/api/v1/message/"+url.PathEscape(id)), &msg); err != nil {
+		t.Fatal(err)
+	}
+	return msg.Text
+}
+
+func mailpitGet(t *testing.T, path string) []byte {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, Getenv("MAILPIT_URL")+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("mailpit GET %s: %d %s (%v)", path, resp.StatusCode, b, err)
+	}
+	return b
 }
 
 // Mail returns the messages mailpit holds for address, waiting up to 10 s for
 // the first.
 func Mail(t *testing.T, address string) []Message {
 	t.Helper()
+	return mail(t, address, 10*time.Second)
+}
+
+// MailNow returns the messages mailpit holds for address now, without
+// waiting: to check that none came, once the others have.
+func MailNow(t *testing.T, address string) []Message {
+	t.Helper()
+	return mail(t, address, 0)
+}
+
+func mail(t *testing.T, address string, wait time.Duration) []Message {
+	t.Helper()
 	q := url.Values{"query": {fmt.Sprintf("to:%q", address)}}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, Getenv("MAILPIT_URL")+"/api/v1/search?"+q.Encode(), nil)
 		if err != nil {

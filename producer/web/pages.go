@@ -15,6 +15,7 @@ import (
 
 	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
+	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/userfile"
@@ -179,7 +180,7 @@ func (u *UI) uploadDryRun(r *http.Request, s *session, f *uploadForm) (int64, er
 			if part.FileName() == "" {
 				return 0, formError("Choose a file to upload.")
 			}
-			if err := checkForm(f, &notify); err != nil {
+			if err := u.checkForm(r.Context(), s.Tenant, f, &notify); err != nil {
 				return 0, err
 			}
 			key := intake.UploadKey(s.Tenant, part.FileName())
@@ -227,21 +228,35 @@ func (u *UI) uploadDryRun(r *http.Request, s *session, f *uploadForm) (int64, er
 	return id, nil
 }
 
-// checkForm checks the upload's options, as the API does.
-func checkForm(f *uploadForm, notify *[]string) error {
+// checkForm checks the upload's options, as the API does; the addresses to
+// notify as intake.Recipients does, with the tenant's domains.
+func (u *UI) checkForm(ctx context.Context, tenant string, f *uploadForm, notify *[]string) error {
 	if _, err := userfile.ParseDelimiter(f.Delimiter); err != nil {
 		return formError("Delimiter: choose auto, comma or semicolon.")
 	}
 	if _, err := userrow.ParseHeaderMode(f.Header); err != nil {
 		return formError("Header row: choose auto, skip or none.")
 	}
-	for _, n := range strings.FieldsFunc(f.Notify, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' }) {
-		if !strings.Contains(n, "@") || len(n) > 254 {
-			return formError(fmt.Sprintf("Notify: %q is not an e-mail address.", n))
-		}
-		*notify = append(*notify, n)
+	// One address a line, or separated by commas, semicolons or spaces.
+	addrs := strings.FieldsFunc(f.Notify, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+	to, err := u.d.Intake.Recipients(ctx, tenant, addrs)
+	var bad *mail.RecipientError
+	if errors.As(err, &bad) {
+		return formError(capitalize(strings.TrimPrefix(bad.Error(), "notify: ")) + ".")
 	}
+	if err != nil {
+		return err
+	}
+	*notify = to
 	return nil
+}
+
+// capitalize makes a form error's first letter upper case.
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // start records an import and queues its plan task.

@@ -167,7 +167,7 @@ func generate(name string, opts usergen.Options) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(os.Stderr, "generating %s\n", name)
-	f, err := os.Create(name + ".tmp")
+	f, err := os.Create(name + ".tmp") //nolint:gosec // G304: the bench's own output file, under its output directory
 	if err != nil {
 		return "", err
 	}
@@ -249,7 +249,7 @@ func measure(ctx context.Context, self, file string, modes []string, runs int, c
 }
 
 func runChild(ctx context.Context, self, mode, file string) (sample, error) {
-	cmd := exec.CommandContext(ctx, self, "-child", mode, file)
+	cmd := exec.CommandContext(ctx, self, "-child", mode, file) //nolint:gosec // G204: this very binary, on a file it generated
 	cmd.Stderr = os.Stderr
 	b, err := cmd.Output()
 	if err != nil {
@@ -307,7 +307,7 @@ func buildCommands(ctx context.Context, dir string, names ...string) error {
 	for _, n := range names {
 		args = append(args, "./cmd/"+n)
 	}
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := exec.CommandContext(ctx, "go", args...) //nolint:gosec // G204: go build of the repository's own commands
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("build %s (run bench from the repository's root): %w", strings.Join(names, ", "), err)
