@@ -196,6 +196,14 @@ func TestWebPages(t *testing.T) {
 	}
 	shot("05-preview-invalid")
 
+	// Only the records that would change something: the dry run's stored
+	// outcomes, 27 new users.
+	do("only changes", chromedp.Navigate(preview+"?filter=changes"), chromedp.WaitVisible(chromedp.ID("records")))
+	if n := evaluate[int](ctx, t, `document.querySelectorAll("#records tbody tr").length`); n != 27 {
+		t.Errorf("only changes: %d rows, want the 27 valid records (all new)", n)
+	}
+	do("only invalid again", chromedp.Navigate(preview+"?filter=invalid"), chromedp.WaitVisible(chromedp.ID("records")))
+
 	// Correct the e-mail of line 6 inline; it is checked at once.
 	do("correct line 6", chromedp.Click(chromedp.CSS(`#line-6 a.button`)),
 		chromedp.WaitVisible(chromedp.CSS(`input[form="edit-6"][name="f3"]`)))

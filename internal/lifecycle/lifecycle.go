@@ -172,3 +172,15 @@ func Strings[S ~string](states ...S) []string {
 	}
 	return out
 }
+
+// RecordOutcome is what an import did, or a dry run would do, with one
+// record.
+type RecordOutcome string
+
+// The outcomes of a record.
+const (
+	OutcomeCreate    RecordOutcome = "create"
+	OutcomeUpdate    RecordOutcome = "update"
+	OutcomeUnchanged RecordOutcome = "unchanged"
+	OutcomeRejected  RecordOutcome = "rejected"
+)

@@ -146,6 +146,23 @@ type applier struct {
 	opts    ApplyOptions
 	outcome Outcome
 	rejects []reject
+	// records are the valid records' outcomes, kept for a dry run.
+	records []recordOutcome
+}
+
+// note keeps a valid record's outcome, for a dry run's import_records (a
+// real import keeps none yet).
+func (a *applier) note(line int, o lifecycle.RecordOutcome, changed userrow.ColumnSet) {
+	if a.opts.DryRun {
+		a.records = append(a.records, recordOutcome{line: line, outcome: o, changed: changed})
+	}
+}
+
+// recordOutcome is what a valid record does (would do, in a dry run).
+type recordOutcome struct {
+	line    int
+	outcome lifecycle.RecordOutcome
+	changed userrow.ColumnSet
 }
 
 // run classifies the records and writes those that change something.
@@ -171,7 +188,10 @@ func (a *applier) run(ctx context.Context, recs []Record) error {
 		return err
 	}
 	if a.opts.DryRun {
-		return a.dryRun(ctx, work)
+		if err := a.dryRun(ctx, work); err != nil {
+			return err
+		}
+		return a.writeRecords(ctx)
 	}
 	return a.applyIsolated(ctx, work)
 }
@@ -264,33 +284,45 @@ func (a *applier) classify(ctx context.Context, recs []*Record) ([]*pending, err
 			p.user = r.User.ForCreate(a.opts.Defaults)
 			p.hashes = p.user.ColumnHashes()
 			p.changedLists = r.User.Given | listColumns // a new user gets its lists, even empty
+			a.note(r.Line, lifecycle.OutcomeCreate, r.User.Given)
 			work = append(work, p)
 			continue
 		}
-		p.id, p.user, p.hashes = old.id, r.User, old.hashes
-		if stillDefaultPassword(&r.User, old.hashes) {
-			// The user has never set a password: whatever the record says, it
-			// must still be changed at the next login (the rule on create).
-			p.user.ChangePassword = true
-		}
-		incoming := p.user.ColumnHashes()
-		changed := false
-		for c := range userrow.Column(userrow.NumColumns) {
-			if r.User.Given.Has(c) && incoming[c] != old.hashes[c] {
-				p.hashes[c] = incoming[c]
-				changed = true
-				if listColumns.Has(c) {
-					p.changedLists = p.changedLists.With(c)
-				}
-			}
-		}
-		if !changed {
+		var changed userrow.ColumnSet
+		p.id, p.hashes = old.id, old.hashes
+		p.user, changed = compare(&r.User, &p.hashes)
+		if changed == 0 {
 			a.outcome.Unchanged++
+			a.note(r.Line, lifecycle.OutcomeUnchanged, 0)
 			continue
 		}
+		p.changedLists = changed & listColumns
+		a.note(r.Line, lifecycle.OutcomeUpdate, changed)
 		work = append(work, p)
 	}
 	return work, nil
+}
+
+// compare decides what an incoming record changes in a stored user whose
+// column hashes are stored: it returns the user as it will be written and the
+// columns that change, and sets those columns' hashes in stored. A record
+// that changes nothing costs no write.
+func compare(in *userrow.User, stored *[userrow.NumColumns]uint64) (userrow.User, userrow.ColumnSet) {
+	u := *in
+	if stillDefaultPassword(in, *stored) {
+		// The user has never set a password: whatever the record says, it
+		// must still be changed at the next login (the rule on create).
+		u.ChangePassword = true
+	}
+	incoming := u.ColumnHashes()
+	var changed userrow.ColumnSet
+	for c := range userrow.Column(userrow.NumColumns) {
+		if in.Given.Has(c) && incoming[c] != stored[c] {
+			stored[c] = incoming[c]
+			changed = changed.With(c)
+		}
+	}
+	return u, changed
 }
 
 // stillDefaultPassword reports whether a record leaves the password alone and
@@ -801,6 +833,19 @@ func (a *applier) replaceMemberships(ctx context.Context, tx pgx.Tx, work []*pen
 		}
 	}
 	return nil
+}
+
+// writeRecords records what a dry run would do with each valid record.
+func (a *applier) writeRecords(ctx context.Context) error {
+	if len(a.records) == 0 {
+		return nil
+	}
+	_, err := a.tx.CopyFrom(ctx, pgx.Identifier{"import_records"}, []string{"import_id", "line", "tenant_id", "outcome", "changed"},
+		pgx.CopyFromSlice(len(a.records), func(i int) ([]any, error) {
+			r := a.records[i]
+			return []any{a.chunk.ImportID, r.line, a.chunk.Tenant, string(r.outcome), int32(r.changed)}, nil
+		}))
+	return err
 }
 
 // writeRejects records the rejected records with their problems.

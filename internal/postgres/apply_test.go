@@ -415,7 +415,8 @@ func TestDryRun(t *testing.T) {
 	s := pgtest.Store(t)
 	tenant := pgtest.Tenant(t)
 	ctx := t.Context()
-	apply(t, s, tenant, parse(t, nil, map[userrow.Column]string{userrow.UserName: "A", userrow.LoginID: "a", userrow.Groups: "Old", userrow.PhoneMapping: "+361"}))
+	apply(t, s, tenant, parse(t, nil, map[userrow.Column]string{userrow.UserName: "A", userrow.LoginID: "a", userrow.Groups: "Old", userrow.PhoneMapping: "+361"},
+		map[userrow.Column]string{userrow.UserName: "E", userrow.LoginID: "e"}))
 	before := export(t, s, tenant)
 	recs := parse(t, nil,
 		map[userrow.Column]string{userrow.UserName: "A", userrow.LoginID: "a", userrow.Groups: "Old", userrow.PhoneMapping: "+361"}, // unchanged
@@ -423,6 +424,7 @@ func TestDryRun(t *testing.T) {
 		map[userrow.Column]string{userrow.UserName: "B", userrow.LoginID: "b", userrow.Groups: "New;Old", userrow.PhoneMapping: "+362;+361"},
 		map[userrow.Column]string{userrow.UserName: "C", userrow.LoginID: "c", userrow.Groups: "new"},
 		map[userrow.Column]string{userrow.UserName: "D", userrow.LoginID: "d_bad"},
+		map[userrow.Column]string{userrow.UserName: "E2", userrow.LoginID: "e"},
 	)
 	recs[1].Line = 99
 	id, _, err := s.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: t.Name(), Options: lifecycle.Options{DryRun: true}})
@@ -436,8 +438,25 @@ func TestDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(postgres.Outcome{Created: 2, Unchanged: 1, Rejected: 2}, out); diff != "" {
+	if diff := cmp.Diff(postgres.Outcome{Created: 2, Updated: 1, Unchanged: 1, Rejected: 2}, out); diff != "" {
 		t.Errorf("dry run (-want +got):\n%s", diff)
+	}
+	// Each valid record's outcome is stored: the preview's "only changes"
+	// is a query. Lines 4 and 5 create, 7 updates the name, 2 is unchanged.
+	lines, total, err := s.ChangedLines(ctx, tenant, id, nil, nil, 0, 10)
+	if err != nil || total != 3 || !slices.Equal(lines, []int{4, 5, 7}) {
+		t.Errorf("changed lines %v of %d (%v), want [4 5 7] of 3", lines, total, err)
+	}
+	var changed int32
+	if err := s.Pool().QueryRow(ctx, `SELECT changed FROM import_records WHERE import_id = $1 AND line = 7`, id).Scan(&changed); err != nil ||
+		userrow.ColumnSet(changed) != userrow.ColumnSet(0).With(userrow.UserName) {
+		t.Errorf("line 7 changes columns %b (%v), want the user name only", changed, err)
+	}
+	// Line 4 corrected so that it changes nothing any more, line 2 so that it
+	// does: the corrections replace the stored outcomes; a page of one.
+	lines, total, err = s.ChangedLines(ctx, tenant, id, []int{2, 4}, []int{2}, 1, 1)
+	if err != nil || total != 3 || !slices.Equal(lines, []int{5}) {
+		t.Errorf("changed lines with corrections %v of %d (%v), want [5] of 3 (page 2 of [2 5 7])", lines, total, err)
 	}
 	groups, exts, err := s.WouldCreate(ctx, tenant, id)
 	if err != nil || groups != 1 || exts != 1 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/userrow"
 )
 
@@ -183,17 +184,10 @@ func (s *Store) RejectsAt(ctx context.Context, tenant string, importID int64, li
 	return out, err
 }
 
-// Outcomes of a record, as WouldChange decides them.
-const (
-	OutcomeCreate    = "create"
-	OutcomeUpdate    = "update"
-	OutcomeUnchanged = "unchanged"
-)
-
 // WouldChange says, without writing anything, what importing each of the
 // tenant's valid users now would do: create, update or unchanged, by the same
-// column hashes as the engine compares.
-func (s *Store) WouldChange(ctx context.Context, tenant string, users []*userrow.User) ([]string, error) {
+// comparison of column hashes as the engine's.
+func (s *Store) WouldChange(ctx context.Context, tenant string, users []*userrow.User) ([]lifecycle.RecordOutcome, error) {
 	keys := make([]string, len(users))
 	for i, u := range users {
 		keys[i] = strings.ToLower(u.LoginID)
@@ -213,25 +207,39 @@ func (s *Store) WouldChange(ctx context.Context, tenant string, users []*userrow
 	}); err != nil {
 		return nil, err
 	}
-	out := make([]string, len(users))
+	out := make([]lifecycle.RecordOutcome, len(users))
 	for i, u := range users {
 		old, ok := existing[keys[i]]
-		if !ok {
-			out[i] = OutcomeCreate
-			continue
-		}
-		in := *u
-		if stillDefaultPassword(u, old) {
-			in.ChangePassword = true
-		}
-		incoming := in.ColumnHashes()
-		out[i] = OutcomeUnchanged
-		for c := range userrow.Column(userrow.NumColumns) {
-			if u.Given.Has(c) && incoming[c] != old[c] {
-				out[i] = OutcomeUpdate
-				break
-			}
+		switch {
+		case !ok:
+			out[i] = lifecycle.OutcomeCreate
+		case func() bool { _, changed := compare(u, &old); return changed != 0 }():
+			out[i] = lifecycle.OutcomeUpdate
+		default:
+			out[i] = lifecycle.OutcomeUnchanged
 		}
 	}
 	return out, nil
+}
+
+// ChangedLines returns a page (offset, limit) of the lines of a dry run's
+// records that would create or update a user, and how many there are in
+// all. The lines in edited are left out of the stored outcomes (corrected
+// since, their outcome is another); extra, the edited ones that change
+// something now, are counted and paged in with them.
+func (s *Store) ChangedLines(ctx context.Context, tenant string, importID int64, edited, extra []int, offset, limit int) (lines []int, total int, err error) {
+	const changed = `SELECT line FROM import_records WHERE tenant_id = $1 AND import_id = $2 AND outcome = ANY($3)
+			AND NOT line = ANY(coalesce($4::integer[], '{}'))
+		UNION ALL SELECT unnest($5::integer[])`
+	outcomes := lifecycle.Strings(lifecycle.OutcomeCreate, lifecycle.OutcomeUpdate)
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+changed+`) c`, tenant, importID, outcomes, edited, extra).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT line FROM (`+changed+`) c ORDER BY line OFFSET $6 LIMIT $7`,
+		tenant, importID, outcomes, edited, extra, offset, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	lines, err = pgx.CollectRows(rows, pgx.RowTo[int])
+	return lines, total, err
 }

@@ -180,59 +180,21 @@ func (u *UI) recordsPage(ctx context.Context, src *source, filter string, page i
 		if err != nil {
 			return nil, 0, err
 		}
-		want := make(map[int]bool, len(lines))
-		var seqs []int
-		for _, l := range lines {
-			want[l] = true
-			if i := chunkOf(src.chunks, l); i >= 0 && !slices.Contains(seqs, i) {
-				seqs = append(seqs, i)
-			}
-		}
-		var out []record
-		for _, i := range seqs {
-			recs, err := u.readChunk(ctx, src, src.chunks[i])
-			if err != nil {
-				return nil, 0, err
-			}
-			for _, r := range recs {
-				if want[r.Line] {
-					out = append(out, r)
-				}
-			}
-		}
-		return out, total, nil
+		out, err := u.readLines(ctx, src, lines)
+		return out, total, err
 	case filterChanges:
-		var (
-			out   []record
-			total int
-		)
-		for _, c := range src.chunks {
-			recs, err := u.readChunk(ctx, src, c)
-			if err != nil {
-				return nil, 0, err
-			}
-			var valid []*record
-			for i := range recs {
-				src.applyEdit(&recs[i])
-				if recs[i].valid() {
-					valid = append(valid, &recs[i])
-				}
-			}
-			outcomes, err := u.wouldChange(ctx, src.job.Tenant, valid)
-			if err != nil {
-				return nil, 0, err
-			}
-			for i, r := range valid {
-				if outcomes[i] == postgres.OutcomeUnchanged {
-					continue
-				}
-				if total >= from && total < from+pageSize {
-					out = append(out, *r)
-				}
-				total++
-			}
+		// The dry run stored each record's outcome; only the corrected
+		// records are classified again, now.
+		edited, extra, err := u.changedEdits(ctx, src)
+		if err != nil {
+			return nil, 0, err
 		}
-		return out, total, nil
+		lines, total, err := u.d.Store.ChangedLines(ctx, src.job.Tenant, src.job.ID, edited, extra, from, pageSize)
+		if err != nil {
+			return nil, 0, err
+		}
+		out, err := u.readLines(ctx, src, lines)
+		return out, total, err
 	default:
 		total := 0
 		for _, c := range src.chunks {
@@ -260,7 +222,60 @@ func (u *UI) recordsPage(ctx context.Context, src *source, filter string, page i
 	}
 }
 
-func (u *UI) wouldChange(ctx context.Context, tenant string, recs []*record) ([]string, error) {
+// readLines reads the records at lines (ascending), from the chunks that
+// hold them.
+func (u *UI) readLines(ctx context.Context, src *source, lines []int) ([]record, error) {
+	want := make(map[int]bool, len(lines))
+	var seqs []int
+	for _, l := range lines {
+		want[l] = true
+		if i := chunkOf(src.chunks, l); i >= 0 && !slices.Contains(seqs, i) {
+			seqs = append(seqs, i)
+		}
+	}
+	var out []record
+	for _, i := range seqs {
+		recs, err := u.readChunk(ctx, src, src.chunks[i])
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if want[r.Line] {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+// changedEdits returns the lines of the corrected records, and of those the
+// ones whose corrected record would create or update a user.
+func (u *UI) changedEdits(ctx context.Context, src *source) (edited, changed []int, err error) {
+	var recs []*record
+	for line, e := range src.edits {
+		edited = append(edited, line)
+		if len(e.Errors) > 0 {
+			continue
+		}
+		r := &record{Line: line, Fields: e.Fields}
+		src.applyEdit(r)
+		if r.valid() {
+			recs = append(recs, r)
+		}
+	}
+	outcomes, err := u.wouldChange(ctx, src.job.Tenant, recs)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, r := range recs {
+		if outcomes[i] != lifecycle.OutcomeUnchanged {
+			changed = append(changed, r.Line)
+		}
+	}
+	return edited, changed, nil
+}
+
+func (u *UI) wouldChange(ctx context.Context, tenant string, recs []*record) ([]lifecycle.RecordOutcome, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
@@ -287,7 +302,7 @@ type rowView struct {
 	Raw      string   // shown when the record could not be split into fields
 	Invalid  bool
 	Edited   bool
-	Outcome  string // create, update, unchanged or rejected
+	Outcome  lifecycle.RecordOutcome
 	Editing  bool
 }
 
@@ -429,7 +444,7 @@ func (u *UI) preview(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, r, err)
 		return
 	}
-	outcome := make(map[int]string, len(valid))
+	outcome := make(map[int]lifecycle.RecordOutcome, len(valid))
 	for i, rec := range valid {
 		outcome[rec.Line] = outcomes[i]
 	}
@@ -438,7 +453,7 @@ func (u *UI) preview(w http.ResponseWriter, r *http.Request, s *session) {
 		v := src.rowView(&recs[i])
 		v.Outcome = outcome[v.Line]
 		if v.Invalid {
-			v.Outcome = "rejected"
+			v.Outcome = lifecycle.OutcomeRejected
 		}
 		v.Editing = d.Editable && v.Line == editLine
 		d.Rows = append(d.Rows, v)
