@@ -72,7 +72,7 @@ type sample struct {
 }
 
 func run(ctx context.Context) error {
-	suiteFlag := flag.String("suite", "parse,store,pipeline", "comma-separated suites to run: parse, store, pipeline")
+	suiteFlag := flag.String("suite", "parse,store,pipeline", "comma-separated suites to run: parse, store, pipeline, memory")
 	rowsFlag := flag.String("rows", "100000,1000000", "parse suite: comma-separated sizes of the generated files")
 	runs := flag.Int("runs", 5, "runs of each mode per file; medians are reported")
 	outDir := flag.String("out", "bench/out", "where the generated files are kept (reused when present)")
@@ -82,15 +82,18 @@ func run(ctx context.Context) error {
 	flag.IntVar(&sf.naiveRows, "naive-rows", 10000, "store suite: the naive importer runs on the file's first N records")
 	flag.StringVar(&sf.logStatements, "log-statements", "", "store and pipeline suites: set log_min_duration_statement (e.g. 0ms) on the bench database, to profile from the server's log")
 	var pf pipelineFlags
+	memoryRows := flag.Int("memory-rows", 1000000, "memory suite: records of the generated file, every one invalid")
 	flag.IntVar(&pf.rows, "pipeline-rows", 100000, "pipeline suite: records of the generated files (1% invalid for the pipeline, all valid for the baselines)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-suite parse,store,pipeline] [-rows N,M] [-runs R] [-out DIR] [-chunk N] [-naive-rows N] [-pipeline-rows N]\n\n"+
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-suite parse,store,pipeline,memory] [-rows N,M] [-runs R] [-out DIR] [-chunk N] [-naive-rows N] [-pipeline-rows N] [-memory-rows N]\n\n"+
 			"Parse suite: encoding/csv (baseline) vs csvfile (parse only) vs userfile (parse + validate + whole-file checks).\n"+
 			"Store suite: psql \\copy into a flat table (baseline) vs the chunk engine (new users, then the same file again)\n"+
 			"vs a naive importer (one transaction per record).\n"+
 			"Pipeline suite: psql \\copy and pgloader (installed with apt-get when missing) into a flat table (baselines)\n"+
 			"vs the whole service: importctl import --wait with two worker processes (S3, Redis, PostgreSQL, SMTP:\n"+
 			"eval \"$(deploy/local/stack.sh up)\" first).\n"+
+			"Memory suite: a file of -memory-rows records, every one invalid, through the queue and one worker: its time and\n"+
+			"the worker's peak RSS (the goal: under 160 MiB whatever the file's problems).\n"+
 			"The store and pipeline suites create and drop the database %s on the server of DATABASE_URL\n"+
 			"(default %s).\n\n", benchDB, postgres.DefaultURL)
 		flag.PrintDefaults()
@@ -102,10 +105,10 @@ func run(ctx context.Context) error {
 	suites := map[string]bool{}
 	for _, s := range strings.Split(*suiteFlag, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "parse", "store", "pipeline":
+		case "parse", "store", "pipeline", "memory":
 			suites[s] = true
 		default:
-			return fmt.Errorf("-suite %q: want parse, store, pipeline or a comma-separated list of them", s)
+			return fmt.Errorf("-suite %q: want parse, store, pipeline, memory or a comma-separated list of them", s)
 		}
 	}
 	self, err := os.Executable()
@@ -127,6 +130,12 @@ func run(ctx context.Context) error {
 	if suites["pipeline"] {
 		pf.outDir, pf.runs, pf.logStatements = *outDir, *runs, sf.logStatements
 		if err := pipelineSuite(ctx, pf); err != nil {
+			return err
+		}
+	}
+	if suites["memory"] {
+		mf := pipelineFlags{outDir: *outDir, runs: *runs, rows: *memoryRows}
+		if err := memorySuite(ctx, mf); err != nil {
 			return err
 		}
 	}

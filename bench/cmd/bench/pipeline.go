@@ -224,7 +224,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err := p.writePgloaderCommand(); err != nil {
 		return err
 	}
-	if err := p.startWorkers(ctx); err != nil {
+	if err := p.startWorkers(ctx, pipelineWorkers); err != nil {
 		return errors.Join(err, p.stopWorkers())
 	}
 	samples, err := p.measure(ctx, &db, store)
@@ -326,12 +326,12 @@ type workerProc struct {
 	err  error
 }
 
-// startWorkers starts the worker processes; p.anyExited is closed when one
-// of them exits.
-func (p *pipeline) startWorkers(ctx context.Context) error {
+// startWorkers starts n worker processes; p.anyExited is closed when one of
+// them exits.
+func (p *pipeline) startWorkers(ctx context.Context, n int) error {
 	p.anyExited = make(chan struct{})
-	exited := make(chan struct{}, pipelineWorkers)
-	for i := range pipelineWorkers {
+	exited := make(chan struct{}, n)
+	for i := range n {
 		logName := filepath.Join(p.f.outDir, fmt.Sprintf("pipeline-worker%d.log", i+1))
 		logFile, err := os.Create(logName) //nolint:gosec // G304: the suite's own log file, under its output directory
 		if err != nil {
@@ -358,7 +358,7 @@ func (p *pipeline) startWorkers(ctx context.Context) error {
 		<-exited
 		close(p.anyExited)
 	}()
-	fmt.Fprintf(os.Stderr, "pipeline: %d workers started (Redis DB %d, QUEUE_NAMESPACE=%s)\n", pipelineWorkers, pipelineRedisDB, p.namespace)
+	fmt.Fprintf(os.Stderr, "pipeline: %d workers started (Redis DB %d, QUEUE_NAMESPACE=%s)\n", n, pipelineRedisDB, p.namespace)
 	return nil
 }
 
