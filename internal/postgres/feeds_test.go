@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/userimport/userimport/internal/feed"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
@@ -27,6 +28,7 @@ func TestOlderRunSupersededByLaterOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	decide := func(st postgres.FeedStep) postgres.FeedOutcome { return feed.Decide(&f, st) }
 	var runs []postgres.FeedRun
 	for i := range 2 {
 		n := postgres.NewFeedRun{Feed: f, ScheduledFor: today.AddDate(0, 0, i),
@@ -37,11 +39,11 @@ func TestOlderRunSupersededByLaterOne(t *testing.T) {
 		}
 		runs = append(runs, r)
 	}
-	later, err := s.ApplyFeedRun(ctx, &f, runs[1].ID, postgres.SyncInput{Present: []string{"ANNA", "bela"}, Imported: []string{"anna", "bela"}, Full: true})
+	later, err := s.ApplyFeedRun(ctx, &f, runs[1].ID, postgres.SyncInput{Present: []string{"ANNA", "bela"}, Imported: []string{"anna", "bela"}}, decide)
 	if err != nil || later.State != "finished" || later.Deactivated != 0 || *later.ActiveBefore != 2 {
 		t.Fatalf("later run: %+v (%v)", later, err)
 	}
-	older, err := s.ApplyFeedRun(ctx, &f, runs[0].ID, postgres.SyncInput{Present: []string{"anna"}, Full: true})
+	older, err := s.ApplyFeedRun(ctx, &f, runs[0].ID, postgres.SyncInput{Present: []string{"anna"}}, decide)
 	if err != nil || older.State != "superseded" || older.Deactivated != 0 {
 		t.Fatalf("older run: %+v (%v)", older, err)
 	}
@@ -50,7 +52,7 @@ func TestOlderRunSupersededByLaterOne(t *testing.T) {
 		t.Fatalf("%d active (%v), want 2", active, err)
 	}
 	// Applied again (a redelivered finalize), a run changes nothing.
-	again, err := s.ApplyFeedRun(ctx, &f, runs[1].ID, postgres.SyncInput{Full: true})
+	again, err := s.ApplyFeedRun(ctx, &f, runs[1].ID, postgres.SyncInput{}, decide)
 	if err != nil || again.State != "finished" || again.Deactivated != 0 {
 		t.Fatalf("applied again: %+v (%v)", again, err)
 	}
