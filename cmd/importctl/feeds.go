@@ -115,7 +115,7 @@ back in a later file is reactivated. Schedules: 5-field cron, @daily, @hourly or
 	case "add", "update":
 		var f postgres.Feed
 		if action == "add" {
-			f = producer.NewFeed(*tenant)
+			f = feed.New(*tenant)
 			f.Name = rest[0]
 		} else if f, err = s.FeedByName(ctx, *tenant, rest[0]); err != nil {
 			return feedFailure(e, *tenant, err)
@@ -173,10 +173,10 @@ back in a later file is reactivated. Schedules: 5-field cron, @daily, @hourly or
 	}
 }
 
-// flagChange is a FeedChange from the flags given on the command line; set
+// flagChange is a feed.Change from the flags given on the command line; set
 // says whether any was.
 type flagChange struct {
-	producer.FeedChange
+	feed.Change
 	set bool
 }
 
