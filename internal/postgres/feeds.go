@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -453,21 +452,11 @@ type FeedOutcome struct {
 // is, so that a redelivered finalize changes nothing.
 func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncInput, decide func(FeedStep) FeedOutcome) (FeedRun, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var (
-			state    lifecycle.FeedRunState
-			importID int64
-		)
-		err := tx.QueryRow(ctx, `SELECT state, coalesce(import_id, 0) FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-			f.Tenant, runID).Scan(&state, &importID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("feed run %d: %w", runID, ErrNotFound)
-		}
+		state, importID, err := lockRun(ctx, tx, f.Tenant, runID)
 		if err != nil || state != lifecycle.RunImporting {
 			return err
 		}
-		// One feed step or approval of a tenant at a time: two of them
-		// deciding from the same users would count the limits twice.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('feed-sync:' || $1, 0))`, f.Tenant); err != nil {
+		if err := lockFeedSync(ctx, tx, f.Tenant); err != nil {
 			return err
 		}
 		var step FeedStep
@@ -479,22 +468,44 @@ func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncI
 		if step.Plan, err = planSync(ctx, tx, f.Tenant, in.Present, in.Imported); err != nil {
 			return err
 		}
-		out := decide(step)
-		if !slices.Contains(lifecycle.From(lifecycle.FeedRunMoves(), out.State), lifecycle.RunImporting) ||
-			(out.State == lifecycle.RunNeedsApproval && !out.Full) {
-			return fmt.Errorf("feed run %d: no step from %s to %s (full %t)", runID, state, out.State, out.Full)
-		}
-		if out.State == lifecycle.RunSuperseded {
+		switch out := decide(step); {
+		case out.State == lifecycle.RunSuperseded:
 			_, err := tx.Exec(ctx, `UPDATE feed_runs SET state = $2, finished_at = now(), error = NULLIF($3, '') WHERE id = $1`,
 				runID, out.State, out.Reason)
 			return err
+		case out.State == lifecycle.RunFinished, out.State == lifecycle.RunNeedsApproval && out.Full:
+			return applyStep(ctx, tx, f, runID, importID, step.Plan, out)
+		default: // failing a run is FailFeedRun's
+			return fmt.Errorf("feed run %d: no step from %s to %s (full %t)", runID, state, out.State, out.Full)
 		}
-		return applyStep(ctx, tx, f, runID, importID, step.Plan, out)
 	})
 	if err != nil {
 		return FeedRun{}, err
 	}
 	return s.FeedRun(ctx, f.Tenant, runID)
+}
+
+// lockRun locks the tenant's run for the transaction and returns its state
+// and import.
+func lockRun(ctx context.Context, tx pgx.Tx, tenant string, runID int64) (lifecycle.FeedRunState, int64, error) {
+	var (
+		state    lifecycle.FeedRunState
+		importID int64
+	)
+	err := tx.QueryRow(ctx, `SELECT state, coalesce(import_id, 0) FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+		tenant, runID).Scan(&state, &importID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", 0, fmt.Errorf("feed run %d: %w", runID, ErrNotFound)
+	}
+	return state, importID, err
+}
+
+// lockFeedSync takes the tenant's feed lock for the transaction: one feed
+// step or approval of a tenant at a time, since two of them deciding from
+// the same users would count the limits twice.
+func lockFeedSync(ctx context.Context, tx pgx.Tx, tenant string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('feed-sync:' || $1, 0))`, tenant)
+	return err
 }
 
 // applyStep does a run's decided step (finished or needs_approval) in
@@ -564,15 +575,7 @@ func userIDs(us []UserRef) []int64 {
 // active. A run not waiting for approval is ErrRunNotPending.
 func (s *Store) DecideFeedRun(ctx context.Context, tenant string, runID int64, approve bool, by string) (FeedRun, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var (
-			state    lifecycle.FeedRunState
-			importID int64
-		)
-		err := tx.QueryRow(ctx, `SELECT state, coalesce(import_id, 0) FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-			tenant, runID).Scan(&state, &importID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("feed run %d: %w", runID, ErrNotFound)
-		}
+		state, importID, err := lockRun(ctx, tx, tenant, runID)
 		if err != nil {
 			return err
 		}
@@ -582,7 +585,7 @@ func (s *Store) DecideFeedRun(ctx context.Context, tenant string, runID int64, a
 		next, n := lifecycle.RunRejected, int64(0)
 		if approve {
 			next = lifecycle.RunApplied
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('feed-sync:' || $1, 0))`, tenant); err != nil {
+			if err := lockFeedSync(ctx, tx, tenant); err != nil {
 				return err
 			}
 			tag, err := tx.Exec(ctx, `UPDATE users u SET active = false, deactivated_at = now(), updated_at = now()

@@ -151,3 +151,35 @@ func TestNothingNewIsTheLastAppliedRun(t *testing.T) {
 		})
 	}
 }
+
+// ApplyFeedRun does only a step's moves: a decision to fail the run
+// (FailFeedRun's), or to hold nobody for approval, is refused and the run
+// stays importing.
+func TestApplyFeedRunRefusesAnIllegalStep(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := pgtest.Store(t)
+	tenant := pgtest.Tenant(t)
+	f, err := s.CreateFeed(ctx, postgres.Feed{Tenant: tenant, Name: "hr", Prefix: "feeds/" + tenant + "/", Schedule: "@daily",
+		TimeZone: "UTC", Delimiter: "auto", Header: "auto", Mode: "full", MaxDeactivatePercent: 10, Notify: []string{"a@b.example"}, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := postgres.NewFeedRun{Feed: f, ScheduledFor: today, Source: "s3://b/feeds/" + tenant + "/x.csv", ObjectKey: "x", ObjectETag: "a"}
+	run, _, err := s.StartFeedRun(ctx, n, &postgres.NewImport{Tenant: tenant, Kind: lifecycle.KindFeed, Source: n.Source, SourceETag: n.ObjectETag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []postgres.FeedOutcome{
+		{State: lifecycle.RunFailed},
+		{State: lifecycle.RunNeedsApproval, Reason: "over"},
+		{State: lifecycle.RunApplied, Full: true},
+	} {
+		if _, err := s.ApplyFeedRun(ctx, &f, run.ID, postgres.SyncInput{}, func(postgres.FeedStep) postgres.FeedOutcome { return out }); err == nil {
+			t.Errorf("%+v: applied", out)
+		}
+	}
+	if got, err := s.FeedRun(ctx, tenant, run.ID); err != nil || got.State != lifecycle.RunImporting {
+		t.Fatalf("after the refusals: %+v (%v)", got, err)
+	}
+}
