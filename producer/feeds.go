@@ -88,68 +88,6 @@ func NewRunView(r *postgres.FeedRun) RunView {
 		CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt}
 }
 
-// FeedChange is the JSON body of POST /v1/feeds (name and schedule
-// required) and PATCH /v1/feeds/{name} (only the fields given change); the
-// same changes importctl feeds add and update make.
-type FeedChange struct {
-	Name                 *string   `json:"name"`
-	Prefix               *string   `json:"prefix"`
-	Schedule             *string   `json:"schedule"`
-	TimeZone             *string   `json:"time_zone"`
-	Delimiter            *string   `json:"delimiter"`
-	Header               *string   `json:"header"`
-	Mode                 *string   `json:"mode"`
-	MaxDeactivatePercent *float64  `json:"max_deactivate_percent"`
-	MaxDeactivateCount   *int      `json:"max_deactivate_count"` // -1: no count limit
-	Notify               *[]string `json:"notify"`
-	StaleAfterDays       *int      `json:"stale_after_days"` // 0: no warning
-	Enabled              *bool     `json:"enabled"`
-}
-
-// Apply sets the given fields on f and checks the result.
-func (c *FeedChange) Apply(f *postgres.Feed) error {
-	set := func(dst *string, src *string) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	set(&f.Name, c.Name)
-	set(&f.Prefix, c.Prefix)
-	set(&f.Schedule, c.Schedule)
-	set(&f.TimeZone, c.TimeZone)
-	set(&f.Delimiter, c.Delimiter)
-	set(&f.Header, c.Header)
-	set(&f.Mode, c.Mode)
-	if c.MaxDeactivatePercent != nil {
-		f.MaxDeactivatePercent = *c.MaxDeactivatePercent
-	}
-	if c.MaxDeactivateCount != nil {
-		f.MaxDeactivateCount = c.MaxDeactivateCount
-		if *c.MaxDeactivateCount < 0 {
-			f.MaxDeactivateCount = nil
-		}
-	}
-	if c.Notify != nil {
-		f.Notify = *c.Notify
-	}
-	if c.StaleAfterDays != nil {
-		f.StaleAfterDays = c.StaleAfterDays
-		if *c.StaleAfterDays == 0 {
-			f.StaleAfterDays = nil
-		}
-	}
-	if c.Enabled != nil {
-		f.Enabled = *c.Enabled
-	}
-	feed.Normalize(f)
-	return feed.Validate(f)
-}
-
-// NewFeed is a feed with the defaults, to Apply a creation's change to.
-func NewFeed(tenant string) postgres.Feed {
-	return postgres.Feed{Tenant: tenant, MaxDeactivatePercent: feed.DefaultMaxDeactivatePercent, Enabled: true}
-}
-
 func (a *API) listFeeds(w http.ResponseWriter, r *http.Request, tenant string) {
 	feeds, err := a.d.Store.Feeds(r.Context(), tenant)
 	if err != nil {
@@ -163,8 +101,8 @@ func (a *API) listFeeds(w http.ResponseWriter, r *http.Request, tenant string) {
 	writeJSON(w, http.StatusOK, map[string]any{"feeds": views})
 }
 
-func decodeFeedChange(w http.ResponseWriter, r *http.Request) (FeedChange, bool) {
-	var c FeedChange
+func decodeFeedChange(w http.ResponseWriter, r *http.Request) (feed.Change, bool) {
+	var c feed.Change
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
@@ -183,7 +121,7 @@ func (a *API) createFeed(w http.ResponseWriter, r *http.Request, tenant string) 
 		writeError(w, http.StatusBadRequest, "bad_request", `a feed needs at least "name" and "schedule"`)
 		return
 	}
-	f := NewFeed(tenant)
+	f := feed.New(tenant)
 	if err := c.Apply(&f); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
@@ -349,7 +287,7 @@ func (s FeedScheduler) Start(ctx context.Context) (stop func(), err error) {
 	}
 	mgr, err := asynq.NewPeriodicTaskManager(asynq.PeriodicTaskManagerOpts{
 		RedisConnOpt:               s.Redis,
-		PeriodicTaskConfigProvider: &feed.Provider{Store: s.Store, Namespace: s.Namespace, Log: s.Log},
+		PeriodicTaskConfigProvider: s.provider(),
 		SyncInterval:               s.SyncInterval,
 		SchedulerOpts: &asynq.SchedulerOpts{
 			Logger:   s.Log.Sugar().Named("asynq"),
@@ -372,36 +310,12 @@ func (s FeedScheduler) Start(ctx context.Context) (stop func(), err error) {
 	return mgr.Shutdown, nil
 }
 
-// CatchUp enqueues, for each enabled feed whose latest fire time (at or
-// before now, after the feed was created) has no run, one run scheduled for
-// that time.
+// CatchUp enqueues the runs missed while no scheduler ran
+// (feed.Provider.CatchUp).
 func (s FeedScheduler) CatchUp(ctx context.Context, now time.Time) error {
-	feeds, err := s.Store.EnabledFeeds(ctx)
-	if err != nil {
-		return err
-	}
-	last, err := s.Store.LastFeedRuns(ctx)
-	if err != nil {
-		return err
-	}
-	for i := range feeds {
-		f := &feeds[i]
-		var lastRun *time.Time
-		if t, ok := last[f.ID]; ok {
-			lastRun = &t
-		}
-		at, missed := feed.Missed(f, lastRun, now)
-		if !missed {
-			continue
-		}
-		t, err := task.NewFeedRun(task.FeedRunPayload{Tenant: f.Tenant, FeedID: f.ID, ScheduledFor: &at}, s.Namespace.Queue(task.QueueDefault))
-		if err != nil {
-			return err
-		}
-		if _, err := s.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
-			return fmt.Errorf("catch up feed %s of %s: %w", f.Name, f.Tenant, err)
-		}
-		s.Log.Info("missed feed run queued", zap.String("tenant", f.Tenant), zap.String("feed", f.Name), zap.Time("scheduled_for", at))
-	}
-	return nil
+	return s.provider().CatchUp(ctx, s.Queue, now)
+}
+
+func (s FeedScheduler) provider() *feed.Provider {
+	return &feed.Provider{Store: s.Store, Namespace: s.Namespace, Log: s.Log}
 }

@@ -59,7 +59,7 @@ func (h *Handlers) Finalize(ctx context.Context, t *asynq.Task) error {
 		}
 		log.Info("import finished", zap.Int("rejected", res.rejects), zap.String("report", res.where))
 	}
-	if err := h.afterFeedImport(ctx, log, p.Tenant, p.ImportID); err != nil {
+	if err := h.feeds().AfterImport(ctx, p.Tenant, p.ImportID); err != nil {
 		return err
 	}
 	return h.notify(ctx, log, p)
@@ -253,7 +253,7 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 		Records: job.Records, Created: job.Created, Updated: job.Updated, Unchanged: job.Unchanged, Rejected: job.Rejected,
 		DryRun: job.DryRun,
 	}
-	if res.Feed, err = h.feedSummary(ctx, &job); err != nil {
+	if res.Feed, err = h.feeds().Summary(ctx, &job); err != nil {
 		return err
 	}
 	if job.Plan != nil {

@@ -11,14 +11,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/feed"
 	"github.com/userimport/userimport/internal/importer"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
-	"github.com/userimport/userimport/internal/userfile"
-	"github.com/userimport/userimport/internal/userrow"
 	"github.com/userimport/userimport/producer"
 )
 
@@ -115,7 +115,7 @@ back in a later file is reactivated. Schedules: 5-field cron, @daily, @hourly or
 	case "add", "update":
 		var f postgres.Feed
 		if action == "add" {
-			f = producer.NewFeed(*tenant)
+			f = feed.New(*tenant)
 			f.Name = rest[0]
 		} else if f, err = s.FeedByName(ctx, *tenant, rest[0]); err != nil {
 			return feedFailure(e, *tenant, err)
@@ -180,10 +180,10 @@ back in a later file is reactivated. Schedules: 5-field cron, @daily, @hourly or
 	}
 }
 
-// flagChange is a FeedChange from the flags given on the command line; set
+// flagChange is a feed.Change from the flags given on the command line; set
 // says whether any was.
 type flagChange struct {
-	producer.FeedChange
+	feed.Change
 	set bool
 }
 
@@ -296,33 +296,9 @@ func orDash(s string) string {
 	return s
 }
 
-// dryRunResult is the JSON form of feeds dry-run.
-type dryRunResult struct {
-	Feed       string  `json:"feed"`
-	Source     string  `json:"source"`
-	Mode       string  `json:"mode"`
-	ImportID   int64   `json:"import_id"` // the dry run's record
-	Records    int     `json:"records"`
-	Create     int     `json:"to_create"`
-	Update     int     `json:"to_update"`
-	Unchanged  int     `json:"unchanged"`
-	Rejected   int     `json:"rejected"`
-	FileError  *string `json:"file_error"`
-	Active     int     `json:"active"`
-	Deactivate []user  `json:"to_deactivate"`
-	Reactivate []user  `json:"to_reactivate"`
-	// OverLimit says why the run would wait for approval; "" when it would not.
-	OverLimit string `json:"over_limit"`
-}
-
-type user struct {
-	LoginID string `json:"login_id"`
-	Name    string `json:"name"`
-}
-
-// feedDryRun imports the feed's newest (or the given) object in a dry run,
-// in this process, and computes its deactivations and reactivations reading
-// only.
+// feedDryRun prints what a run of the feed would do with its newest (or
+// the given) object: feed.Runner.DryRun, the dry run's import in this
+// process.
 func feedDryRun(ctx context.Context, e env, tenant string, args []string, format string) int {
 	cfg, err := config.Load(config.Importctl, e.getenv)
 	if err != nil {
@@ -341,76 +317,23 @@ func feedDryRun(ctx context.Context, e env, tenant string, args []string, format
 	if err != nil {
 		return feedFailure(e, tenant, err)
 	}
-	var obj s3store.Object
+	var key string
 	if len(args) == 2 {
-		bucket, key, err := s3store.ParseURL(args[1])
-		if err != nil {
+		var bucket string
+		if bucket, key, err = s3store.ParseURL(args[1]); err != nil {
 			return usageError(e, "feeds", err.Error())
 		}
 		if bucket != files.Bucket() || !strings.HasPrefix(key, feed.PrefixRoot(tenant)) {
 			return usageError(e, "feeds", fmt.Sprintf("name an object under s3://%s/%s, the tenant's feeds", files.Bucket(), feed.PrefixRoot(tenant)))
 		}
-		if obj, err = files.Head(ctx, key); err != nil {
-			return failure(e, "feeds", err)
-		}
-	} else {
-		var objs []s3store.Object
-		if err := files.List(ctx, f.Prefix, func(o s3store.Object) error { objs = append(objs, o); return nil }); err != nil {
-			return failure(e, "feeds", err)
-		}
-		var found bool
-		if obj, found = feed.Newest(objs); !found {
-			return failure(e, "feeds", fmt.Errorf("no file under s3://%s/%s", files.Bucket(), f.Prefix))
-		}
 	}
-	source := "s3://" + files.Bucket() + "/" + obj.Key
-	var fileOpts userfile.Options
-	fileOpts.Delimiter, _ = userfile.ParseDelimiter(f.Delimiter)
-	fileOpts.Header, _ = userrow.ParseHeaderMode(f.Header)
-	fileOpts.SizeHint = obj.Size
-	open := func() (io.ReadCloser, error) { return files.OpenRange(ctx, obj.Key, 0, -1) }
-	body, err := open()
+	runner := feed.Runner{Store: store, Files: files, Lister: files, Log: zap.NewNop(),
+		Import: func(ctx context.Context, r io.Reader, opts importer.Options) (importer.Summary, error) {
+			return importer.Local(ctx, store, r, opts)
+		}}
+	res, err := runner.DryRun(ctx, &f, key)
 	if err != nil {
 		return failure(e, "feeds", err)
-	}
-	sum, err := importer.Local(ctx, store, body, importer.Options{Tenant: tenant, Source: source, File: fileOpts, DryRun: true})
-	body.Close()
-	if err != nil {
-		return failure(e, "feeds", err)
-	}
-	res := dryRunResult{Feed: f.Name, Source: source, Mode: f.Mode, ImportID: sum.ImportID, Records: sum.Records,
-		Create: sum.Created, Update: sum.Updated, Unchanged: sum.Unchanged, Rejected: sum.Rejected, FileError: sum.FileError,
-		Deactivate: []user{}, Reactivate: []user{}}
-	if sum.FileError == nil {
-		if body, err = open(); err != nil {
-			return failure(e, "feeds", err)
-		}
-		rd := userfile.NewReader(body, fileOpts)
-		logins, err := feed.ReadLogins(rd)
-		rd.Close()
-		body.Close()
-		if err != nil {
-			return failure(e, "feeds", err)
-		}
-		var rejected []int
-		for _, p := range sum.Errors {
-			rejected = append(rejected, p.Line)
-		}
-		present, imported := feed.Split(logins, rejected)
-		plan, err := store.PlanSync(ctx, tenant, present, imported)
-		if err != nil {
-			return failure(e, "feeds", err)
-		}
-		res.Active = plan.Active
-		for _, u := range plan.Reactivate {
-			res.Reactivate = append(res.Reactivate, user{u.LoginID, u.Name})
-		}
-		if f.Mode == "full" {
-			for _, u := range plan.Absent {
-				res.Deactivate = append(res.Deactivate, user{u.LoginID, u.Name})
-			}
-			res.OverLimit = f.OverLimit(len(plan.Absent), plan.Active)
-		}
 	}
 	code := exitOK
 	if res.FileError != nil || res.OverLimit != "" {
@@ -424,13 +347,13 @@ func feedDryRun(ctx context.Context, e env, tenant string, args []string, format
 	}
 	w := e.stdout
 	if res.FileError != nil {
-		fmt.Fprintf(w, "feed %s, dry run of %s: the file would be rejected: %s\nnobody would be deactivated\n", f.Name, source, *res.FileError)
+		fmt.Fprintf(w, "feed %s, dry run of %s: the file would be rejected: %s\nnobody would be deactivated\n", res.Feed, res.Source, *res.FileError)
 		return code
 	}
 	fmt.Fprintf(w, "feed %s, dry run of %s: %d records, %d to create, %d to update, %d unchanged, %d rejected\n",
-		f.Name, source, res.Records, res.Create, res.Update, res.Unchanged, res.Rejected)
+		res.Feed, res.Source, res.Records, res.Create, res.Update, res.Unchanged, res.Rejected)
 	switch {
-	case f.Mode != "full":
+	case res.Mode != feed.ModeFull:
 		fmt.Fprintln(w, "upsert mode: nobody would be deactivated")
 	case res.OverLimit != "":
 		fmt.Fprintf(w, "%d of %d active users would be deactivated, but %s: the run would wait for approval\n",
@@ -445,7 +368,7 @@ func feedDryRun(ctx context.Context, e env, tenant string, args []string, format
 }
 
 // listUsers prints up to 20 users of a list.
-func listUsers(w io.Writer, what string, us []user) {
+func listUsers(w io.Writer, what string, us []feed.User) {
 	for i, u := range us {
 		if i == 20 {
 			fmt.Fprintf(w, "  … and %d more %s (--format json lists them all)\n", len(us)-20, what)

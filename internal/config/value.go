@@ -276,6 +276,9 @@ func joinPrefixes(ps []netip.Prefix) string {
 	return strings.Join(s, ",")
 }
 
+// overlaps reports whether one of two key prefixes starts the other.
+func overlaps(a, b string) bool { return strings.HasPrefix(a, b) || strings.HasPrefix(b, a) }
+
 // checkEventsPrefix checks S3_EVENTS_PREFIX: the tenant is the key's next
 // segment, so the prefix must end at a segment's end, or "uploads/x" would
 // let tenant acme name "uploads/xacme/…"; and it must stay clear of where
@@ -289,7 +292,7 @@ func checkEventsPrefix(name, p string) (string, error) {
 			return "", fmt.Errorf("%s %q: want segments separated by single /, no empty, . or .. segment (such as incoming/)", name, p)
 		}
 	}
-	if strings.HasPrefix(p, intake.UploadsPrefix) || strings.HasPrefix(intake.UploadsPrefix, p) {
+	if overlaps(p, intake.UploadsPrefix) {
 		return "", fmt.Errorf("%s %q: overlaps %s, where the producer stores uploads (the events would import them again): choose another, such as incoming/", name, p, intake.UploadsPrefix)
 	}
 	return p, nil

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -106,12 +107,13 @@ func forLines(md []byte, fn func(n int, line string)) {
 // relative to root) that names a missing file or heading.
 func Check(root string, files []string) ([]string, error) {
 	var problems []string
+	fsys := os.DirFS(root) // the checked files lie under root: no path leaves it
 	anchors := map[string]map[string]bool{}
 	anchorsOf := func(path string) (map[string]bool, error) {
 		if a, ok := anchors[path]; ok {
 			return a, nil
 		}
-		md, err := os.ReadFile(filepath.Join(root, path))
+		md, err := fs.ReadFile(fsys, filepath.ToSlash(path))
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +121,7 @@ func Check(root string, files []string) ([]string, error) {
 		return anchors[path], nil
 	}
 	for _, f := range files {
-		md, err := os.ReadFile(filepath.Join(root, f))
+		md, err := fs.ReadFile(fsys, filepath.ToSlash(f))
 		if err != nil {
 			return nil, err
 		}

@@ -1,13 +1,17 @@
-// Package feed holds what the scheduled HR feeds need on both sides of the
-// queue: their schedules (cron in a time zone), the checks of a feed's
-// settings, the choice of the object to import, the Login IDs a file holds,
-// and the asynq PeriodicTaskConfigProvider that reads the enabled feeds from
-// PostgreSQL.
+// Package feed owns the scheduled HR feeds: their settings and the checks
+// of them, their schedules (cron in a time zone) and the asynq
+// PeriodicTaskConfigProvider that reads the enabled feeds from PostgreSQL,
+// the choice of the object a run imports, and the policy of a run (Decide:
+// thresholds, approval, supersede; Stale). Runner carries out the runs
+// against small interfaces (Store, Files, Starter, NoticeMailer): Run is the
+// feed:run task, AfterImport the run's step once its import ended, DryRun
+// what importctl feeds dry-run prints. The worker and importctl only call
+// them; the SQL, and the transaction of a run's step, stay in package
+// postgres.
 //
-// A feed run (task feed:run, handled by the workers) imports the newest
-// object under the feed's prefix, unless it is the object version (key and
-// ETag) of the last run whose file was applied, through the ordinary
-// pipeline, as an import of kind feed. In full
+// A feed run imports the newest object under the feed's prefix, unless it
+// is the object version (key and ETag) of the last run whose file was
+// applied, through the ordinary pipeline, as an import of kind feed. In full
 // mode, once the import has finished and the file was accepted as a whole,
 // the active users absent from the file are deactivated — or, above the
 // feed's limits, kept on a list that waits for a person's approval.
@@ -147,7 +151,7 @@ func Normalize(f *postgres.Feed) {
 		f.Header = "auto"
 	}
 	if f.Mode == "" {
-		f.Mode = "upsert"
+		f.Mode = ModeUpsert
 	}
 	if f.Notify == nil {
 		f.Notify = []string{}
@@ -177,8 +181,8 @@ func Validate(f *postgres.Feed) error {
 		errs = append(errs, err)
 	}
 	switch f.Mode {
-	case "upsert":
-	case "full":
+	case ModeUpsert:
+	case ModeFull:
 		if len(f.Notify) == 0 {
 			errs = append(errs, errors.New("notify: a full feed needs someone to notify (its deactivations may wait for approval)"))
 		}
@@ -236,19 +240,6 @@ func Newest(objs []s3store.Object) (s3store.Object, bool) {
 		}
 	}
 	return best, found
-}
-
-// Stale reports whether a feed whose newest object was modified at newest
-// (zero: it has none; then the feed's creation counts) is older than the
-// feed allows at the run's scheduled time.
-func Stale(f *postgres.Feed, newest, at time.Time) bool {
-	if f.StaleAfterDays == nil {
-		return false
-	}
-	if newest.IsZero() {
-		newest = f.CreatedAt
-	}
-	return at.Sub(newest) > time.Duration(*f.StaleAfterDays)*24*time.Hour
 }
 
 // Login is a record's Login ID and line.

@@ -8,6 +8,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/userimport/userimport/internal/feed"
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
@@ -156,7 +157,7 @@ func TestOverLimit(t *testing.T) {
 		{1, 0, nil, true},
 	} {
 		f.MaxDeactivateCount = tc.count
-		if got := f.OverLimit(tc.absent, tc.active) != ""; got != tc.over {
+		if got := feed.OverLimit(&f, tc.absent, tc.active) != ""; got != tc.over {
 			t.Errorf("%d of %d (count limit %v): over %t, want %t", tc.absent, tc.active, tc.count, got, tc.over)
 		}
 	}
@@ -167,5 +168,29 @@ func TestSplit(t *testing.T) {
 	present, imported := feed.Split([]feed.Login{{2, "a"}, {3, "b"}, {4, "c"}}, []int{3})
 	if strings.Join(present, ",") != "a,b,c" || strings.Join(imported, ",") != "a,c" {
 		t.Errorf("present %v, imported %v", present, imported)
+	}
+}
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	absent := func(n int) []postgres.UserRef { return make([]postgres.UserRef, n) }
+	full := postgres.Feed{Mode: feed.ModeFull, MaxDeactivatePercent: 10}
+	upsert := postgres.Feed{Mode: feed.ModeUpsert, MaxDeactivatePercent: 10}
+	for _, tc := range []struct {
+		name  string
+		f     postgres.Feed
+		step  postgres.FeedStep
+		state lifecycle.FeedRunState
+		full  bool
+	}{
+		{"a later run applied first", full, postgres.FeedStep{LaterApplied: true, Plan: postgres.SyncPlan{Active: 100, Absent: absent(1)}}, lifecycle.RunSuperseded, false},
+		{"upsert: nobody deactivated", upsert, postgres.FeedStep{Plan: postgres.SyncPlan{Active: 100, Absent: absent(50)}}, lifecycle.RunFinished, false},
+		{"full, within the limits", full, postgres.FeedStep{Plan: postgres.SyncPlan{Active: 100, Absent: absent(10)}}, lifecycle.RunFinished, true},
+		{"full, over the limits", full, postgres.FeedStep{Plan: postgres.SyncPlan{Active: 100, Absent: absent(11)}}, lifecycle.RunNeedsApproval, true},
+	} {
+		got := feed.Decide(&tc.f, tc.step)
+		if got.State != tc.state || got.Full != tc.full || (got.Reason != "") != (tc.state != lifecycle.RunFinished) {
+			t.Errorf("%s: %+v, want %s (full %t)", tc.name, got, tc.state, tc.full)
+		}
 	}
 }

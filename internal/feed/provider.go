@@ -2,6 +2,8 @@ package feed
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -16,12 +18,22 @@ import (
 // added, changed, disabled or removed takes effect at the next sync, without
 // a restart.
 type Provider struct {
-	Store     *postgres.Store
+	Store     Schedules
 	Namespace task.Namespace
 	Log       *zap.Logger
 }
 
-var _ asynq.PeriodicTaskConfigProvider = (*Provider)(nil)
+// Schedules reads the feeds to schedule and their latest runs (a
+// *postgres.Store).
+type Schedules interface {
+	EnabledFeeds(ctx context.Context) ([]postgres.Feed, error)
+	LastFeedRuns(ctx context.Context) (map[int64]time.Time, error)
+}
+
+var (
+	_ asynq.PeriodicTaskConfigProvider = (*Provider)(nil)
+	_ Schedules                        = (*postgres.Store)(nil)
+)
 
 // providerTimeout bounds one read of the feeds (asynq's interface takes no
 // context).
@@ -76,4 +88,45 @@ func Missed(f *postgres.Feed, lastRun *time.Time, now time.Time) (time.Time, boo
 		return time.Time{}, false
 	}
 	return at, true
+}
+
+// Queue puts tasks on the queue (an *asynq.Client).
+type Queue interface {
+	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+var _ Queue = (*asynq.Client)(nil)
+
+// CatchUp enqueues on q, at a scheduler's start, for each enabled feed
+// whose latest fire time (at or before now, after the feed was created) has
+// no run, one run scheduled for that time: once, not every missed night.
+func (p *Provider) CatchUp(ctx context.Context, q Queue, now time.Time) error {
+	feeds, err := p.Store.EnabledFeeds(ctx)
+	if err != nil {
+		return err
+	}
+	last, err := p.Store.LastFeedRuns(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range feeds {
+		f := &feeds[i]
+		var lastRun *time.Time
+		if t, ok := last[f.ID]; ok {
+			lastRun = &t
+		}
+		at, missed := Missed(f, lastRun, now)
+		if !missed {
+			continue
+		}
+		t, err := task.NewFeedRun(task.FeedRunPayload{Tenant: f.Tenant, FeedID: f.ID, ScheduledFor: &at}, p.Namespace.Queue(task.QueueDefault))
+		if err != nil {
+			return err
+		}
+		if _, err := q.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
+			return fmt.Errorf("catch up feed %s of %s: %w", f.Name, f.Tenant, err)
+		}
+		p.Log.Info("missed feed run queued", zap.String("tenant", f.Tenant), zap.String("feed", f.Name), zap.Time("scheduled_for", at))
+	}
+	return nil
 }

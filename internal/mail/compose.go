@@ -125,6 +125,7 @@ func composeSubject(r Result) string {
 		return fmt.Sprintf("%s of %s rejected", what, file)
 	case lifecycle.ImportFailed:
 		return fmt.Sprintf("%s of %s failed", what, file)
+	default: // finished: the counts
 	}
 	if r.DryRun {
 		return fmt.Sprintf("Dry run of %s: %s to create, %s to update, %s unchanged, %s rejected",

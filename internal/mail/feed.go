@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -101,6 +102,27 @@ func feedIntro(r Result) []string {
 type Notice struct {
 	Subject    string
 	Paragraphs []string
+}
+
+// StaleNotice is the warning that a feed's run found no new file and the
+// newest is older than the feed allows (staleDays): feed and tenant name
+// it, at is the run's scheduled time, where the s3:// folder it read.
+func StaleNotice(feed, tenant string, at time.Time, where string, staleDays int) Notice {
+	return Notice{
+		Subject: fmt.Sprintf("Feed %s is stale: no new file for more than %s", feed, days(staleDays)),
+		Paragraphs: []string{
+			fmt.Sprintf("The run of feed %s of tenant %s scheduled for %s found no new file under %s.",
+				feed, tenant, at.UTC().Format(time.RFC3339), where),
+			fmt.Sprintf("The newest file is older than the %s the feed allows. Check that the HR system still exports it.", days(staleDays)),
+		},
+	}
+}
+
+func days(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
 }
 
 // SendNotice e-mails n to the recipients, each their own message; errors are

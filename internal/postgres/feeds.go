@@ -42,26 +42,6 @@ type Feed struct {
 	CreatedAt, UpdatedAt time.Time
 }
 
-// OverLimit says why deactivating absent of active users needs approval, or
-// "" when it does not.
-func (f *Feed) OverLimit(absent, active int) string {
-	if absent == 0 {
-		return ""
-	}
-	if f.MaxDeactivateCount != nil && absent > *f.MaxDeactivateCount {
-		return fmt.Sprintf("%d users to deactivate is more than the feed's limit of %d", absent, *f.MaxDeactivateCount)
-	}
-	pct := 100.0
-	if active > 0 {
-		pct = 100 * float64(absent) / float64(active)
-	}
-	if pct > f.MaxDeactivatePercent {
-		return fmt.Sprintf("%d of %d active users (%.1f %%) is more than the feed's limit of %g %%",
-			absent, active, pct, f.MaxDeactivatePercent)
-	}
-	return ""
-}
-
 const feedColumns = `id, tenant_id, name, prefix, schedule, time_zone, delimiter, header, mode,
 	max_deactivate_percent, max_deactivate_count, notify, stale_after_days, enabled, created_at, updated_at`
 
@@ -436,95 +416,138 @@ func planSync(ctx context.Context, tx pgx.Tx, tenant string, present, imported [
 // SyncInput is what the deactivation step of a feed run takes.
 type SyncInput struct {
 	Present, Imported []string // Login IDs, as for PlanSync
-	Full              bool     // full mode: deactivate the absent users
 }
 
-// ApplyFeedRun is a run's step after its import finished: in one
-// transaction it reactivates the inactive users the file imported and, in
-// full mode, deactivates the active users absent from the file, or, above the
-// feed's limits, keeps them on the run's list for approval (needs_approval)
-// and deactivates nobody. Users are never deleted. A run already past this
-// step is returned as it is, so that a redelivered finalize changes nothing.
-// Older runs of the feed still waiting for approval are superseded: the new
-// file is the truth now.
-func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncInput) (FeedRun, error) {
+// FeedStep is what a run's step finds in its transaction, for package feed
+// to decide on.
+type FeedStep struct {
+	// LaterApplied says a later run of the feed took its file's step first
+	// (this import was slow).
+	LaterApplied bool
+	Plan         SyncPlan
+}
+
+// FeedOutcome is what a run's step does, as package feed decided it.
+type FeedOutcome struct {
+	// State is the run's next state: RunFinished, RunNeedsApproval or
+	// RunSuperseded (then nobody is reactivated or deactivated).
+	State lifecycle.FeedRunState
+	// Full lists the absent users on the run: deactivated at once when
+	// State is RunFinished, held for approval when RunNeedsApproval.
+	Full bool
+	// Reason is recorded as the run's error: why it waits for approval, or
+	// why it was superseded.
+	Reason string
+}
+
+// ApplyFeedRun is a run's step after its import finished. In one
+// transaction, holding the tenant's feed lock, it computes the run's
+// SyncPlan, asks decide what to do with it, and does it: it reactivates the
+// inactive users the file imported and lists the absent users (deactivating
+// them, or holding them for approval) — or, superseded, changes nobody.
+// Users are never deleted, and never deactivated when an import accepted
+// after the run's changed them. Older runs of the feed still waiting for
+// approval are superseded when a run's file is applied: at most one list
+// waits, the newest file's. A run already past this step is returned as it
+// is, so that a redelivered finalize changes nothing.
+func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncInput, decide func(FeedStep) FeedOutcome) (FeedRun, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var (
-			state    lifecycle.FeedRunState
-			importID int64
-		)
-		err := tx.QueryRow(ctx, `SELECT state, coalesce(import_id, 0) FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-			f.Tenant, runID).Scan(&state, &importID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("feed run %d: %w", runID, ErrNotFound)
-		}
+		state, importID, err := lockRun(ctx, tx, f.Tenant, runID)
 		if err != nil || state != lifecycle.RunImporting {
 			return err
 		}
-		// One feed step or approval of a tenant at a time: two of them
-		// deciding from the same users would count the limits twice.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('feed-sync:' || $1, 0))`, f.Tenant); err != nil {
+		if err := lockFeedSync(ctx, tx, f.Tenant); err != nil {
 			return err
 		}
-		// A later run's file applied first (this import was slow): this older
-		// file must not deactivate (or reactivate) anyone any more.
-		tag, err := tx.Exec(ctx, `UPDATE feed_runs r SET state = $2, finished_at = now(),
-				error = 'a later run of the feed was applied first: nobody was deactivated or reactivated'
-			WHERE r.id = $1 AND EXISTS (SELECT 1 FROM feed_runs l WHERE l.feed_id = r.feed_id AND l.scheduled_for > r.scheduled_for
-				AND l.state = ANY($3) AND l.import_id IS NOT NULL)`, runID, lifecycle.RunSuperseded,
-			lifecycle.Strings(lifecycle.RunsStepped()...))
-		if err != nil || tag.RowsAffected() > 0 {
+		var step FeedStep
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM feed_runs r JOIN feed_runs l ON l.feed_id = r.feed_id
+				WHERE r.id = $1 AND l.scheduled_for > r.scheduled_for AND l.state = ANY($2) AND l.import_id IS NOT NULL)`,
+			runID, lifecycle.Strings(lifecycle.RunsStepped()...)).Scan(&step.LaterApplied); err != nil {
 			return err
 		}
-		p, err := planSync(ctx, tx, f.Tenant, in.Present, in.Imported)
-		if err != nil {
+		if step.Plan, err = planSync(ctx, tx, f.Tenant, in.Present, in.Imported); err != nil {
 			return err
 		}
-		if len(p.Reactivate) > 0 {
-			// The run's import is now the last to have changed them: a run
-			// of the feed approved later leaves them alone.
-			if _, err := tx.Exec(ctx, `UPDATE users SET active = true, deactivated_at = NULL, updated_at = now(),
-					last_import_id = greatest(last_import_id, $3)
-				WHERE tenant_id = $1 AND id = ANY($2) AND NOT active`, f.Tenant, userIDs(p.Reactivate), importID); err != nil {
-				return err
-			}
-		}
-		next, deactivated, absent := lifecycle.RunFinished, 0, 0
-		var reason string
-		if in.Full {
-			absent = len(p.Absent)
-			reason = f.OverLimit(absent, p.Active)
-			if absent > 0 {
-				if _, err := tx.Exec(ctx, `INSERT INTO feed_run_deactivations (run_id, tenant_id, user_id)
-					SELECT $1, $2, unnest($3::bigint[])`, runID, f.Tenant, userIDs(p.Absent)); err != nil {
-					return err
-				}
-			}
-			if reason != "" {
-				next = lifecycle.RunNeedsApproval
-			} else if absent > 0 {
-				tag, err := tx.Exec(ctx, `UPDATE users SET active = false, deactivated_at = now(), updated_at = now()
-					WHERE tenant_id = $1 AND id = ANY($2) AND active`+notChangedSince, f.Tenant, userIDs(p.Absent), importID)
-				if err != nil {
-					return err
-				}
-				deactivated = int(tag.RowsAffected())
-			}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE feed_runs SET state = $3, finished_at = now()
-			WHERE feed_id = $1 AND id <> $2 AND state = $4`, f.ID, runID, lifecycle.RunSuperseded, lifecycle.RunNeedsApproval); err != nil {
+		switch out := decide(step); {
+		case out.State == lifecycle.RunSuperseded:
+			_, err := tx.Exec(ctx, `UPDATE feed_runs SET state = $2, finished_at = now(), error = NULLIF($3, '') WHERE id = $1`,
+				runID, out.State, out.Reason)
 			return err
+		case out.State == lifecycle.RunFinished, out.State == lifecycle.RunNeedsApproval && out.Full:
+			return applyStep(ctx, tx, f, runID, importID, step.Plan, out)
+		default: // failing a run is FailFeedRun's
+			return fmt.Errorf("feed run %d: no step from %s to %s (full %t)", runID, state, out.State, out.Full)
 		}
-		_, err = tx.Exec(ctx, `UPDATE feed_runs SET state = $3, active_before = $4, absent = $5, deactivated = $6,
-				reactivated = $7, error = NULLIF($8, ''), finished_at = CASE WHEN $3 = $9 THEN now() END
-			WHERE tenant_id = $1 AND id = $2`,
-			f.Tenant, runID, next, p.Active, nullIfNotFull(in.Full, absent), deactivated, len(p.Reactivate), reason, lifecycle.RunFinished)
-		return err
 	})
 	if err != nil {
 		return FeedRun{}, err
 	}
 	return s.FeedRun(ctx, f.Tenant, runID)
+}
+
+// lockRun locks the tenant's run for the transaction and returns its state
+// and import.
+func lockRun(ctx context.Context, tx pgx.Tx, tenant string, runID int64) (lifecycle.FeedRunState, int64, error) {
+	var (
+		state    lifecycle.FeedRunState
+		importID int64
+	)
+	err := tx.QueryRow(ctx, `SELECT state, coalesce(import_id, 0) FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+		tenant, runID).Scan(&state, &importID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", 0, fmt.Errorf("feed run %d: %w", runID, ErrNotFound)
+	}
+	return state, importID, err
+}
+
+// lockFeedSync takes the tenant's feed lock for the transaction: one feed
+// step or approval of a tenant at a time, since two of them deciding from
+// the same users would count the limits twice.
+func lockFeedSync(ctx context.Context, tx pgx.Tx, tenant string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('feed-sync:' || $1, 0))`, tenant)
+	return err
+}
+
+// applyStep does a run's decided step (finished or needs_approval) in
+// ApplyFeedRun's transaction.
+func applyStep(ctx context.Context, tx pgx.Tx, f *Feed, runID, importID int64, p SyncPlan, out FeedOutcome) error {
+	if len(p.Reactivate) > 0 {
+		// The run's import is now the last to have changed them: a run
+		// of the feed approved later leaves them alone.
+		if _, err := tx.Exec(ctx, `UPDATE users SET active = true, deactivated_at = NULL, updated_at = now(),
+				last_import_id = greatest(last_import_id, $3)
+			WHERE tenant_id = $1 AND id = ANY($2) AND NOT active`, f.Tenant, userIDs(p.Reactivate), importID); err != nil {
+			return err
+		}
+	}
+	deactivated, absent := 0, 0
+	if out.Full {
+		absent = len(p.Absent)
+		if absent > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO feed_run_deactivations (run_id, tenant_id, user_id)
+				SELECT $1, $2, unnest($3::bigint[])`, runID, f.Tenant, userIDs(p.Absent)); err != nil {
+				return err
+			}
+		}
+		if out.State == lifecycle.RunFinished && absent > 0 {
+			tag, err := tx.Exec(ctx, `UPDATE users SET active = false, deactivated_at = now(), updated_at = now()
+				WHERE tenant_id = $1 AND id = ANY($2) AND active`+notChangedSince, f.Tenant, userIDs(p.Absent), importID)
+			if err != nil {
+				return err
+			}
+			deactivated = int(tag.RowsAffected())
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE feed_runs SET state = $3, finished_at = now()
+		WHERE feed_id = $1 AND id <> $2 AND state = $4`, f.ID, runID, lifecycle.RunSuperseded, lifecycle.RunNeedsApproval); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE feed_runs SET state = $3, active_before = $4, absent = $5, deactivated = $6,
+			reactivated = $7, error = NULLIF($8, ''), finished_at = CASE WHEN $3 = $9 THEN now() END
+		WHERE tenant_id = $1 AND id = $2`,
+		f.Tenant, runID, out.State, p.Active, nullIfNotFull(out.Full, absent), deactivated, len(p.Reactivate), out.Reason,
+		lifecycle.RunFinished)
+	return err
 }
 
 // notChangedSince keeps a feed run from deactivating a user that an import
@@ -552,15 +575,7 @@ func userIDs(us []UserRef) []int64 {
 // active. A run not waiting for approval is ErrRunNotPending.
 func (s *Store) DecideFeedRun(ctx context.Context, tenant string, runID int64, approve bool, by string) (FeedRun, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var (
-			state    lifecycle.FeedRunState
-			importID int64
-		)
-		err := tx.QueryRow(ctx, `SELECT state, coalesce(import_id, 0) FROM feed_runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-			tenant, runID).Scan(&state, &importID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("feed run %d: %w", runID, ErrNotFound)
-		}
+		state, importID, err := lockRun(ctx, tx, tenant, runID)
 		if err != nil {
 			return err
 		}
@@ -570,7 +585,7 @@ func (s *Store) DecideFeedRun(ctx context.Context, tenant string, runID int64, a
 		next, n := lifecycle.RunRejected, int64(0)
 		if approve {
 			next = lifecycle.RunApplied
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('feed-sync:' || $1, 0))`, tenant); err != nil {
+			if err := lockFeedSync(ctx, tx, tenant); err != nil {
 				return err
 			}
 			tag, err := tx.Exec(ctx, `UPDATE users u SET active = false, deactivated_at = now(), updated_at = now()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/userimport/userimport/internal/feed"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
@@ -28,6 +29,7 @@ func TestOlderRunSupersededByLaterOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	decide := func(st postgres.FeedStep) postgres.FeedOutcome { return feed.Decide(&f, st) }
 	var runs []postgres.FeedRun
 	for i := range 2 {
 		n := postgres.NewFeedRun{Feed: f, ScheduledFor: today.AddDate(0, 0, i),
@@ -38,11 +40,11 @@ func TestOlderRunSupersededByLaterOne(t *testing.T) {
 		}
 		runs = append(runs, r)
 	}
-	later, err := s.ApplyFeedRun(ctx, &f, runs[1].ID, postgres.SyncInput{Present: []string{"ANNA", "bela"}, Imported: []string{"anna", "bela"}, Full: true})
+	later, err := s.ApplyFeedRun(ctx, &f, runs[1].ID, postgres.SyncInput{Present: []string{"ANNA", "bela"}, Imported: []string{"anna", "bela"}}, decide)
 	if err != nil || later.State != "finished" || later.Deactivated != 0 || *later.ActiveBefore != 2 {
 		t.Fatalf("later run: %+v (%v)", later, err)
 	}
-	older, err := s.ApplyFeedRun(ctx, &f, runs[0].ID, postgres.SyncInput{Present: []string{"anna"}, Full: true})
+	older, err := s.ApplyFeedRun(ctx, &f, runs[0].ID, postgres.SyncInput{Present: []string{"anna"}}, decide)
 	if err != nil || older.State != "superseded" || older.Deactivated != 0 {
 		t.Fatalf("older run: %+v (%v)", older, err)
 	}
@@ -51,7 +53,7 @@ func TestOlderRunSupersededByLaterOne(t *testing.T) {
 		t.Fatalf("%d active (%v), want 2", active, err)
 	}
 	// Applied again (a redelivered finalize), a run changes nothing.
-	again, err := s.ApplyFeedRun(ctx, &f, runs[1].ID, postgres.SyncInput{Full: true})
+	again, err := s.ApplyFeedRun(ctx, &f, runs[1].ID, postgres.SyncInput{}, decide)
 	if err != nil || again.State != "finished" || again.Deactivated != 0 {
 		t.Fatalf("applied again: %+v (%v)", again, err)
 	}
@@ -151,6 +153,38 @@ func TestNothingNewIsTheLastAppliedRun(t *testing.T) {
 	}
 }
 
+// ApplyFeedRun does only a step's moves: a decision to fail the run
+// (FailFeedRun's), or to hold nobody for approval, is refused and the run
+// stays importing.
+func TestApplyFeedRunRefusesAnIllegalStep(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := pgtest.Store(t)
+	tenant := pgtest.Tenant(t)
+	f, err := s.CreateFeed(ctx, postgres.Feed{Tenant: tenant, Name: "hr", Prefix: "feeds/" + tenant + "/", Schedule: "@daily",
+		TimeZone: "UTC", Delimiter: "auto", Header: "auto", Mode: "full", MaxDeactivatePercent: 10, Notify: []string{"a@b.example"}, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := postgres.NewFeedRun{Feed: f, ScheduledFor: today, Source: "s3://b/feeds/" + tenant + "/x.csv", ObjectKey: "x", ObjectETag: "a"}
+	run, _, err := s.StartFeedRun(ctx, n, &postgres.NewImport{Tenant: tenant, Kind: lifecycle.KindFeed, Source: n.Source, SourceETag: n.ObjectETag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []postgres.FeedOutcome{
+		{State: lifecycle.RunFailed},
+		{State: lifecycle.RunNeedsApproval, Reason: "over"},
+		{State: lifecycle.RunApplied, Full: true},
+	} {
+		if _, err := s.ApplyFeedRun(ctx, &f, run.ID, postgres.SyncInput{}, func(postgres.FeedStep) postgres.FeedOutcome { return out }); err == nil {
+			t.Errorf("%+v: applied", out)
+		}
+	}
+	if got, err := s.FeedRun(ctx, tenant, run.ID); err != nil || got.State != lifecycle.RunImporting {
+		t.Fatalf("after the refusals: %+v (%v)", got, err)
+	}
+}
+
 // A full run held for approval, approved after later imports: it deactivates
 // only the users on its list that no import accepted after the run's own
 // created or changed (applying the imports in the order accepted, those
@@ -184,7 +218,8 @@ func TestApprovalSparesUsersChangedSince(t *testing.T) {
 	}
 	// The file holds u0–u4: u5–u9 are absent, 50 %, over the 10 % limit.
 	present := []string{"u0", "u1", "u2", "u3", "u4"}
-	held, err := s.ApplyFeedRun(ctx, &f, run.ID, postgres.SyncInput{Present: present, Imported: present, Full: true})
+	decide := func(st postgres.FeedStep) postgres.FeedOutcome { return feed.Decide(&f, st) }
+	held, err := s.ApplyFeedRun(ctx, &f, run.ID, postgres.SyncInput{Present: present, Imported: present}, decide)
 	if err != nil || held.State != lifecycle.RunNeedsApproval || held.Pending != 5 {
 		t.Fatalf("run: %+v (%v); want 5 held for approval", held, err)
 	}

@@ -35,9 +35,9 @@ func genImports(t *testing.T, rng *rand.Rand, n int) []orderImport {
 	t.Helper()
 	v := userrow.NewValidator(userrow.Options{Roles: orderRoles})
 	modes := []string{"full", "on-demand", "manual", "no"}
-	pick := func(prefix string, max int) string {
+	pick := func(prefix string, n int) string {
 		var out []string
-		for i := range max {
+		for i := range n {
 			if rng.IntN(2) == 0 {
 				out = append(out, prefix+strconv.Itoa(i))
 			}

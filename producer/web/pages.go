@@ -39,6 +39,7 @@ func newImportRow(im postgres.Import) importRow {
 		v.Progress = 100
 	case lifecycle.ImportPlanning, lifecycle.ImportRunning:
 		v.Active = true
+	case lifecycle.ImportFailed: // its progress as it stopped
 	}
 	return v
 }
