@@ -1,7 +1,7 @@
 // Command bench measures the importer against baselines run in the same
 // invocation on the same generated files, and prints medians and ratios.
 //
-// Three suites: parse (reading and validating files, against encoding/csv),
+// Four suites: parse (reading and validating files, against encoding/csv),
 // store (importing into PostgreSQL, against psql's \copy and a naive
 // record-by-record importer; see store.go) and pipeline (the whole service:
 // upload, queue, two worker processes, report and e-mail, against psql's

@@ -63,13 +63,7 @@ func memorySuite(ctx context.Context, f pipelineFlags) error {
 }
 
 func (p *pipeline) runMemory(ctx context.Context) error {
-	if err := p.environ(); err != nil {
-		return err
-	}
-	if err := p.importctl(ctx, "migrate"); err != nil {
-		return err
-	}
-	store, err := postgres.Open(ctx, p.benchURL)
+	store, err := p.open(ctx)
 	if err != nil {
 		return err
 	}

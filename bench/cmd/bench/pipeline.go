@@ -206,13 +206,7 @@ func installPgloader(ctx context.Context) error {
 // run prepares the bench database and the workers, runs the modes
 // interleaved, stops the workers and prints the table.
 func (p *pipeline) run(ctx context.Context) error {
-	if err := p.environ(); err != nil {
-		return err
-	}
-	if err := p.importctl(ctx, "migrate"); err != nil {
-		return err
-	}
-	store, err := postgres.Open(ctx, p.benchURL)
+	store, err := p.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -235,6 +229,18 @@ func (p *pipeline) run(ctx context.Context) error {
 	p.cleanUp(ctx)
 	p.printTable(samples)
 	return nil
+}
+
+// open sets the environment, migrates the bench database with importctl
+// and opens it.
+func (p *pipeline) open(ctx context.Context) (*postgres.Store, error) {
+	if err := p.environ(); err != nil {
+		return nil, err
+	}
+	if err := p.importctl(ctx, "migrate"); err != nil {
+		return nil, err
+	}
+	return postgres.Open(ctx, p.benchURL)
 }
 
 // environ sets the environment of importctl and the workers: the caller's
