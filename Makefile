@@ -9,7 +9,7 @@ TOOLS := deploy/local/tools.sh
 GOLANGCI_LINT := .tools/bin/golangci-lint
 FUZZTIME ?= 5m
 
-.PHONY: help build test test-faults deploy-check docs docs-check lint vuln fmt tidy up down demo bench fuzz tools
+.PHONY: help build test test-faults test-order deploy-check docs docs-check lint vuln fmt tidy up down demo bench fuzz tools
 
 help: ## Show this help
 	@echo 'Usage: make TARGET'
@@ -35,6 +35,10 @@ test-faults: ## Start the local stack, then the fault tests (kill -9, restarts, 
 	go test -count=1 -run '^(TestEveryRouteNeedsCredentials|TestRateLimitPerToken|TestFailedTokenChecksAreLimited|TestUploadAndIsolation)$$' ./producer; \
 	go test -count=1 -run '^TestTenantsAreIsolated$$' ./internal/postgres; \
 	go test -tags faults -count=1 -timeout 15m -run '^TestFault' -v ./e2e
+
+test-order: ## The property test of a tenant's apply order on 2,000 random schedules (make test runs 200): about 5 minutes
+	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
+	ORDER_SCHEDULES=2000 go test -count=1 -timeout 30m -run '^TestImportsTakeEffectInAcceptedOrder$$' -v ./internal/postgres
 
 docs: ## Regenerate docs/configuration.md and deploy/check/variables.json from internal/config's table
 	go generate ./internal/config
