@@ -9,7 +9,7 @@ TOOLS := deploy/local/tools.sh
 GOLANGCI_LINT := .tools/bin/golangci-lint
 FUZZTIME ?= 5m
 
-.PHONY: help build test test-faults test-order deploy-check docs docs-check lint vuln fmt tidy up down demo bench fuzz tools
+.PHONY: help build test test-faults test-order deploy-check rules-test docs docs-check lint vuln fmt tidy up down demo bench fuzz tools
 
 help: ## Show this help
 	@echo 'Usage: make TARGET'
@@ -48,6 +48,12 @@ docs-check: ## Check that every relative link and #anchor of README.md and docs/
 
 deploy-check: ## Validate deploy/ offline: Kubernetes manifests, compose.yaml, alert rules, Grafana dashboard
 	deploy/check.sh
+
+# promtool comes with Debian's prometheus package (tools.sh installs it); the
+# tests name the rule file relative to themselves.
+rules-test: ## Unit-test the alert rules with promtool test rules (deploy/monitoring/alerts_test.yaml)
+	promtool="$$($(TOOLS) promtool)"; \
+	"$$promtool" test rules deploy/monitoring/alerts_test.yaml
 
 lint: ## Run golangci-lint (pinned version, installed into .tools/bin)
 	$(TOOLS) golangci-lint >/dev/null

@@ -49,9 +49,16 @@ func (b *logBuffer) String() string {
 // stopped with SIGTERM, and its output is logged if the test failed.
 func start(t *testing.T, bin, name string, environ []string, extra ...string) *proc {
 	t.Helper()
+	return startProgram(t, filepath.Join(bin, name), nil, append(append([]string{}, environ...), extra...))
+}
+
+// startProgram runs the program at path with args and environ, as start does.
+func startProgram(t *testing.T, path string, args, environ []string) *proc {
+	t.Helper()
+	name := filepath.Base(path)
 	p := &proc{name: name, logs: &logBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.CommandContext(context.WithoutCancel(t.Context()), filepath.Join(bin, name))
-	p.cmd.Env = append(append([]string{}, environ...), extra...)
+	p.cmd = exec.CommandContext(context.WithoutCancel(t.Context()), path, args...)
+	p.cmd.Env = environ
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

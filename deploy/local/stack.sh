@@ -37,6 +37,8 @@ Runs the services userimport needs on ${HOST} (no Docker):
 A service that already answers on its port is reused (normally the machine's
 own PostgreSQL and Redis); otherwise the script starts its own, installing
 missing packages with apt-get and pinned Go tools with deploy/local/tools.sh.
+It also makes sure Debian's prometheus package is installed (the end-to-end
+test starts its own Prometheus; \`up\` never starts one).
 Data, logs and pid files live in \${STACK_DIR:-<repo>/.stack}.
 
 Commands:
@@ -553,6 +555,8 @@ cmd_up() {
 	up_redis
 	up_versitygw
 	up_mailpit
+	# Not a service: the Prometheus end-to-end test runs its own prometheus.
+	log "prometheus: $(tool_path prometheus) (for the end-to-end test; not started)"
 	log "ready in $(((${EPOCHREALTIME/./} - start) / 1000)) ms (stack dir ${STACK_DIR})"
 	print_env
 }

@@ -34,10 +34,13 @@ readonly TOOL_ORDER=(golangci-lint versitygw mailpit govulncheck)
 
 usage() {
 	cat <<EOF
-Usage: deploy/local/tools.sh [golangci-lint|versitygw|mailpit|govulncheck|all]...
+Usage: deploy/local/tools.sh [golangci-lint|versitygw|mailpit|govulncheck|all|prometheus|promtool]...
 
 Installs the project's pinned tools with \`go install\` into ${TOOLS_BIN}
 and prints the absolute path of each requested binary on stdout, one per line.
+prometheus and promtool (the Prometheus end-to-end test, \`make rules-test\`)
+are Debian's package instead, installed with apt-get when missing (as root or
+with password-less sudo) and never started as a service; "all" leaves them out.
 A tool is installed only when its binary is missing or was built from another
 version (checked with \`go version -m\`), so a second run takes well under a second.
 Progress messages go to stderr.
@@ -47,11 +50,13 @@ Pinned versions:
   versitygw      ${TOOL_PKG[versitygw]}@${TOOL_VERSION[versitygw]}
   mailpit        ${TOOL_PKG[mailpit]}@${TOOL_VERSION[mailpit]}
   govulncheck    ${TOOL_PKG[govulncheck]}@${TOOL_VERSION[govulncheck]}
+  prometheus     Debian's package "prometheus" (bookworm: 2.42), with promtool
 
 Examples:
   deploy/local/tools.sh                 # same as "all"
   deploy/local/tools.sh golangci-lint   # prints .../.tools/bin/golangci-lint
   "\$(deploy/local/tools.sh versitygw)" --version
+  "\$(deploy/local/tools.sh promtool)" test rules deploy/monitoring/alerts_test.yaml
 
 Exit codes: 0 ok, 2 usage error, 3 go missing or an install failed.
 EOF
@@ -90,6 +95,40 @@ ensure() {
 	printf '%s\n' "${TOOLS_BIN}/${name}"
 }
 
+# ensure_prometheus NAME prints the path of prometheus or promtool, installing
+# Debian's package "prometheus" (it brings both) when either is missing. The
+# package's own service is not wanted: the tests run their own Prometheus, so
+# where systemd runs, the freshly installed unit is stopped and disabled.
+ensure_prometheus() {
+	local name="$1"
+	if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+		local -a sudo=()
+		if ((EUID != 0)); then
+			if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+				sudo=(sudo -n)
+			else
+				log "prometheus is missing; run as root (or with password-less sudo) to apt-get install it, or install Debian's package prometheus yourself"
+				return "$EXIT_PREREQ"
+			fi
+		fi
+		if ! command -v apt-get >/dev/null 2>&1; then
+			log "prometheus is missing and apt-get is not available; install prometheus and promtool yourself"
+			return "$EXIT_PREREQ"
+		fi
+		log "apt-get install prometheus (Debian's package, with promtool)"
+		if ! "${sudo[@]}" apt-get update -qq >&2 ||
+			! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus </dev/null >&2; then
+			log "apt-get install prometheus failed"
+			return "$EXIT_PREREQ"
+		fi
+		if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+			log "stopping and disabling the package's prometheus.service (the tests start their own)"
+			"${sudo[@]}" systemctl disable --now prometheus.service >&2 || true
+		fi
+	fi
+	command -v "$name"
+}
+
 main() {
 	local -a names=()
 	if (($# == 0)); then
@@ -103,7 +142,7 @@ main() {
 			return 0
 			;;
 		all) names+=("${TOOL_ORDER[@]}") ;;
-		golangci-lint | versitygw | mailpit | govulncheck) names+=("$arg") ;;
+		golangci-lint | versitygw | mailpit | govulncheck | prometheus | promtool) names+=("$arg") ;;
 		*)
 			log "unknown tool: ${arg}"
 			usage >&2
@@ -117,7 +156,10 @@ main() {
 	fi
 	local name
 	for name in "${names[@]}"; do
-		ensure "$name"
+		case "$name" in
+		prometheus | promtool) ensure_prometheus "$name" ;;
+		*) ensure "$name" ;;
+		esac
 	done
 }
 

@@ -54,8 +54,17 @@ func NewImporter(reg prometheus.Registerer) *Importer {
 		}, []string{"tenant"}),
 	}
 	reg.MustRegister(m.records, m.rejects, m.chunkDuration, m.importDuration, m.emails, m.throttled)
+	// The closed label sets are present at 0 from the start, so that rate()
+	// and increase() see the first event: a series born at 1 shows no
+	// increase, and the dashboard's quantiles of the first import would be NaN.
 	for _, r := range []string{"sent", "failed"} {
-		m.emails.WithLabelValues(r) // present at 0, so that increase() sees the first one
+		m.emails.WithLabelValues(r)
+	}
+	for _, r := range []string{"applied", "retry", "failed"} {
+		m.chunkDuration.WithLabelValues(r)
+	}
+	for _, k := range lifecycle.Kinds() {
+		m.importDuration.WithLabelValues(string(k))
 	}
 	return m
 }
