@@ -153,7 +153,7 @@ func (h *Handlers) stream(ctx context.Context, key string) *upload {
 	pr, pw := io.Pipe()
 	u := &upload{Writer: bufio.NewWriterSize(pw, 64<<10), pw: pw, done: make(chan error, 1)}
 	go func() {
-		_, err := h.d.Files.Upload(ctx, key, pr, "text/csv; charset=utf-8")
+		_, err := h.d.Files.UploadLean(ctx, key, pr, "text/csv; charset=utf-8")
 		_ = pr.CloseWithError(err) // a writer still writing learns the upload gave up
 		u.done <- err
 	}()

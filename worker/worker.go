@@ -33,7 +33,7 @@ type Files interface {
 	Head(ctx context.Context, key string) (s3store.Object, error)
 	OpenRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 	Put(ctx context.Context, key string, body []byte, contentType string) (s3store.Object, error)
-	Upload(ctx context.Context, key string, r io.Reader, contentType string) (s3store.Object, error)
+	UploadLean(ctx context.Context, key string, r io.Reader, contentType string) (s3store.Object, error)
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
