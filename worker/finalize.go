@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/csvfile"
+	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
@@ -107,17 +108,24 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 	if err == nil {
 		err = mw.WriteHeader(userrow.ReportLine, userrow.ReportErrors)
 	}
+	var (
+		reasons  userrow.ReasonCounter
+		problems [][2]string
+	)
 	if err == nil {
 		err = h.d.Store.Rejects(ctx, job.Tenant, job.ID, func(r postgres.Reject) error {
 			res.rejects++
 			msgs := make([]string, 0, len(r.Errors))
+			problems = problems[:0]
 			for _, e := range r.Errors {
+				problems = append(problems, [2]string{e.Column, e.Message})
 				if e.Column != "" {
 					msgs = append(msgs, e.Column+": "+e.Message)
 				} else {
 					msgs = append(msgs, e.Message)
 				}
 			}
+			reasons.Record(problems)
 			fields, whole := reportFields(r.Raw, r.Line, delim, layout)
 			line, errs := fmt.Sprint(r.Line), strings.Join(msgs, "; ")
 			if err := w.WriteRecord(fields, line, errs); err != nil {
@@ -137,7 +145,8 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 		return res, err
 	}
 	res.where = "s3://" + h.d.Files.Bucket() + "/" + res.key
-	return res, h.d.Store.SetReport(ctx, job.Tenant, job.ID, res.where)
+	rs, other := reasons.Reasons()
+	return res, h.d.Store.SetReport(ctx, job.Tenant, job.ID, res.where, rs, other)
 }
 
 // upload is an object being written to S3 as it is made: its bytes go
@@ -249,9 +258,19 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 		return err
 	}
 	res := mail.Result{
-		Tenant: job.Tenant, File: job.Source, ImportID: job.ID, State: job.State, FileError: job.Error,
+		Tenant: job.Tenant, File: intake.FileName(job.Source), ImportID: job.ID, State: job.State, FileError: job.Error,
 		Records: job.Records, Created: job.Created, Updated: job.Updated, Unchanged: job.Unchanged, Rejected: job.Rejected,
-		DryRun: job.DryRun,
+		DryRun: job.DryRun, Reasons: job.Reasons, OtherReasons: job.OtherReasons,
+	}
+	if h.d.PublicURL != "" {
+		res.PageURL = fmt.Sprintf("%s/ui/imports/%d", strings.TrimSuffix(h.d.PublicURL, "/"), job.ID)
+	}
+	if len(job.Reasons) > 0 {
+		roles, err := h.d.Store.Roles(ctx, job.Tenant)
+		if err != nil {
+			return err
+		}
+		res.Advice = userrow.Advise(job.Reasons[0], len(roles), job.Tenant)
 	}
 	if res.Feed, err = h.feeds().Summary(ctx, &job); err != nil {
 		return err

@@ -2,6 +2,8 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +71,84 @@ func TestResultMailHonoursTheRules(t *testing.T) {
 		if msgs := stacktest.MailNow(t, to); len(msgs) != 0 {
 			t.Errorf("%d messages to %s, want none (outside the domains, or over the limit)", len(msgs), to)
 		}
+	}
+}
+
+// The result e-mail names the file by its name, not its S3 key, groups the
+// rejected records by reason with their counts, says what to do about the
+// largest group and links the import's page.
+func TestResultMailGroupsRejections(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := pgtest.Store(t)
+	files := stacktest.S3(t)
+	tenant := pgtest.Tenant(t) // a fresh tenant: its role catalog is empty
+	prefix := "uploads/" + tenant + "/20260101T000000Z-0a1b2c3d/"
+	var file strings.Builder
+	file.WriteString("User name,Login ID,Language,Roles\n")
+	const withRoles, badLanguage, valid = 23, 4, 3
+	for i := range withRoles {
+		fmt.Fprintf(&file, "User %d,role%d,en,Role%d\n", i, i, i%5)
+	}
+	for i := range badLanguage {
+		fmt.Fprintf(&file, "User %d,lang%d,x%d,\n", i, i, i)
+	}
+	for i := range valid {
+		fmt.Fprintf(&file, "User %d,ok%d,en,\n", i, i)
+	}
+	if _, err := files.Put(ctx, prefix+"staff.csv", []byte(file.String()), "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanPrefix(context.WithoutCancel(ctx), files, prefix) })
+	to := stacktest.Address("reasons")
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + prefix + "staff.csv",
+		Options: lifecycle.Options{Notify: []string{to}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := mail.NewSender(mustMailConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := &recorder{}
+	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queue, Mail: sender, Log: zap.NewNop(),
+		PublicURL: "https://imports.example.com"})
+	plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
+	queue.tasks = append(queue.tasks, plan)
+	for i := 0; i < len(queue.tasks); i++ {
+		if err := mux.ProcessTask(ctx, queue.tasks[i]); err != nil {
+			t.Fatalf("%s: %v", queue.tasks[i].Type(), err)
+		}
+	}
+
+	im, err := store.Import(ctx, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Reasons) != 2 || im.Reasons[0].Column != "Role API Names" || im.Reasons[0].Records != withRoles ||
+		im.Reasons[1].Column != "Language" || im.Reasons[1].Records != badLanguage {
+		t.Fatalf("stored reasons = %+v, want Roles ×%d then Language ×%d", im.Reasons, withRoles, badLanguage)
+	}
+	msgs := stacktest.Mail(t, to)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages to %s, want 1", len(msgs), to)
+	}
+	if want := "Import of staff.csv: 3 created, 0 updated, 0 unchanged, 27 rejected"; msgs[0].Subject != want {
+		t.Errorf("subject = %q, want %q", msgs[0].Subject, want)
+	}
+	text := stacktest.Text(t, msgs[0].ID)
+	for _, want := range []string{
+		"23 records: Role API Names: unknown role",
+		"4 records: Language:",
+		"role catalog is empty",
+		"importctl roles add --tenant " + tenant,
+		fmt.Sprintf("https://imports.example.com/ui/imports/%d", id),
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the message does not say %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "uploads/") || strings.Contains(text, "line 2:") {
+		t.Errorf("the message shows the S3 key or single lines rather than reasons:\n%s", text)
 	}
 }

@@ -69,6 +69,9 @@ type Deps struct {
 	// NotifyMax is how many addresses an import's e-mail goes to
 	// (NOTIFY_MAX_RECIPIENTS); 0: mail.DefaultMaxRecipients.
 	NotifyMax int
+	// PublicURL is where browsers reach the producer (PUBLIC_URL): the
+	// e-mail links the import's page under it; "": no link.
+	PublicURL string
 	// Namespace prefixes the queue names (QUEUE_NAMESPACE).
 	Namespace task.Namespace
 	// Metrics counts what the handlers do; nil counts nothing.

@@ -86,7 +86,7 @@ Examples:
 	inspector := asynq.NewInspector(redis)
 	defer inspector.Close()
 	dashboard := operator.NewDashboard(cfg.Monitoring, redis, cfg.Producer.PrometheusURL)
-	dashboard.PublicOrigin = cfg.Producer.PublicURL
+	dashboard.PublicOrigin = cfg.PublicURL
 	defer dashboard.Close()
 
 	// The queues' series (asynq's exporter) and the imports' (PostgreSQL's)
@@ -103,7 +103,7 @@ Examples:
 			RateLimit:             producer.Rate{PerSecond: cfg.Producer.RateLimit, Burst: cfg.Producer.RateBurst},
 			FailedAuthLimit:       producer.DefaultFailedAuthLimit,
 			TrustedProxies:        cfg.Producer.TrustedProxies,
-			PublicURL:             cfg.Producer.PublicURL,
+			PublicURL:             cfg.PublicURL,
 			UploadMinRate:         int64(cfg.Producer.UploadMinRate),
 			UploadsInFlight:       cfg.Producer.UploadsInFlight,
 			TenantUploadsInFlight: cfg.Producer.TenantUploadsInFlight,

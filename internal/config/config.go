@@ -75,6 +75,10 @@ type Common struct {
 	// NotifyMaxRecipients is how many addresses one import or feed may
 	// notify (every binary that accepts addresses, and the worker that mails).
 	NotifyMaxRecipients int
+	// PublicURL is where browsers reach the producer, scheme://host[:port]:
+	// the producer's cookies are Secure and it sends HSTS with https://, and
+	// the worker's e-mail links the import's page under it. Empty: unknown.
+	PublicURL string
 }
 
 // ProducerSettings are the producer's own settings.
@@ -93,9 +97,6 @@ type ProducerSettings struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For or Forwarded
 	// header names the client; empty: the peer is the client.
 	TrustedProxies []netip.Prefix
-	// PublicURL is where browsers reach the producer, scheme://host[:port];
-	// with https://, cookies are Secure and HSTS is sent. Empty: unknown.
-	PublicURL string
 	// UploadMinRate is the slowest an upload may arrive on average, in
 	// bytes a second; 0: no minimum (a pause of 30 s still ends it).
 	UploadMinRate int

@@ -63,8 +63,8 @@ func TestEventsPrefixAccepted(t *testing.T) {
 func TestPublicURL(t *testing.T) {
 	t.Parallel()
 	c, err := config.Load(config.Producer, env(map[string]string{"PUBLIC_URL": "https://imports.example.com/"}))
-	if err != nil || c.Producer.PublicURL != "https://imports.example.com" {
-		t.Errorf("PUBLIC_URL: %q (%v), want https://imports.example.com", c.Producer.PublicURL, err)
+	if err != nil || c.PublicURL != "https://imports.example.com" {
+		t.Errorf("PUBLIC_URL: %q (%v), want https://imports.example.com", c.PublicURL, err)
 	}
 }
 

@@ -29,3 +29,14 @@ func UploadKey(tenant, name string) string {
 	}
 	return fmt.Sprintf("%s%s/%s-%s/%s", UploadsPrefix, tenant, time.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(b), name)
 }
+
+// FileName is the name of the file an import reads, as its uploader knows it:
+// the last part of its S3 key: an upload's name as UploadKey kept it, a
+// dropped file's as it was dropped.
+func FileName(source string) string {
+	name := path.Base(source)
+	if name == "." || name == "/" || name == "" {
+		return source
+	}
+	return name
+}

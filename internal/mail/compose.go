@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/userimport/userimport/internal/lifecycle"
+	"github.com/userimport/userimport/internal/userrow"
 )
 
 // Result is what the e-mail reports: one import, as it ended.
@@ -29,9 +30,21 @@ type Result struct {
 	Records, Created, Updated, Unchanged, Rejected, Warnings int
 	Duration                                                 time.Duration
 
-	// FirstErrors are a few problems to quote in the message (up to 10 are shown).
+	// Reasons group the rejected records by what is wrong with them, the
+	// largest group first: the message shows them, with their counts, rather
+	// than the first lines. OtherReasons counts records past the groups kept.
+	Reasons      []userrow.Reason
+	OtherReasons int
+	// Advice says what to do about the largest group, when there is more to
+	// say than its message does (userrow.Advise).
+	Advice string
+	// FirstErrors are a few problems to quote when Reasons are unknown (up to
+	// 10 are shown).
 	FirstErrors []Problem
-	DryRun      bool
+	// PageURL is the import's page in the web pages (from PUBLIC_URL), linked
+	// when set.
+	PageURL string
+	DryRun  bool
 
 	// Report is the error report, a CSV in the upload's format: attached as
 	// text/csv when not empty.
@@ -59,6 +72,7 @@ type Problem struct {
 
 const (
 	maxProblems      = 10  // problems quoted in the message
+	maxReasons       = 5   // groups of rejections shown in the message
 	maxSubjectReason = 120 // characters of a rejection's reason in the subject
 	maxSubjectFile   = 80  // characters of the file name in the subject
 )
@@ -81,6 +95,11 @@ type view struct {
 	Rows     []row
 	Problems []string
 	More     bool // there are more problems than Problems shows
+
+	Reasons     []string // "80,000 records: Roles: unknown role …"
+	MoreReasons string   // "and 1,200 records for 3 other reasons"
+	Advice      string
+	Page        string // the import's page
 
 	// The error report: attached (Attached), linked (URL) or neither.
 	Attached bool
@@ -205,8 +224,14 @@ func newView(r Result) view {
 		add("Duration", duration(r.Duration))
 	}
 
+	v.Page = strings.TrimSpace(r.PageURL)
+	v.Advice = oneLine(r.Advice)
+	v.Reasons, v.MoreReasons = reasonLines(r.Reasons, r.OtherReasons)
 	lines := map[int]bool{}
 	for i, p := range r.FirstErrors {
+		if len(r.Reasons) > 0 {
+			break // the groups say it better than the first lines
+		}
 		if i == maxProblems {
 			v.More = true
 			break
@@ -214,7 +239,7 @@ func newView(r Result) view {
 		v.Problems = append(v.Problems, problem(p))
 		lines[p.Line] = true
 	}
-	if r.Rejected > len(lines) {
+	if r.Rejected > len(lines) && len(r.Reasons) == 0 {
 		v.More = true
 	}
 
@@ -281,6 +306,52 @@ func fixText(r Result, v view, file string) string {
 func capitalise(s string) string {
 	r, n := utf8.DecodeRuneInString(s)
 	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// reasonLines reads the largest groups as "80,000 records: Roles: unknown
+// role "…": add it to … (e.g. unknown role "Sales": …)", and the rest as one
+// line.
+func reasonLines(reasons []userrow.Reason, other int) (lines []string, more string) {
+	for i, r := range reasons {
+		if i == maxReasons {
+			n, records := len(reasons)-i, other
+			for _, r := range reasons[i:] {
+				records += r.Records
+			}
+			return lines, fmt.Sprintf("and %s for %s other %s", records1(records), thousands(n), plural(n, "reason", "reasons"))
+		}
+		lines = append(lines, ReasonLine(r))
+	}
+	if other > 0 {
+		more = fmt.Sprintf("and %s for other reasons", records1(other))
+	}
+	return lines, more
+}
+
+// ReasonLine reads one group of rejections for people: its count, its column
+// and its message, with the first record's values as an example.
+func ReasonLine(r userrow.Reason) string {
+	var b strings.Builder
+	b.WriteString(records1(r.Records))
+	b.WriteString(": ")
+	if col := oneLine(r.Column); col != "" {
+		b.WriteString(col)
+		b.WriteString(": ")
+	}
+	b.WriteString(oneLine(r.Message))
+	if example := oneLine(r.Example); example != "" {
+		fmt.Fprintf(&b, " (e.g. %s)", truncate(example, 120))
+	}
+	return b.String()
+}
+
+func records1(n int) string { return thousands(n) + " " + plural(n, "record", "records") }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // problem reads "line 313, User name: required: the user's full name".

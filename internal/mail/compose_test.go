@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/userimport/userimport/internal/lifecycle"
+	"github.com/userimport/userimport/internal/userrow"
 )
 
 func finished() Result {
@@ -248,4 +249,36 @@ func ExampleCompose() {
 	subject, _, _ := Compose(Result{File: "users.csv", State: lifecycle.ImportFinished, Created: 9900, Rejected: 100})
 	fmt.Println(subject)
 	// Output: Import of users.csv: 9,900 created, 0 updated, 0 unchanged, 100 rejected
+}
+
+// With reasons, the message groups the rejections (the largest first, a few
+// of them, the rest in one line) and quotes no single lines; the HTML escapes
+// a reason, which holds the file's values.
+func TestComposeGroupsRejectionsByReason(t *testing.T) {
+	t.Parallel()
+	r := finished()
+	r.Rejected = 100
+	for i := range maxReasons + 2 {
+		r.Reasons = append(r.Reasons, userrow.Reason{Column: fmt.Sprint("col", i), Message: `"…" is <bad>`, Example: `"v"`, Records: 10 - i})
+	}
+	r.OtherReasons = 5
+	r.Advice = "Do this."
+	r.PageURL = "https://imports.example.com/ui/imports/42"
+	_, text, html := Compose(r)
+	for _, want := range []string{
+		"What was rejected:\n  - 10 records: col0: \"…\" is <bad> (e.g. \"v\")\n  - 9 records: col1:",
+		"  - and 14 records for 2 other reasons\n", // 4 + 3 in the last two groups, 5 past the bound
+		"\nDo this.\n",
+		"The import's page: https://imports.example.com/ui/imports/42",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "line 313") || strings.Contains(text, "First errors") {
+		t.Errorf("text quotes single lines although reasons are known:\n%s", text)
+	}
+	if strings.Contains(html, "<bad>") || !strings.Contains(html, "&lt;bad&gt;") || !strings.Contains(html, `<a href="https://imports.example.com/ui/imports/42">`) {
+		t.Errorf("html does not escape the reasons or lacks the page's link:\n%s", html)
+	}
 }

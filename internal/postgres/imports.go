@@ -44,9 +44,15 @@ type Import struct {
 	Chunks     int
 	ChunksDone int
 	Report     string // where the error report is; "" when there is none
-	CreatedAt  time.Time
-	StartedAt  *time.Time
-	FinishedAt *time.Time
+	// Reasons groups the rejected records by what is wrong with them, the
+	// largest group first; written with the report (nil before).
+	Reasons []userrow.Reason
+	// OtherReasons counts the records whose reasons were past the bound of
+	// userrow.MaxReasons.
+	OtherReasons int
+	CreatedAt    time.Time
+	StartedAt    *time.Time
+	FinishedAt   *time.Time
 }
 
 // CreateImport records a new import in state planning, its tenant created on
@@ -208,13 +214,13 @@ func (s *Store) FinishImport(ctx context.Context, tenant string, importID int64,
 
 // importColumns are read into an Import by scanImport.
 const importColumns = `id, tenant_id, kind, source, state, coalesce(error, ''), dry_run, records,
-	created, updated, unchanged, rejected, chunks, chunks_done, coalesce(report, ''), created_at, started_at, finished_at`
+	created, updated, unchanged, rejected, chunks, chunks_done, coalesce(report, ''), rejection_reasons, rejection_other, created_at, started_at, finished_at`
 
 func scanImport(row pgx.Row, extra ...any) (Import, error) {
 	var im Import
 	err := row.Scan(append([]any{&im.ID, &im.Tenant, &im.Kind, &im.Source, &im.State, &im.Error, &im.DryRun, &im.Records,
 		&im.Created, &im.Updated, &im.Unchanged, &im.Rejected, &im.Chunks, &im.ChunksDone, &im.Report,
-		&im.CreatedAt, &im.StartedAt, &im.FinishedAt}, extra...)...)
+		&im.Reasons, &im.OtherReasons, &im.CreatedAt, &im.StartedAt, &im.FinishedAt}, extra...)...)
 	return im, err
 }
 
@@ -358,9 +364,11 @@ func (s *Store) Notified(ctx context.Context, tenant string, id int64) (bool, er
 	return at != nil, err
 }
 
-// SetReport records where an import's error report is.
-func (s *Store) SetReport(ctx context.Context, tenant string, id int64, where string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE imports SET report = $3 WHERE tenant_id = $1 AND id = $2`, tenant, id, where)
+// SetReport records where an import's error report is and the reasons of
+// its rejections.
+func (s *Store) SetReport(ctx context.Context, tenant string, id int64, where string, reasons []userrow.Reason, other int) error {
+	_, err := s.pool.Exec(ctx, `UPDATE imports SET report = $3, rejection_reasons = $4, rejection_other = $5
+		WHERE tenant_id = $1 AND id = $2`, tenant, id, where, reasons, other)
 	return err
 }
 
