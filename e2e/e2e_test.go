@@ -130,6 +130,20 @@ func TestImportWithTwoWorkers(t *testing.T) {
 	if !bytes.Equal(bytes.TrimSpace(status), bytes.TrimSpace(out)) {
 		t.Errorf("status %s\ndiffers from the import's %s", status, out)
 	}
+
+	// It groups the rejections by reason: every rejected record has one at
+	// least, and the table lists them.
+	grouped := 0
+	for _, r := range res.Rejections {
+		grouped += r.Records
+	}
+	if len(res.Rejections) < 2 || grouped < res.Rejected {
+		t.Errorf("rejections by reason %+v: %d records in all, want several reasons and at least the %d rejected", res.Rejections, grouped, res.Rejected)
+	}
+	if _, table := run("status", "--tenant", tenant, strconv.FormatInt(res.ID, 10)); len(res.Rejections) > 0 &&
+		!bytes.Contains(table, []byte("rejected, by reason:\n  "+strconv.Itoa(res.Rejections[0].Records)+" records: ")) {
+		t.Errorf("status lists no reasons:\n%s", table)
+	}
 }
 
 func asExit(err error, target **exec.ExitError) bool {

@@ -195,4 +195,10 @@ type importResult struct {
 	Rejected  int    `json:"rejected"`
 	Report    string `json:"report"`
 	Error     string `json:"error"`
+	// Rejections group the rejected records by reason.
+	Rejections []struct {
+		Column  string `json:"column"`
+		Message string `json:"message"`
+		Records int    `json:"records"`
+	} `json:"rejections"`
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
+	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/userfile"
@@ -40,6 +41,10 @@ type queueResult struct {
 	Report    string `json:"report,omitempty"`
 	Error     string `json:"error,omitempty"`
 	DryRun    bool   `json:"dry_run,omitempty"`
+	// Rejections group the rejected records by reason, the largest first,
+	// with what to do about the largest (Advice).
+	Rejections []userrow.Reason `json:"rejections,omitempty"`
+	Advice     string           `json:"advice,omitempty"`
 }
 
 // queueImport uploads a local file (or takes an s3:// one), records the
@@ -123,7 +128,7 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 	if err != nil {
 		return failure(e, "import", err)
 	}
-	return reportImport(e, im, o.format)
+	return reportImport(ctx, e, store, im, o.format)
 }
 
 // waitImport polls the import until it ends, showing progress on a terminal.
@@ -158,9 +163,17 @@ func waitImport(ctx context.Context, e env, store *postgres.Store, tenant string
 }
 
 // reportImport prints an ended import and returns the exit status it means.
-func reportImport(e env, im postgres.Import, format string) int {
+func reportImport(ctx context.Context, e env, store *postgres.Store, im postgres.Import, format string) int {
 	res := queueResult{ID: im.ID, State: string(im.State), Records: im.Records, Created: im.Created, Updated: im.Updated,
-		Unchanged: im.Unchanged, Rejected: im.Rejected, Report: im.Report, Error: im.Error, DryRun: im.DryRun}
+		Unchanged: im.Unchanged, Rejected: im.Rejected, Report: im.Report, Error: im.Error, DryRun: im.DryRun,
+		Rejections: im.Reasons}
+	if len(im.Reasons) > 0 {
+		roles, err := store.Roles(ctx, im.Tenant)
+		if err != nil {
+			return failure(e, "status", err)
+		}
+		res.Advice = userrow.Advise(im.Reasons[0], len(roles), im.Tenant)
+	}
 	if format == "json" {
 		if code := writeJSON(e, res); code != exitOK {
 			return code
@@ -176,6 +189,18 @@ func reportImport(e env, im postgres.Import, format string) int {
 		default:
 			fmt.Fprintf(e.stdout, "%s %d %s: %d records, %d created, %d updated, %d unchanged, %d rejected\n",
 				what, im.ID, im.State, im.Records, im.Created, im.Updated, im.Unchanged, im.Rejected)
+			if len(im.Reasons) > 0 {
+				fmt.Fprintln(e.stdout, "rejected, by reason:")
+				for _, r := range im.Reasons {
+					fmt.Fprintf(e.stdout, "  %s\n", mail.ReasonLine(r))
+				}
+				if im.OtherReasons > 0 {
+					fmt.Fprintf(e.stdout, "  %d records for other reasons\n", im.OtherReasons)
+				}
+				if res.Advice != "" {
+					fmt.Fprintln(e.stdout, res.Advice)
+				}
+			}
 			if im.Report != "" {
 				fmt.Fprintf(e.stdout, "error report: %s\n", im.Report)
 			}
@@ -238,7 +263,7 @@ Exit status: 0 finished with every record imported, 1 some record or the file re
 	if err != nil {
 		return failure(e, "status", err)
 	}
-	return reportImport(e, im, *format)
+	return reportImport(ctx, e, store, im, *format)
 }
 
 func runRetry(ctx context.Context, e env, args []string) int {
@@ -308,5 +333,5 @@ error report and import it like any file.
 	if err != nil {
 		return failure(e, "retry", err)
 	}
-	return reportImport(e, im, *format)
+	return reportImport(ctx, e, store, im, *format)
 }
