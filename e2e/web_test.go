@@ -235,6 +235,10 @@ func TestWebPages(t *testing.T) {
 	if rejected := evaluate[string](ctx, t, `document.querySelector("#count-rejected").textContent`); rejected != "2" {
 		t.Errorf("import %d rejected %s records, want 2", id, rejected)
 	}
+	// The page groups them by reason: the counts add up to the two.
+	if n := evaluate[int](ctx, t, `[...document.querySelectorAll("#reasons tbody td.num")].reduce((n, td) => n + Number(td.textContent), 0)`); n < 2 {
+		t.Errorf("the reasons table counts %d rejected records, want the 2 at least", n)
+	}
 	shot("08-import-finished")
 
 	// The corrected user is stored with the corrected e-mail.

@@ -293,6 +293,8 @@ type importData struct {
 	Preview                      *postgres.Preview
 	CanRetry                     bool
 	ReportName                   string
+	FileName                     string // the file as its uploader named it
+	Advice                       string // what to do about the largest group of rejections
 }
 
 func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -300,7 +302,16 @@ func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	d := importData{importRow: newImportRow(im), CanRetry: im.State == lifecycle.ImportFinished && im.Report != "" && im.Rejected > 0}
+	d := importData{importRow: newImportRow(im), CanRetry: im.State == lifecycle.ImportFinished && im.Report != "" && im.Rejected > 0,
+		FileName: intake.FileName(im.Source)}
+	if len(im.Reasons) > 0 {
+		roles, err := u.d.Store.Roles(r.Context(), s.Tenant)
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		d.Advice = userrow.Advise(im.Reasons[0], len(roles), s.Tenant)
+	}
 	if im.Report != "" {
 		d.ReportName = path.Base(im.Report)
 	}
