@@ -27,6 +27,7 @@ import (
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/internal/userrow"
 )
 
 // Files is the object store as the API uses it.
@@ -571,10 +572,13 @@ type importView struct {
 	// WouldCreate is what a finished dry run would create besides users.
 	WouldCreate *wouldCreate `json:"would_create,omitempty"`
 	Error       string       `json:"error,omitempty"`
-	CreatedAt   time.Time    `json:"created_at"`
-	StartedAt   *time.Time   `json:"started_at,omitempty"`
-	FinishedAt  *time.Time   `json:"finished_at,omitempty"`
-	Links       importLinks  `json:"links"`
+	// Rejections group the rejected records by reason, the largest first
+	// (once the import has ended).
+	Rejections []userrow.Reason `json:"rejections,omitempty"`
+	CreatedAt  time.Time        `json:"created_at"`
+	StartedAt  *time.Time       `json:"started_at,omitempty"`
+	FinishedAt *time.Time       `json:"finished_at,omitempty"`
+	Links      importLinks      `json:"links"`
 }
 
 type wouldCreate struct {
@@ -589,7 +593,7 @@ type importLinks struct {
 
 func newImportView(im postgres.Import) importView {
 	v := importView{ID: im.ID, Kind: im.Kind, State: im.State, Source: im.Source, Records: im.Records, Created: im.Created, DryRun: im.DryRun,
-		Updated: im.Updated, Unchanged: im.Unchanged, Rejected: im.Rejected, Error: im.Error,
+		Updated: im.Updated, Unchanged: im.Unchanged, Rejected: im.Rejected, Error: im.Error, Rejections: im.Reasons,
 		CreatedAt: im.CreatedAt, StartedAt: im.StartedAt, FinishedAt: im.FinishedAt,
 		Links: importLinks{Self: fmt.Sprintf("/v1/imports/%d", im.ID)}}
 	if im.Chunks > 0 {

@@ -14,9 +14,9 @@ import (
 // reasons, not lines, so that a file with one systematic mistake reads as one
 // mistake.
 type Reason struct {
-	Column  string `json:"column,omitempty"` // the column's title; "" for the record as a whole
-	Message string `json:"message"`          // the problem with the record's own values left out
-	Example string `json:"example,omitempty"`  // the first record's values the message leaves out: `"Sales"`
+	Column  string `json:"column,omitempty"`  // the column's title; "" for the record as a whole
+	Message string `json:"message"`           // the problem with the record's own values left out
+	Example string `json:"example,omitempty"` // the first record's values the message leaves out: `"Sales"`
 	Records int    `json:"records"`
 }
 
