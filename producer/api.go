@@ -172,6 +172,7 @@ func NewHandler(d Deps) *Handler {
 		{"POST /v1/events/s3", EventSecret, http.HandlerFunc(a.s3Events)},
 	}
 	h.routes = append(h.routes, a.feedRoutes()...)
+	h.routes = append(h.routes, a.settingsRoutes()...)
 	h.routes = append(h.routes, a.webRoutes()...)
 	if d.Dashboard != nil {
 		h.routes = append(h.routes, Route{operator.DashboardPath, Operator, d.Dashboard})

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hibiken/asynq"
 
@@ -94,14 +95,20 @@ func (in *Intake) Start(ctx context.Context, n postgres.NewImport) (postgres.Imp
 	if err := Check(n); err != nil {
 		return postgres.Import{}, false, err
 	}
-	var err error
-	if n.Options.Notify, err = in.Recipients(ctx, n.Tenant, n.Options.Notify); err != nil {
-		var bad *mail.RecipientError
-		if errors.As(err, &bad) {
-			return postgres.Import{}, false, &InvalidError{Reason: bad.Error()}
-		}
+	ts, err := in.Store.TenantSettings(ctx, n.Tenant)
+	if err != nil {
 		return postgres.Import{}, false, err
 	}
+	if len(n.Options.Notify) > 0 {
+		if n.Options.Notify, err = mail.Recipients(n.Options.Notify, in.NotifyMax, ts.NotifyDomains); err != nil {
+			var bad *mail.RecipientError
+			if errors.As(err, &bad) {
+				return postgres.Import{}, false, &InvalidError{Reason: bad.Error()}
+			}
+			return postgres.Import{}, false, err
+		}
+	}
+	n.Options = withDefaults(n.Options, ts)
 	id, created, err := in.Store.CreateImport(ctx, n)
 	if err != nil {
 		return postgres.Import{}, false, err
@@ -113,6 +120,82 @@ func (in *Intake) Start(ctx context.Context, n postgres.NewImport) (postgres.Imp
 	}
 	im, err := in.Store.Import(ctx, n.Tenant, id)
 	return im, created, err
+}
+
+// withDefaults fills in what o leaves to the tenant's settings. The default
+// recipients were checked when they were set; the worker checks them again
+// against the domains when it mails, so an S3 event is never refused for a
+// setting changed since.
+func withDefaults(o lifecycle.Options, ts postgres.TenantSettings) lifecycle.Options {
+	if len(o.Notify) == 0 {
+		o.Notify = slices.Clone(ts.DefaultNotify)
+	}
+	if o.Delimiter == "" {
+		o.Delimiter = ts.DefaultDelimiter
+	}
+	if o.Header == "" {
+		o.Header = ts.DefaultHeader
+	}
+	return o
+}
+
+// CheckSettings checks and normalises a change of a tenant's settings: the
+// domains (mail.Domains), the default recipients against the domains they
+// will have to be in (the new ones, or the stored ones), the delimiter and
+// the header mode.
+func (in *Intake) CheckSettings(ctx context.Context, tenant string, c postgres.TenantSettingsChange) (postgres.TenantSettingsChange, error) {
+	if err := postgres.ValidTenant(tenant); err != nil {
+		return c, &InvalidError{Reason: err.Error()}
+	}
+	ts, err := in.Store.TenantSettings(ctx, tenant)
+	if err != nil {
+		return c, err
+	}
+	if c.NotifyDomains != nil {
+		d, err := mail.Domains(*c.NotifyDomains)
+		if err != nil {
+			return c, &InvalidError{Reason: "notify domains: " + err.Error()}
+		}
+		c.NotifyDomains, ts.NotifyDomains = &d, d
+	}
+	// New domains must keep the stored default recipients, as new
+	// recipients must be in the domains.
+	if to := ts.DefaultNotify; c.DefaultNotify != nil || c.NotifyDomains != nil {
+		if c.DefaultNotify != nil {
+			to = *c.DefaultNotify
+		}
+		if len(to) > 0 {
+			to, err := mail.Recipients(to, in.NotifyMax, ts.NotifyDomains)
+			if err != nil {
+				return c, &InvalidError{Reason: "default recipients: " + err.Error()}
+			}
+			if c.DefaultNotify != nil {
+				c.DefaultNotify = &to
+			}
+		}
+	}
+	// Stored by their names ("" for auto, which is the service's default),
+	// as the options and the upload page name them.
+	if c.DefaultDelimiter != nil {
+		d, err := userfile.ParseDelimiter(*c.DefaultDelimiter)
+		if err != nil {
+			return c, &InvalidError{Reason: "default delimiter: " + err.Error()}
+		}
+		name := userfile.DelimiterName(d)
+		c.DefaultDelimiter = &name
+	}
+	if c.DefaultHeader != nil {
+		m, err := userrow.ParseHeaderMode(*c.DefaultHeader)
+		if err != nil {
+			return c, &InvalidError{Reason: "default header: " + err.Error()}
+		}
+		name := ""
+		if m != userrow.HeaderAuto {
+			name = m.String()
+		}
+		c.DefaultHeader = &name
+	}
+	return c, nil
 }
 
 // Enqueue puts the plan task of an import on its kind's queue. The task ID

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -98,9 +99,17 @@ type uploadForm struct {
 	Notify    string
 }
 
+// uploadPage offers the tenant's defaults (the settings): its recipients,
+// delimiter and header mode.
 func (u *UI) uploadPage(w http.ResponseWriter, r *http.Request, s *session) {
-	u.render(w, r, http.StatusOK, "upload", page{Title: "Upload a file", Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "upload",
-		D: uploadForm{Delimiter: "auto", Header: "auto"}})
+	ts, err := u.d.Store.TenantSettings(r.Context(), s.Tenant)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	f := uploadForm{Delimiter: cmp.Or(ts.DefaultDelimiter, "auto"), Header: cmp.Or(ts.DefaultHeader, "auto"),
+		Notify: strings.Join(ts.DefaultNotify, ", ")}
+	u.render(w, r, http.StatusOK, "upload", page{Title: "Upload a file", Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "upload", D: f})
 }
 
 // formError is a mistake in a form that the admin can fix; its text says how.
