@@ -77,3 +77,21 @@ func (s *Store) changeRoles(ctx context.Context, tenant string, names []string, 
 		return err
 	})
 }
+
+// RoleUse is a role of the catalog and how many of the tenant's users hold it.
+type RoleUse struct {
+	Name  string
+	Users int
+}
+
+// RoleUses returns the tenant's role catalog, sorted, with the users of each
+// role: what removing one would take from them.
+func (s *Store) RoleUses(ctx context.Context, tenant string) ([]RoleUse, error) {
+	rows, err := s.pool.Query(ctx, `SELECT r.name, count(ur.user_id)::int FROM roles r
+		LEFT JOIN user_roles ur ON ur.tenant_id = r.tenant_id AND ur.role_id = r.id
+		WHERE r.tenant_id = $1 GROUP BY r.id, r.name, r.name_key ORDER BY r.name_key`, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[RoleUse])
+}

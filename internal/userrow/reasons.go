@@ -133,10 +133,10 @@ func Advise(r Reason, roles int, tenant string) string {
 	case strings.HasPrefix(r.Message, "unknown role"):
 		if roles == 0 {
 			return fmt.Sprintf("The tenant's role catalog is empty, so every record that names a role is rejected: "+
-				"add the roles with `importctl roles add --tenant %s NAME...`, then retry the import's rejected records.", tenant)
+				"add the roles on the Roles page or with `importctl roles add --tenant %s NAME...`, then retry the import's rejected records.", tenant)
 		}
-		return fmt.Sprintf("Rejected records name roles the tenant's role catalog lacks (%s): add them with "+
-			"`importctl roles add --tenant %s NAME...` or correct the names, then retry the import's rejected records.",
+		return fmt.Sprintf("Rejected records name roles the tenant's role catalog lacks (%s): add them on the Roles page or with "+
+			"`importctl roles add --tenant %s NAME...`, or correct the names, then retry the import's rejected records.",
 			recordCount(r.Records), tenant)
 	case strings.HasPrefix(r.Message, "duplicate Login ID"):
 		return fmt.Sprintf("Records repeat the Login ID of an earlier record (%s): the first record of each Login ID "+

@@ -179,6 +179,11 @@ func (u *UI) Routes() []Route {
 		{"GET /ui/imports/{id}/preview", Session, u.session(u.preview)},
 		{"POST /ui/imports/{id}/records/{line}", Session, u.session(u.edit)},
 		{"POST /ui/imports/{id}/execute", Session, u.session(u.execute)},
+		{"GET /ui/roles", Session, u.session(u.rolesPage)},
+		{"POST /ui/roles", Session, u.session(u.addRoles)},
+		{"POST /ui/roles/remove", Session, u.session(u.removeRole)},
+		{"GET /ui/settings", Session, u.session(u.settingsPage)},
+		{"POST /ui/settings", Session, u.session(u.saveSettings)},
 	}
 }
 
@@ -220,7 +225,7 @@ type page struct {
 	Refresh int // seconds; 0: no automatic refresh
 	Notice  string
 	Error   string
-	Nav     string // the current section: imports or upload
+	Nav     string // the current section: imports, upload, roles or settings
 	D       any
 }
 
