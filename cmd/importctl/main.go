@@ -65,9 +65,20 @@ func run(ctx context.Context, e env, args []string) int {
 		return exitOK
 	}
 	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, e, args[1:])
+		if c.name != args[0] {
+			continue
 		}
+		if api, ok := apiCommands[c.name]; ok {
+			t, rest, on, err := splitAPI(e, args[1:])
+			if err != nil {
+				return usageError(e, c.name, err.Error())
+			}
+			if on {
+				return api(ctx, e, t, rest)
+			}
+			args = append([]string{args[0]}, rest...) // an --api "" or a --token without --api: the direct mode
+		}
+		return c.run(ctx, e, args[1:])
 	}
 	fmt.Fprintf(e.stderr, "importctl: unknown command %q; run 'importctl --help' for the list\n", args[0])
 	return exitUsage
