@@ -17,6 +17,7 @@ import (
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/stacktest"
+	"github.com/userimport/userimport/producer"
 )
 
 func TestMain(m *testing.M) {
@@ -311,5 +312,33 @@ func TestNewRefusesBadURLs(t *testing.T) {
 		if _, err := client.New(u); err == nil {
 			t.Errorf("New(%q): no error", u)
 		}
+	}
+}
+
+// Wait waits out the token's rate limit (429 with Retry-After) instead of
+// failing.
+func TestWaitThroughTheRateLimit(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	// One request, then one every 4 s: the upload takes the only one.
+	s := apitest.StartWith(t, apitest.Options{RedisDB: redisDB, RateLimit: producer.Rate{PerSecond: 0.25, Burst: 1}})
+	tenant := pgtest.Tenant(t)
+	s.Roles(t, tenant, "agent")
+	c, err := client.New(s.URL, client.WithToken(s.Token(t, tenant)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := c.Upload(ctx, "users.csv", bytes.NewReader(users(9)), client.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Import(ctx, im.ID)
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) || !errors.Is(err, client.ErrRateLimited) || apiErr.Code != client.CodeRateLimited || apiErr.RetryAfter <= 0 {
+		t.Fatalf("second request: %v; want 429 rate_limited with Retry-After", err)
+	}
+	done, err := c.Wait(ctx, im.ID, client.WaitOptions{})
+	if err != nil || done.State != client.ImportFinished || done.Created != 9 {
+		t.Fatalf("wait: %+v, %v", done, err)
 	}
 }

@@ -37,6 +37,20 @@ type Stack struct {
 // default): small ones give an import several progress steps.
 func Start(t *testing.T, redisDB, chunk int) *Stack {
 	t.Helper()
+	return StartWith(t, Options{RedisDB: redisDB, Chunk: chunk})
+}
+
+// Options are the settings of StartWith.
+type Options struct {
+	RedisDB   int           // the calling package's own Redis database
+	Chunk     int           // records per chunk; 0: the default
+	RateLimit producer.Rate // the requests one token may make; zero: no limit
+}
+
+// StartWith is Start with more settings.
+func StartWith(t *testing.T, o Options) *Stack {
+	t.Helper()
+	redisDB, chunk := o.RedisDB, o.Chunk
 	store := pgtest.Store(t)
 	files := stacktest.S3(t)
 	redis := stacktest.Redis(t, redisDB)
@@ -52,7 +66,7 @@ func Start(t *testing.T, redisDB, chunk int) *Stack {
 	}
 	t.Cleanup(srv.Shutdown)
 	api := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: files, Queue: queue,
-		Log: zap.NewNop(), Namespace: ns}))
+		Log: zap.NewNop(), Namespace: ns, RateLimit: o.RateLimit}))
 	t.Cleanup(api.Close)
 	return &Stack{URL: api.URL, Store: store, Files: files}
 }
