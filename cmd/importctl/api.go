@@ -159,7 +159,7 @@ func apiImport(ctx context.Context, e env, t apiTarget, args []string) int {
 		`  export USERIMPORT_API=https://import.example.com USERIMPORT_TOKEN=uit_...
   importctl import --wait users.csv                     # upload, wait, showing progress
   importctl import --notify hr@acme.example s3://userimport/incoming/acme/users.csv
-  gen-users | importctl import --wait -                 # standard input works too
+  importctl gen --rows 100 | importctl import --wait -  # standard input too (named stdin.csv)
 An s3:// object must be under the tenant's prefixes (uploads/<tenant>/, incoming/<tenant>/).
 Exit status: 0 every record imported (or queued, without --wait), 1 some record rejected or
 the file rejected, 2 usage, network or API error.
