@@ -169,6 +169,7 @@ func NewHandler(d Deps) *Handler {
 		{"GET /v1/imports/{id}", TenantToken, a.auth(a.getImport)},
 		{"GET /v1/imports/{id}/errors", TenantToken, a.auth(a.getErrors)},
 		{"POST /v1/imports/{id}/retry", TenantToken, a.auth(a.retryImport)},
+		{"GET /v1/users", TenantToken, a.auth(a.exportUsers)},
 		{"POST /v1/events/s3", EventSecret, http.HandlerFunc(a.s3Events)},
 	}
 	h.routes = append(h.routes, a.feedRoutes()...)

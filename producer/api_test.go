@@ -108,7 +108,7 @@ func TestRoutesRequireAToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, route := range []struct{ method, path string }{
-		{"POST", "/v1/imports"}, {"GET", "/v1/imports"}, {"GET", "/v1/imports/1"}, {"GET", "/v1/imports/1/errors"},
+		{"POST", "/v1/imports"}, {"GET", "/v1/imports"}, {"GET", "/v1/imports/1"}, {"GET", "/v1/imports/1/errors"}, {"GET", "/v1/users"},
 		{"POST", "/v1/events/s3"}, // no secret configured: always refused
 	} {
 		for _, tok := range []string{"", "uit_not-a-token", "not even the prefix", revoked} {

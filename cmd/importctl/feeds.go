@@ -49,6 +49,8 @@ full mode it then deactivates the active users absent from the file, unless they
 --max-deactivate-percent of the active users (or --max-deactivate-count): then it deactivates
 nobody, e-mails --notify and waits for approve or reject. Users are never deleted; a user
 back in a later file is reactivated. Schedules: 5-field cron, @daily, @hourly or @every 1h.
+API mode, for a tenant's admins (list, runs, approve, reject; see --api URL --help):
+  USERIMPORT_API=https://import.example.com USERIMPORT_TOKEN=uit_... importctl feeds runs hr
 `)
 	tenant := fs.String("tenant", "", "the tenant (required)")
 	format := fs.String("format", "table", "output: table or json")

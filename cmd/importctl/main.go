@@ -65,9 +65,20 @@ func run(ctx context.Context, e env, args []string) int {
 		return exitOK
 	}
 	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, e, args[1:])
+		if c.name != args[0] {
+			continue
 		}
+		if api, ok := apiCommands[c.name]; ok {
+			t, rest, on, err := splitAPI(e, args[1:])
+			if err != nil {
+				return usageError(e, c.name, err.Error())
+			}
+			if on {
+				return api(ctx, e, t, rest)
+			}
+			args = append([]string{args[0]}, rest...) // an --api "" or a --token without --api: the direct mode
+		}
+		return c.run(ctx, e, args[1:])
 	}
 	fmt.Fprintf(e.stderr, "importctl: unknown command %q; run 'importctl --help' for the list\n", args[0])
 	return exitUsage
@@ -80,6 +91,9 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'importctl COMMAND --help' for a command's flags and examples.")
+	fmt.Fprintln(w, "API mode, for a tenant's admins without database or queue access: with --api URL (or")
+	fmt.Fprintln(w, "USERIMPORT_API) and the tenant's token in USERIMPORT_TOKEN, import, status, retry, export")
+	fmt.Fprintln(w, "and feeds go through the producer's HTTP API.")
 	fmt.Fprintln(w, "Exit status: 0 success, 1 the input has problems, 2 usage or I/O error.")
 }
 

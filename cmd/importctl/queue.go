@@ -225,6 +225,8 @@ func runStatus(ctx context.Context, e env, args []string) int {
   importctl status --tenant acme --wait --format json 42
 Exit status: 0 finished with every record imported, 1 some record or the file rejected
 (or, without --wait, still running), 2 usage or service error.
+API mode, for a tenant's admins (no database access; see --api URL --help):
+  USERIMPORT_API=https://import.example.com USERIMPORT_TOKEN=uit_... importctl status --wait 42
 `)
 	tenant := fs.String("tenant", "", "the tenant (required)")
 	wait := fs.Bool("wait", false, "wait until the import has ended, showing progress")
@@ -273,6 +275,8 @@ func runRetry(ctx context.Context, e env, args []string) int {
 Re-imports only the rejected records of a finished import (its error report), through the
 queue, as a new import linked to the first. To fix the records themselves, correct the
 error report and import it like any file.
+API mode, for a tenant's admins (no database or queue access; see --api URL --help):
+  USERIMPORT_API=https://import.example.com USERIMPORT_TOKEN=uit_... importctl retry --wait 42
 `)
 	tenant := fs.String("tenant", "", "the tenant (required)")
 	wait := fs.Bool("wait", false, "wait until the retry has ended, showing progress")

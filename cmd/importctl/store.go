@@ -119,6 +119,8 @@ workers (REDIS_URL); --wait follows it to the end. With --local, the file is val
 the tenant's role catalog and applied here, chunk by chunk, through the same engine.
 Exit status: 0 every record imported (or queued, without --wait), 1 some record rejected or
 the file rejected, 2 usage, I/O, queue or database error.
+API mode, for a tenant's admins (no database or queue access; see --api URL --help):
+  USERIMPORT_API=https://import.example.com USERIMPORT_TOKEN=uit_... importctl import --wait users.csv
 `)
 	tenant := fs.String("tenant", "", "the tenant (required; created on first use)")
 	local := fs.Bool("local", false, "import in this process, synchronously, instead of through the queue")
@@ -213,6 +215,8 @@ func runExport(ctx context.Context, e env, args []string) int {
 Writes the tenant's users in the import format with a header row, streamed. Password hashes
 are never exported (the column stays empty, which an import reads as "unchanged"), so the
 file can be edited in a spreadsheet and imported again.
+API mode, for a tenant's admins (no database access; see --api URL --help):
+  USERIMPORT_API=https://import.example.com USERIMPORT_TOKEN=uit_... importctl export -o users.csv
 `)
 	tenant := fs.String("tenant", "", "the tenant (required)")
 	delimiter := fs.String("delimiter", "comma", "field delimiter: comma or semicolon")

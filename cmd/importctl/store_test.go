@@ -8,10 +8,14 @@ import (
 	"testing"
 
 	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/stacktest"
 	"github.com/userimport/userimport/internal/userfile"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	stacktest.SetDefaults() // the API mode's tests run the service in process (apitest)
+	os.Exit(pgtest.Main(m))
+}
 
 // runDB runs importctl against the test database.
 func runDB(t *testing.T, stdin string, args ...string) (int, string, string) {

@@ -58,6 +58,10 @@ type Config struct {
 	Common
 	Producer ProducerSettings
 	Worker   WorkerSettings
+	// API is importctl's API mode (USERIMPORT_API, USERIMPORT_TOKEN): its
+	// commands read the two variables themselves, before any other, since
+	// that mode needs none of the services' settings.
+	API APISettings
 
 	loaded Binary // what Load read, for Print
 }
@@ -103,6 +107,12 @@ type ProducerSettings struct {
 	// UploadsInFlight and TenantUploadsInFlight cap the uploads a producer
 	// receives at once, in all and per tenant; 0: no cap.
 	UploadsInFlight, TenantUploadsInFlight int
+}
+
+// APISettings are where importctl's API mode sends its requests.
+type APISettings struct {
+	URL   string // the producer's base URL; empty: the direct mode
+	Token string // the tenant's API token
 }
 
 // WorkerSettings are the worker's own settings.

@@ -100,6 +100,7 @@ func TestPrintMasksEverySecret(t *testing.T) {
 		"MONITORING_ADMIN":   {"root:admin-pass-222", "admin-pass-222"},
 		"METRICS_TOKEN":      {"metrics-token-333-metrics-token-333", "metrics-token-333"},
 		"WEB_SESSION_SECRET": {"web-session-secret-444-0123456789abcdef", "web-session-secret-444"},
+		"USERIMPORT_TOKEN":   {"uit_api-token-777-0123456789", "api-token-777"},
 		// Read by the AWS SDK, never by Load nor Print.
 		"AWS_ACCESS_KEY_ID":     {"access-key-555", "access-key-555"},
 		"AWS_SECRET_ACCESS_KEY": {"secret-key-666", "secret-key-666"},

@@ -91,6 +91,14 @@ var vars = []Var{
 	{Name: "AWS_SECRET_ACCESS_KEY", Unset: "the SDK's chain", Secret: true, Binaries: All,
 		Doc: "the secret of `AWS_ACCESS_KEY_ID`"},
 
+	// importctl's API mode (docs/cli.md#api-mode), read by importctl itself.
+	{Name: "USERIMPORT_API", Unset: "the direct mode", Binaries: Importctl,
+		Doc:   "importctl only: the producer's base URL (`https://import.example.com`); when set, `import`, `status`, `retry`, `export` and `feeds` go through the HTTP API instead of the database and the queue (as `--api URL`)",
+		value: text(func(c *Config) *string { return &c.API.URL })},
+	{Name: "USERIMPORT_TOKEN", Unset: "none (required in API mode)", Secret: true, Binaries: Importctl,
+		Doc:   "importctl only: the tenant's API token the API mode sends (as `--token`; `importctl tokens create`)",
+		value: secret(func(c *Config) *string { return &c.API.Token }, nil)},
+
 	// The result e-mails.
 	{Name: "NOTIFY_MAX_RECIPIENTS", Default: strconv.Itoa(mail.DefaultMaxRecipients), Binaries: All,
 		Doc:   "addresses one import or feed may notify; each gets a message of its own (a tenant may also restrict the domains: `importctl tenants set --notify-domains`)",
