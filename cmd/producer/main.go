@@ -108,7 +108,8 @@ Examples:
 			UploadsInFlight:       cfg.Producer.UploadsInFlight,
 			TenantUploadsInFlight: cfg.Producer.TenantUploadsInFlight,
 			WebSessionSecret:      cfg.Producer.WebSessionSecret,
-			NotifyMax:             cfg.NotifyMaxRecipients}),
+			NotifyMax:             cfg.NotifyMaxRecipients,
+			Tracer:                svc.Tracer()}),
 		// No ReadTimeout or WriteTimeout: an upload of 512 MiB, and its
 		// answer after it, or the download of a large error report may
 		// rightly take longer than any fixed bound. The handler puts each

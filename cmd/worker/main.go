@@ -81,13 +81,13 @@ Examples:
 	}
 	defer svc.Close()
 	log, redis := svc.Log, svc.Redis
-	sender, err := mail.NewSender(cfg.Worker.Mail)
+	sender, err := mail.NewSender(cfg.Worker.Mail, mail.WithTracing(svc.Tracer()))
 	if err != nil {
 		return err
 	}
 	deps := worker.Deps{Store: svc.Store, Files: svc.Files, Queue: svc.Queue, Mail: sender, Log: log,
 		ChunkSize: cfg.Worker.ChunkSize, Namespace: cfg.Namespace, Metrics: metrics.NewImporter(svc.Metrics),
-		NotifyMax: cfg.NotifyMaxRecipients}
+		NotifyMax: cfg.NotifyMaxRecipients, Tracer: svc.Tracer()}
 	if cfg.Worker.TenantChunkLimit > 0 {
 		rdb, ok := redis.MakeRedisClient().(goredis.UniversalClient)
 		if !ok {
