@@ -73,7 +73,7 @@ Examples:
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
+	defer svc.Close(ctx)
 	log, store, redis, queue := svc.Log, svc.Store, svc.Redis, svc.Queue
 	// Every producer runs the feeds' scheduler: a run starts once however
 	// many of them fire it.

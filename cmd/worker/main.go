@@ -79,7 +79,7 @@ Examples:
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
+	defer svc.Close(ctx)
 	log, redis := svc.Log, svc.Redis
 	sender, err := mail.NewSender(cfg.Worker.Mail, mail.WithTracing(svc.Tracer()))
 	if err != nil {

@@ -42,7 +42,7 @@ func Start(ctx context.Context, cfg config.Config, logs io.Writer) (s *Service, 
 	s = &Service{Config: cfg}
 	defer func() {
 		if err != nil {
-			s.Close()
+			s.Close(ctx)
 		}
 	}()
 	if s.Log, err = cfg.Logger(logs); err != nil {
@@ -83,8 +83,8 @@ func (s *Service) Ready() []health.Check {
 func (s *Service) Tracer() trace.TracerProvider { return s.Tracing.TracerProvider() }
 
 // Close closes what Start opened, exports the spans not yet sent (for at
-// most five seconds) and flushes the log.
-func (s *Service) Close() {
+// most five seconds, even when ctx is done) and flushes the log.
+func (s *Service) Close(ctx context.Context) {
 	if s.Queue != nil {
 		_ = s.Queue.Close()
 	}
@@ -92,7 +92,7 @@ func (s *Service) Close() {
 		s.Store.Close()
 	}
 	if s.Tracing != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if err := s.Tracing.Shutdown(ctx); err != nil && s.Log != nil {
 			s.Log.Warn("traces not exported", zap.Error(err))
 		}

@@ -1,7 +1,6 @@
 package task_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -41,7 +40,7 @@ func TestTraceCarried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := trace.SpanContextFromContext(p.Trace.Context(context.Background()))
+	got := trace.SpanContextFromContext(p.Trace.Context(t.Context()))
 	if !got.IsRemote() || got.TraceID() != span.SpanContext().TraceID() || got.SpanID() != span.SpanContext().SpanID() {
 		t.Errorf("carried span context %+v, want the enqueuer's %+v", got, span.SpanContext())
 	}
