@@ -146,7 +146,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	limitBody(w, r, h.bodyTimeout, h.minRate)
-	if h.tracer != nil {
+	if h.tracer != nil && traced(r.URL.Path) {
 		h.serveTraced(w, r)
 		return
 	}

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"net/http"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -29,6 +30,16 @@ func (h *Handler) serveTraced(w http.ResponseWriter, r *http.Request) {
 	if sw.status >= http.StatusInternalServerError {
 		span.SetStatus(codes.Error, http.StatusText(sw.status))
 	}
+}
+
+// traced says whether requests to path are traced: not the probes, the
+// scrapes and the dashboard's polling, which would bury the imports' traces.
+func traced(path string) bool {
+	switch {
+	case path == "/healthz", path == "/readyz", path == "/metrics", strings.HasPrefix(path, "/monitoring/"):
+		return false
+	}
+	return true
 }
 
 // statusWriter remembers the status written; Unwrap keeps

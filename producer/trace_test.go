@@ -61,6 +61,14 @@ func TestUploadIsTraced(t *testing.T) {
 		t.Errorf("server span %q in trace %s under %s; want POST /v1/imports in %s under %s",
 			server.Name(), server.SpanContext().TraceID(), server.Parent().SpanID(), traceID, callerSpan)
 	}
+	// The probes make no trace.
+	before := len(rec.Ended())
+	if code, _ := stacktest.Do(t, "GET", srv.URL+"/healthz", "", "", nil); code != http.StatusOK {
+		t.Fatalf("healthz: %d", code)
+	}
+	if after := len(rec.Ended()); after != before {
+		t.Errorf("/healthz made %d spans, want none", after-before)
+	}
 	if len(q.tasks) != 1 {
 		t.Fatalf("%d tasks queued, want the plan", len(q.tasks))
 	}
