@@ -203,6 +203,10 @@ var vars = []Var{
 		Doc: "the sampler's argument (the ratio); read by the SDK itself"},
 }
 
+// Library says that a library reads the variable itself (the AWS SDK, the
+// OpenTelemetry SDK): Load and Print never look at it.
+func (v Var) Library() bool { return v.parse == nil }
+
 // Vars returns the table, in its order.
 func Vars() []Var { return append([]Var(nil), vars...) }
 
