@@ -120,7 +120,7 @@ Examples:
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("producer listening", zap.String("addr", cfg.Producer.Addr))
+	log.Info("producer listening", zap.String("addr", cfg.Producer.Addr), zap.Bool("tracing", cfg.Tracing.On()))
 	select {
 	case err := <-errc:
 		return fmt.Errorf("listen on %s: %w", cfg.Producer.Addr, err)

@@ -125,7 +125,7 @@ Examples:
 	})
 	handlers := worker.NewHandlers(deps)
 	mux := handlers.ServeMux()
-	log.Info("worker starting", zap.Int("concurrency", cfg.Worker.Concurrency), zap.String("bucket", cfg.S3.Bucket))
+	log.Info("worker starting", zap.Int("concurrency", cfg.Worker.Concurrency), zap.String("bucket", cfg.S3.Bucket), zap.Bool("tracing", cfg.Tracing.On()))
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
