@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/config"
@@ -91,6 +92,9 @@ type Deps struct {
 	// NotifyMax is how many addresses an import or a feed may notify
 	// (NOTIFY_MAX_RECIPIENTS); 0: mail.DefaultMaxRecipients.
 	NotifyMax int
+	// Tracer makes a span of every request, under the caller's traceparent;
+	// an import the request starts continues its trace. nil: tracing off.
+	Tracer trace.TracerProvider
 }
 
 // API serves the HTTP API, version 1.
@@ -103,7 +107,7 @@ type API struct {
 
 // intake starts the imports the API, the S3 events and the web pages accept.
 func (a *API) intake() *intake.Intake {
-	return &intake.Intake{Store: a.d.Store, Queue: a.d.Queue, Namespace: a.d.Namespace, NotifyMax: a.d.NotifyMax}
+	return &intake.Intake{Store: a.d.Store, Queue: a.d.Queue, Namespace: a.d.Namespace, NotifyMax: a.d.NotifyMax, Tracer: a.d.Tracer}
 }
 
 // Access says who may use a route.
@@ -132,6 +136,7 @@ type Handler struct {
 	hsts        bool // PUBLIC_URL is https://
 	bodyTimeout time.Duration
 	minRate     int64
+	tracer      trace.Tracer // nil: tracing off
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -142,6 +147,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	limitBody(w, r, h.bodyTimeout, h.minRate)
+	if h.tracer != nil && traced(r.URL.Path) {
+		h.serveTraced(w, r)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -163,6 +172,9 @@ func NewHandler(d Deps) *Handler {
 	a := &API{d: d, perTok: newLimiter(d.RateLimit), failing: newLimiter(d.FailedAuthLimit),
 		uploads: &uploadSlots{total: d.UploadsInFlight, perTenant: d.TenantUploadsInFlight, tenants: map[string]int{}}}
 	h := &Handler{mux: http.NewServeMux(), hsts: strings.HasPrefix(d.PublicURL, "https://"), bodyTimeout: d.BodyTimeout, minRate: d.UploadMinRate}
+	if d.Tracer != nil {
+		h.tracer = d.Tracer.Tracer("github.com/userimport/userimport/producer")
+	}
 	h.routes = []Route{
 		{"POST /v1/imports", TenantToken, a.auth(a.createImport)},
 		{"GET /v1/imports", TenantToken, a.auth(a.listImports)},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/csvfile"
@@ -82,6 +83,11 @@ type Deps struct {
 	// Runner moves a throttled chunk from the retry set to the queue when a
 	// slot frees (an *asynq.Inspector); nil: it waits for its retry.
 	Runner TaskRunner
+	// Tracer makes a span of every task, continuing the trace its payload
+	// carries, and passes the trace on to the tasks it enqueues; nil:
+	// tracing off (no middleware). The store, files and mailer trace their
+	// own calls when built with it (postgres.WithTracing, …).
+	Tracer trace.TracerProvider
 }
 
 // TaskRunner runs a waiting task now (an *asynq.Inspector).
@@ -97,7 +103,7 @@ type Handlers struct{ d Deps }
 
 // intake starts imports (a feed run's) and puts lost plan tasks back.
 func (h *Handlers) intake() *intake.Intake {
-	return &intake.Intake{Store: h.d.Store, Queue: h.d.Queue, Namespace: h.d.Namespace, NotifyMax: h.d.NotifyMax}
+	return &intake.Intake{Store: h.d.Store, Queue: h.d.Queue, Namespace: h.d.Namespace, NotifyMax: h.d.NotifyMax, Tracer: h.d.Tracer}
 }
 
 // NewServeMux returns the asynq ServeMux with the import handlers.
@@ -108,6 +114,9 @@ func NewServeMux(d Deps) *asynq.ServeMux {
 // ServeMux returns an asynq ServeMux with the handlers.
 func (h *Handlers) ServeMux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
+	if h.d.Tracer != nil {
+		mux.Use(h.traceTask)
+	}
 	mux.HandleFunc(task.TypeImportPlan, h.recordFailure(h.Plan))
 	mux.HandleFunc(task.TypeImportChunk, h.limitTenant(h.timeChunk(h.recordFailure(h.Chunk))))
 	mux.HandleFunc(task.TypeImportFinalize, h.recordFailure(h.Finalize))
@@ -175,12 +184,14 @@ func (h *Handlers) enqueueChunks(ctx context.Context, tenant string, id int64) (
 		return 0, err
 	}
 	enqueued := 0
+	tc := task.TraceOf(ctx) // the chunks continue the plan's trace
 	for _, c := range chunks {
 		if c.Done {
 			continue
 		}
 		t, err := task.NewImportChunk(task.ImportChunkPayload{
 			Tenant: tenant, ImportID: id, Seq: c.Seq, Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine,
+			Trace: tc,
 		}, h.d.Namespace.Queue(task.QueueDefault))
 		if err != nil {
 			return enqueued, err
@@ -420,7 +431,7 @@ func (h *Handlers) job(ctx context.Context, tenant string, id int64) (postgres.J
 }
 
 func (h *Handlers) enqueueFinalize(ctx context.Context, tenant string, id int64) error {
-	t, err := task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: id}, h.d.Namespace.Queue(task.QueueCritical))
+	t, err := task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: id, Trace: task.TraceOf(ctx)}, h.d.Namespace.Queue(task.QueueCritical))
 	if err != nil {
 		return err
 	}

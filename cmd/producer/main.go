@@ -73,7 +73,7 @@ Examples:
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
+	defer svc.Close(ctx)
 	log, store, redis, queue := svc.Log, svc.Store, svc.Redis, svc.Queue
 	// Every producer runs the feeds' scheduler: a run starts once however
 	// many of them fire it.
@@ -108,7 +108,8 @@ Examples:
 			UploadsInFlight:       cfg.Producer.UploadsInFlight,
 			TenantUploadsInFlight: cfg.Producer.TenantUploadsInFlight,
 			WebSessionSecret:      cfg.Producer.WebSessionSecret,
-			NotifyMax:             cfg.NotifyMaxRecipients}),
+			NotifyMax:             cfg.NotifyMaxRecipients,
+			Tracer:                svc.Tracer()}),
 		// No ReadTimeout or WriteTimeout: an upload of 512 MiB, and its
 		// answer after it, or the download of a large error report may
 		// rightly take longer than any fixed bound. The handler puts each
@@ -119,7 +120,7 @@ Examples:
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("producer listening", zap.String("addr", cfg.Producer.Addr))
+	log.Info("producer listening", zap.String("addr", cfg.Producer.Addr), zap.Bool("tracing", cfg.Tracing.On()))
 	select {
 	case err := <-errc:
 		return fmt.Errorf("listen on %s: %w", cfg.Producer.Addr, err)

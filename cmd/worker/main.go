@@ -79,15 +79,15 @@ Examples:
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
+	defer svc.Close(ctx)
 	log, redis := svc.Log, svc.Redis
-	sender, err := mail.NewSender(cfg.Worker.Mail)
+	sender, err := mail.NewSender(cfg.Worker.Mail, mail.WithTracing(svc.Tracer()))
 	if err != nil {
 		return err
 	}
 	deps := worker.Deps{Store: svc.Store, Files: svc.Files, Queue: svc.Queue, Mail: sender, Log: log,
 		ChunkSize: cfg.Worker.ChunkSize, Namespace: cfg.Namespace, Metrics: metrics.NewImporter(svc.Metrics),
-		NotifyMax: cfg.NotifyMaxRecipients, PublicURL: cfg.PublicURL}
+		NotifyMax: cfg.NotifyMaxRecipients, PublicURL: cfg.PublicURL, Tracer: svc.Tracer()}
 	if cfg.Worker.TenantChunkLimit > 0 {
 		rdb, ok := redis.MakeRedisClient().(goredis.UniversalClient)
 		if !ok {
@@ -125,7 +125,7 @@ Examples:
 	})
 	handlers := worker.NewHandlers(deps)
 	mux := handlers.ServeMux()
-	log.Info("worker starting", zap.Int("concurrency", cfg.Worker.Concurrency), zap.String("bucket", cfg.S3.Bucket))
+	log.Info("worker starting", zap.Int("concurrency", cfg.Worker.Concurrency), zap.String("bucket", cfg.S3.Bucket), zap.Bool("tracing", cfg.Tracing.On()))
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}

@@ -83,7 +83,21 @@ type Common struct {
 	// the producer's cookies are Secure and it sends HSTS with https://, and
 	// the worker's e-mail links the import's page under it. Empty: unknown.
 	PublicURL string
+	Tracing   Tracing // producer and worker
 }
+
+// Tracing is where traces are exported to; both empty: tracing off. The
+// SDK reads the variables again itself, with the other OTEL_* ones.
+type Tracing struct {
+	Endpoint       string // OTEL_EXPORTER_OTLP_ENDPOINT
+	TracesEndpoint string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+}
+
+// Binary is the binary the configuration was loaded for.
+func (c Config) Binary() Binary { return c.loaded }
+
+// On says whether traces are exported.
+func (t Tracing) On() bool { return t.Endpoint != "" || t.TracesEndpoint != "" }
 
 // ProducerSettings are the producer's own settings.
 type ProducerSettings struct {

@@ -189,7 +189,31 @@ var vars = []Var{
 	{Name: "LOG_LEVEL", Default: DefaultLogLevel, Binaries: Producer | Worker,
 		Doc:   "`debug`, `info`, `warn` or `error`",
 		value: oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
+
+	// Tracing (docs/operations.md#tracing): off unless an endpoint is set.
+	// The OpenTelemetry SDK reads every OTEL_* variable itself; the table
+	// lists those an operator is likely to set.
+	{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Unset: "tracing off", Binaries: Producer | Worker,
+		Doc:   "OTLP/HTTP collector to export traces to (`http://collector:4318`; `/v1/traces` is appended); set, the producer and the workers trace every import, from the request to the e-mail, as one trace",
+		value: text(func(c *Config) *string { return &c.Tracing.Endpoint })},
+	{Name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", Unset: "`OTEL_EXPORTER_OTLP_ENDPOINT`", Binaries: Producer | Worker,
+		Doc:   "the full URL traces go to (`http://collector:4318/v1/traces`), instead of `OTEL_EXPORTER_OTLP_ENDPOINT`; either one turns tracing on",
+		value: text(func(c *Config) *string { return &c.Tracing.TracesEndpoint })},
+	{Name: "OTEL_EXPORTER_OTLP_HEADERS", Unset: "none", Secret: true, Binaries: Producer | Worker,
+		Doc: "headers sent with every export, `key=value,key=value` (a collector's API key); read by the SDK itself"},
+	{Name: "OTEL_SERVICE_NAME", Unset: "`userimport-producer`, `userimport-worker`", Binaries: Producer | Worker,
+		Doc: "the traces' `service.name`; read by the SDK itself"},
+	{Name: "OTEL_RESOURCE_ATTRIBUTES", Unset: "none", Binaries: Producer | Worker,
+		Doc: "more resource attributes, `key=value,...` (`deployment.environment.name=prod`); read by the SDK itself"},
+	{Name: "OTEL_TRACES_SAMPLER", Unset: "`parentbased_always_on`", Binaries: Producer | Worker,
+		Doc: "the sampler (`parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG=0.1` keeps a tenth of the imports); read by the SDK itself"},
+	{Name: "OTEL_TRACES_SAMPLER_ARG", Unset: "none", Binaries: Producer | Worker,
+		Doc: "the sampler's argument (the ratio); read by the SDK itself"},
 }
+
+// Library says that a library reads the variable itself (the AWS SDK, the
+// OpenTelemetry SDK): Load and Print never look at it.
+func (v Var) Library() bool { return v.parse == nil }
 
 // Vars returns the table, in its order.
 func Vars() []Var { return append([]Var(nil), vars...) }

@@ -13,11 +13,14 @@ import (
 	"slices"
 
 	"github.com/hibiken/asynq"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/task"
+	"github.com/userimport/userimport/internal/tracing"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
 )
@@ -35,6 +38,13 @@ type Intake struct {
 	Queue     Queue // nil only for local imports, which run in the caller's process
 	Namespace task.Namespace
 	NotifyMax int // addresses an import may notify (NOTIFY_MAX_RECIPIENTS); 0: mail.DefaultMaxRecipients
+	// Tracer traces the start and the enqueue; the plan task carries the
+	// trace on (task.Trace). nil: tracing off.
+	Tracer trace.TracerProvider
+}
+
+func (in *Intake) tracer() trace.Tracer {
+	return tracing.Tracer(in.Tracer, "github.com/userimport/userimport/internal/intake")
 }
 
 // ErrNothingToRetry says an import has no rejected record to retry.
@@ -88,10 +98,13 @@ func (in *Intake) Recipients(ctx context.Context, tenant string, addrs []string)
 // event's object version announced before it returns the existing import
 // and false, and enqueues nothing. A local import is only recorded: its
 // caller applies it.
-func (in *Intake) Start(ctx context.Context, n postgres.NewImport) (postgres.Import, bool, error) {
+func (in *Intake) Start(ctx context.Context, n postgres.NewImport) (_ postgres.Import, _ bool, err error) {
 	if n.Kind == "" {
 		n.Kind = lifecycle.KindUpload
 	}
+	ctx, span := in.tracer().Start(ctx, "import start", trace.WithAttributes(
+		tracing.KeyTenant.String(n.Tenant), attribute.String("userimport.kind", string(n.Kind))))
+	defer func() { tracing.End(span, err) }()
 	if err := Check(n); err != nil {
 		return postgres.Import{}, false, err
 	}
@@ -113,6 +126,7 @@ func (in *Intake) Start(ctx context.Context, n postgres.NewImport) (postgres.Imp
 	if err != nil {
 		return postgres.Import{}, false, err
 	}
+	span.SetAttributes(tracing.KeyImportID.Int64(id), attribute.Bool("userimport.created", created))
 	if created && n.Kind != lifecycle.KindLocal {
 		if err := in.Enqueue(ctx, n.Tenant, id, n.Kind); err != nil {
 			return postgres.Import{}, false, err
@@ -200,12 +214,16 @@ func (in *Intake) CheckSettings(ctx context.Context, tenant string, c postgres.T
 
 // Enqueue puts the plan task of an import on its kind's queue. The task ID
 // is the import's, so a plan already queued or kept is not queued twice.
-func (in *Intake) Enqueue(ctx context.Context, tenant string, id int64, kind lifecycle.Kind) error {
-	queue := task.QueueDefault
+func (in *Intake) Enqueue(ctx context.Context, tenant string, id int64, kind lifecycle.Kind) (err error) {
+	queue := in.Namespace.Queue(task.QueueDefault)
 	if kind.Bulk() {
-		queue = task.QueueBulk
+		queue = in.Namespace.Queue(task.QueueBulk)
 	}
-	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, in.Namespace.Queue(queue))
+	ctx, span := in.tracer().Start(ctx, "enqueue "+task.TypeImportPlan, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(tracing.Import(tenant, id)...),
+		trace.WithAttributes(attribute.String("messaging.system", "asynq"), attribute.String("messaging.destination.name", queue)))
+	defer func() { tracing.End(span, err) }()
+	t, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id, Trace: task.TraceOf(ctx)}, queue)
 	if err != nil {
 		return err
 	}

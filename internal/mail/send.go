@@ -13,6 +13,9 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/userimport/userimport/internal/tracing"
 )
 
 // commandTimeout bounds the connection and every SMTP command when ctx has
@@ -22,13 +25,14 @@ const commandTimeout = 30 * time.Second
 // Sender sends result e-mails through one SMTP server. It is safe for
 // concurrent use: every Send opens its own connection.
 type Sender struct {
-	srv  server
-	from string
-	tls  *tls.Config // for implicit TLS and STARTTLS; tests swap its roots
+	srv    server
+	from   string
+	tls    *tls.Config // for implicit TLS and STARTTLS; tests swap its roots
+	tracer trace.Tracer
 }
 
 // NewSender checks c and returns a Sender. It does not connect.
-func NewSender(c Config) (*Sender, error) {
+func NewSender(c Config, opts ...Option) (*Sender, error) {
 	srv, err := parseURL(c.URL)
 	if err != nil {
 		return nil, fmt.Errorf("mail: URL: %w", err)
@@ -36,11 +40,16 @@ func NewSender(c Config) (*Sender, error) {
 	if _, err := netmail.ParseAddress(c.From); err != nil {
 		return nil, fmt.Errorf("mail: From: %w", err)
 	}
-	return &Sender{
-		srv:  srv,
-		from: c.From,
-		tls:  &tls.Config{ServerName: srv.host, MinVersion: tls.VersionTLS12},
-	}, nil
+	s := &Sender{
+		srv:    srv,
+		from:   c.From,
+		tls:    &tls.Config{ServerName: srv.host, MinVersion: tls.VersionTLS12},
+		tracer: tracing.Tracer(nil, ""),
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s, nil
 }
 
 // Send e-mails r (see Compose) to the recipients, with the error report
@@ -103,7 +112,7 @@ func (s *Sender) sendEach(ctx context.Context, to []string, fill func(*gomail.Ms
 		fill(m)
 		msgs[i] = m
 	}
-	return s.deliver(ctx, addrs, msgs)
+	return s.deliverTraced(ctx, addrs, msgs)
 }
 
 // deliver connects, sends the messages and says goodbye.

@@ -39,7 +39,11 @@ type Store struct {
 
 // Open connects to the database at url (DefaultURL when empty). It does not
 // migrate: call Migrate.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if url == "" {
 		url = DefaultURL
 	}
@@ -50,6 +54,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	// The importer's statements are short and many: LLVM compilation costs
 	// more than it ever saves them (70 ms a statement measured).
 	cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	if o.tp != nil {
+		cfg.ConnConfig.Tracer = newQueryTracer(o.tp, cfg.ConnConfig)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)

@@ -85,7 +85,11 @@ type Store struct {
 // New makes a Store for c. It loads the SDK's default configuration
 // (credentials, and the region unless c.Region is set; us-east-1 when none is
 // found) but makes no network call: use Ping to check that the bucket answers.
-func New(ctx context.Context, c Config) (*Store, error) {
+func New(ctx context.Context, c Config, with ...Option) (*Store, error) {
+	var set options
+	for _, opt := range with {
+		opt(&set)
+	}
 	if c.Bucket == "" {
 		return nil, errors.New("s3store: no bucket configured")
 	}
@@ -123,6 +127,10 @@ func New(ctx context.Context, c Config) (*Store, error) {
 		// GETs and multipart objects have none to check. Without this it says so
 		// on stderr for each such GET, past the service's logger.
 		o.DisableLogOutputChecksumValidationSkipped = true
+	}, func(so *s3.Options) {
+		if set.tp != nil {
+			so.APIOptions = append(so.APIOptions, traceMiddleware(set.tp, c.Bucket))
+		}
 	})
 	return &Store{
 		bucket:  c.Bucket,

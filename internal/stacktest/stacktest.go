@@ -49,14 +49,14 @@ func Getenv(k string) string {
 	return Local[k]
 }
 
-// S3 returns a store on the configured bucket.
-func S3(t *testing.T) *s3store.Store {
+// S3 returns a store on the configured bucket, made with opts.
+func S3(t *testing.T, opts ...s3store.Option) *s3store.Store {
 	t.Helper()
 	cfg, err := config.Load(config.Importctl, Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := s3store.New(t.Context(), cfg.S3)
+	s, err := s3store.New(t.Context(), cfg.S3, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ func (n Namespace) Queues() map[string]int {
 type ImportPlanPayload struct {
 	Tenant   string `json:"tenant"`
 	ImportID int64  `json:"import_id"`
+	Trace    Trace  `json:"trace,omitempty"`
 }
 
 // ImportChunkPayload asks a worker to apply one chunk: a byte range of the
@@ -64,6 +65,7 @@ type ImportChunkPayload struct {
 	Offset    int64  `json:"offset"`
 	Length    int64  `json:"length"`
 	FirstLine int    `json:"first_line"`
+	Trace     Trace  `json:"trace,omitempty"`
 }
 
 // ImportFinalizePayload asks a worker to finish an import whose chunks are all
@@ -71,6 +73,7 @@ type ImportChunkPayload struct {
 type ImportFinalizePayload struct {
 	Tenant   string `json:"tenant"`
 	ImportID int64  `json:"import_id"`
+	Trace    Trace  `json:"trace,omitempty"`
 }
 
 // How long a task may run before asynq considers it lost, and how often it is
