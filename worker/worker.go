@@ -69,6 +69,9 @@ type Deps struct {
 	// NotifyMax is how many addresses an import's e-mail goes to
 	// (NOTIFY_MAX_RECIPIENTS); 0: mail.DefaultMaxRecipients.
 	NotifyMax int
+	// JournalRetention is how long the change journal keeps an import's
+	// changes (JOURNAL_RETENTION); the sweep drops older ones. 0: never.
+	JournalRetention time.Duration
 	// Namespace prefixes the queue names (QUEUE_NAMESPACE).
 	Namespace task.Namespace
 	// Metrics counts what the handlers do; nil counts nothing.
