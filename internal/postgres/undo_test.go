@@ -242,6 +242,25 @@ func TestUndoOfARetry(t *testing.T) {
 	if diff := cmp.Diff(afterA, snapshot(t, s, tenant)); diff != "" {
 		t.Errorf("after undo of the retry (-want +got):\n%s", diff)
 	}
+	h, err := s.History(t.Context(), tenant, "BOB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([][]string, len(h))
+	for i, e := range h {
+		got[i] = []string{fmt.Sprint(e.ImportID, " ", e.Kind, " ", e.Created)}
+		for _, c := range e.Changes {
+			got[i] = append(got[i], c.Column+": "+c.Old+" → "+c.New)
+		}
+	}
+	wantLines := [][]string{
+		{fmt.Sprint(u.ImportID, " undo false"), "name: Bob Retried → Bob", "roles: supervisor → "},
+		{fmt.Sprint(r, " retry false"), "name: Bob → Bob Retried", "roles:  → supervisor"},
+		{fmt.Sprint(a, " upload true")},
+	}
+	if diff := cmp.Diff(wantLines, got); diff != "" {
+		t.Errorf("bob's history, newest first (-want +got):\n%s", diff)
+	}
 }
 
 func TestUndoRefusals(t *testing.T) {
@@ -286,7 +305,7 @@ func TestUndoRefusals(t *testing.T) {
 }
 
 // Not parallel: pruning is over all tenants, so the parallel tests wait.
-func TestUndoAfterPruning(t *testing.T) { //nolint:paralleltest // PruneJournal is over every tenant
+func TestUndoAfterPruning(t *testing.T) {
 	s := pgtest.Store(t)
 	tenant := pgtest.Tenant(t)
 	ctx := t.Context()
