@@ -621,16 +621,13 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 // see extColumns) gets the defaults and no setter, so that any record that
 // sets them wins over it, whichever is applied first.
 const insertExtensions = `INSERT INTO extensions (tenant_id, number, recording_mode, voice, instant_messaging,
-		video, desktop_screen, set_by_import, set_by_line)
-	SELECT $1, n, m, v, im, vi, ds, CASE WHEN l > 0 THEN $2::bigint END, NULLIF(l, 0)
+		video, desktop_screen, set_by_import, set_by_line, created_by_import)
+	SELECT $1, n, m, v, im, vi, ds, CASE WHEN l > 0 THEN $2::bigint END, NULLIF(l, 0), $2::bigint
 	FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l)
 	ORDER BY n`
 
 func (a *applier) insertExtensions(ctx context.Context, tx pgx.Tx, query string, exts map[string]extWrite, numbers []string, ids map[string]int64) error {
-	rows, err := tx.Query(ctx, `WITH ins AS (`+query+` RETURNING id, number),
-		j AS (INSERT INTO journal_objects (tenant_id, import_id, kind, object_id, action)
-			SELECT $1, $2, 'extension', id, 'created' FROM ins)
-		SELECT id, number FROM ins`, append([]any{a.chunk.Tenant, a.chunk.ImportID}, extColumns(exts, numbers)...)...)
+	rows, err := tx.Query(ctx, query+` RETURNING id, number`, append([]any{a.chunk.Tenant, a.chunk.ImportID}, extColumns(exts, numbers)...)...)
 	if err != nil {
 		return err
 	}
@@ -756,19 +753,12 @@ func (a *applier) createUsers(ctx context.Context, tx pgx.Tx, work []*pending) e
 		for _, c := range userColumns {
 			row = append(row, c.value(&p.user))
 		}
-		return append(row, encodeHashes(p.hashes), a.chunk.ImportID), nil
+		return append(row, encodeHashes(p.hashes), a.chunk.ImportID, a.chunk.ImportID), nil
 	}))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "users_tenant_id_login_key_key" {
 		return errRaced
 	}
-	if err != nil {
-		return err
-	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"journal_users"}, []string{"tenant_id", "import_id", "user_id", "created"},
-		pgx.CopyFromSlice(len(creates), func(i int) ([]any, error) {
-			return []any{a.chunk.Tenant, a.chunk.ImportID, creates[i].id, true}, nil
-		}))
 	return err
 }
 

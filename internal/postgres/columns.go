@@ -59,7 +59,7 @@ var (
 		for _, c := range userColumns {
 			cols = append(cols, c.name)
 		}
-		return append(cols, "column_hashes", "last_import_id")
+		return append(cols, "column_hashes", "last_import_id", "created_by_import")
 	}()
 
 	// stageColumns are those of the staging table for updates: the user's id,

@@ -102,10 +102,19 @@ func (s *Store) History(ctx context.Context, tenant, loginID string) ([]HistoryE
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT j.import_id, coalesce(i.kind, ''), j.at, j.created, coalesce(j.old, '{}'),
+	// A created user is in its row (created_by_import), and in the journal
+	// only when that import's feed step or an undo's undo wrote it too.
+	rows, err := s.pool.Query(ctx, `WITH u AS (SELECT created_by_import, created_at FROM users WHERE tenant_id = $1 AND id = $2),
+		j AS (SELECT import_id, at, created, old, old_groups, old_roles, old_exts, old_active
+				FROM journal_users WHERE tenant_id = $1 AND user_id = $2
+			UNION ALL
+			SELECT created_by_import, created_at, true, NULL, NULL, NULL, NULL, NULL FROM u
+			WHERE created_by_import IS NOT NULL AND NOT EXISTS (SELECT 1 FROM journal_users
+				WHERE tenant_id = $1 AND user_id = $2 AND import_id = u.created_by_import))
+		SELECT j.import_id, coalesce(i.kind, ''), j.at, j.created OR j.import_id = (SELECT created_by_import FROM u), coalesce(j.old, '{}'),
 			jsonb_strip_nulls(jsonb_build_object('groups', j.old_groups, 'roles', j.old_roles, 'extensions', j.old_exts, 'active', j.old_active))
-		FROM journal_users j LEFT JOIN imports i ON i.id = j.import_id AND i.tenant_id = j.tenant_id
-		WHERE j.tenant_id = $1 AND j.user_id = $2 ORDER BY j.import_id DESC`, tenant, userID)
+		FROM j LEFT JOIN imports i ON i.id = j.import_id AND i.tenant_id = $1
+		ORDER BY j.import_id DESC`, tenant, userID)
 	if err != nil {
 		return nil, err
 	}

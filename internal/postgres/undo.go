@@ -160,6 +160,11 @@ func (u *undoer) run(ctx context.Context) error {
 		FROM journal_users WHERE tenant_id = $1 AND import_id = $2`, u.tenant, u.undone); err != nil {
 		return err
 	}
+	if _, err := u.tx.Exec(ctx, `INSERT INTO undo_users (user_id, created) SELECT id, true FROM users
+		WHERE tenant_id = $1 AND created_by_import = $2
+		ON CONFLICT (user_id) DO UPDATE SET created = true`, u.tenant, u.undone); err != nil {
+		return err
+	}
 	// Lock the users, so that the conflicts read next are final.
 	if _, err := u.tx.Exec(ctx, `SELECT 1 FROM users us, undo_users t WHERE us.id = t.user_id AND us.tenant_id = $1
 		ORDER BY us.id FOR UPDATE OF us`, u.tenant); err != nil {
@@ -280,7 +285,7 @@ func (u *undoer) restoreUsers(ctx context.Context) error {
 
 const (
 	groupCols = `id, tenant_id, name, created_at`
-	extCols   = `id, tenant_id, number, recording_mode, voice, instant_messaging, video, desktop_screen, set_by_import, set_by_line, created_at, updated_at`
+	extCols   = `id, tenant_id, number, recording_mode, voice, instant_messaging, video, desktop_screen, set_by_import, set_by_line, created_at, updated_at, created_by_import`
 )
 
 // restoreObjects puts back the groups and extensions an undone undo removed,
@@ -323,15 +328,15 @@ func (u *undoer) restoreObjects(ctx context.Context) error {
 // puts it back.
 func (u *undoer) removeObjects(ctx context.Context) error {
 	for _, o := range []struct {
-		kind, table, members, ref string
-		n                         *int
+		kind, table, members, ref, or string
+		n                             *int
 	}{
-		{"group", "groups", "user_groups", "group_id", &u.res.GroupsRemoved},
-		{"extension", "extensions", "user_extensions", "extension_id", &u.res.ExtensionsRemoved},
+		{"group", "groups", "user_groups", "group_id", "", &u.res.GroupsRemoved},
+		{"extension", "extensions", "user_extensions", "extension_id", "x.created_by_import = $2 OR ", &u.res.ExtensionsRemoved},
 	} {
-		n, err := u.exec(ctx, `WITH gone AS (DELETE FROM `+o.table+` x USING journal_objects j
-				WHERE j.tenant_id = $1 AND j.import_id = $2 AND j.kind = $4 AND j.action = 'created'
-					AND x.tenant_id = $1 AND x.id = j.object_id
+		n, err := u.exec(ctx, `WITH gone AS (DELETE FROM `+o.table+` x
+				WHERE x.tenant_id = $1 AND (`+o.or+`x.id IN (SELECT object_id FROM journal_objects
+						WHERE tenant_id = $1 AND import_id = $2 AND kind = $4 AND action = 'created'))
 					AND NOT EXISTS (SELECT 1 FROM `+o.members+` m WHERE m.tenant_id = $1 AND m.`+o.ref+` = x.id)
 				RETURNING x.*)
 			INSERT INTO journal_objects (tenant_id, import_id, kind, object_id, action, data)

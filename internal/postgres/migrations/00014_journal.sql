@@ -1,7 +1,8 @@
 -- +goose Up
 -- The change journal: what each import changed, written by the transaction
 -- that changes it, so that an import can be undone and a user's history told.
--- Only what changed is kept: a created user is one flag; an updated user the
+-- Only what changed is kept: a created user is its created_by_import (below),
+-- or the flag created when an undo's undo brings it back; an updated user the
 -- previous values of the columns that changed (old, by column name) and its
 -- previous column hashes; a list that changed its previous members (NULL: the
 -- list did not change); a feed's (de)activation the previous active flag.
@@ -22,7 +23,13 @@ CREATE TABLE journal_users (
     PRIMARY KEY (tenant_id, import_id, user_id)
 );
 
--- The groups and extensions an import created, updated (an extension's
+-- The users and extensions an import creates name it in their own row,
+-- written by the statement that inserts them: a journal row each would cost
+-- the fresh import a second insert per user and per extension.
+ALTER TABLE users ADD COLUMN created_by_import bigint;
+ALTER TABLE extensions ADD COLUMN created_by_import bigint;
+
+-- The groups an import created (extensions: see created_by_import), updated (an extension's
 -- settings, data: the previous row) or removed (an undo; data: the row, so
 -- that undoing the undo puts it back with its id).
 CREATE TABLE journal_objects (
@@ -47,6 +54,8 @@ ALTER TABLE imports DROP CONSTRAINT imports_kind_check,
 -- +goose Down
 ALTER TABLE imports DROP CONSTRAINT imports_kind_check,
     ADD CONSTRAINT imports_kind_check CHECK (kind IN ('upload', 'local', 'retry', 'feed', 'event'));
+ALTER TABLE extensions DROP COLUMN created_by_import;
+ALTER TABLE users DROP COLUMN created_by_import;
 DROP INDEX imports_journal_kept;
 ALTER TABLE imports DROP COLUMN journal_pruned;
 DROP TABLE journal_objects, journal_users;
