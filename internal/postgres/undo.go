@@ -32,24 +32,29 @@ type UndoOptions struct {
 
 // Conflict is a user the import changed that a later import changed again.
 type Conflict struct {
-	UserID    int64
-	LoginID   string
-	ChangedBy int64 // the latest import to have changed the user since
+	UserID    int64  `json:"-"`
+	LoginID   string `json:"login_id"`
+	ChangedBy int64  `json:"changed_by"` // the latest import to have changed the user since
 }
 
 // UndoResult says what an undo did (would do, for a dry run).
 type UndoResult struct {
-	ImportID int64 // the undo import; 0 for a dry run
-	Undone   int64 // the import undone
+	ImportID int64 `json:"import_id"` // the undo import; 0 for a dry run
+	Undone   int64 `json:"undone"`    // the import undone
 	// Restored: users put back to their values and memberships before the
-	// import; Deactivated: users it created, now inactive; Reactivated:
-	// users its feed step deactivated.
-	Restored, Deactivated, Reactivated int
+	// import; Deactivated: users it created (or its feed step reactivated),
+	// now inactive; Reactivated: users its feed step deactivated.
+	Restored    int `json:"restored"`
+	Deactivated int `json:"deactivated"`
+	Reactivated int `json:"reactivated"`
 	// Groups and extensions it created and nothing uses any more, removed;
 	// those an undone undo had removed, put back.
-	GroupsRemoved, ExtensionsRemoved, GroupsRestored, ExtensionsRestored int
+	GroupsRemoved      int `json:"groups_removed"`
+	ExtensionsRemoved  int `json:"extensions_removed"`
+	GroupsRestored     int `json:"groups_restored"`
+	ExtensionsRestored int `json:"extensions_restored"`
 	// Conflicts are skipped, unless Force.
-	Conflicts []Conflict
+	Conflicts []Conflict `json:"conflicts"`
 }
 
 // errUndoDryRun rolls a dry run's transaction back.
