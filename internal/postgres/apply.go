@@ -597,16 +597,17 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		// line of this import since the rows were read. (A later import
 		// cannot have: its chunks wait for this one's, see waitFor.)
 		// The journal keeps the row as it was before the import's first
-		// change to it (a later chunk's change finds it kept).
+		// change to it (a later chunk's change finds it kept), unless the
+		// import created it.
 		if _, err := tx.Exec(ctx, `WITH upd AS (UPDATE extensions e SET recording_mode = t.m, voice = t.v, instant_messaging = t.im,
 				video = t.vi, desktop_screen = t.ds, set_by_import = $2, set_by_line = t.l, updated_at = now()
 			FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l),
 				extensions o
 			WHERE e.tenant_id = $1 AND e.number = t.n AND o.id = e.id AND o.tenant_id = $1
 				AND (e.set_by_import IS NULL OR e.set_by_line IS NULL OR (e.set_by_import, e.set_by_line) < ($2, t.l))
-			RETURNING e.id, to_jsonb(o) AS data)
+			RETURNING e.id, e.created_by_import, to_jsonb(o) AS data)
 			INSERT INTO journal_objects (tenant_id, import_id, kind, object_id, action, data)
-			SELECT $1, $2, 'extension', id, 'updated', data FROM upd
+			SELECT $1, $2, 'extension', id, 'updated', data FROM upd WHERE created_by_import IS DISTINCT FROM $2
 			ON CONFLICT (tenant_id, import_id, kind, object_id) DO NOTHING`,
 			append([]any{a.chunk.Tenant, a.chunk.ImportID}, cols...)...); err != nil {
 			return nil, err

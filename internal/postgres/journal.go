@@ -14,8 +14,9 @@ import (
 	"github.com/userimport/userimport/internal/lifecycle"
 )
 
-// pruneBatch is how many imports one PruneJournal call drops the journal of.
-const pruneBatch = 50
+// pruneBatch is how many imports one PruneJournal call drops the journal of
+// (most have little: an import's journal is the users it changed).
+const pruneBatch = 500
 
 // PruneJournal drops the change journal of imports created more than
 // retention ago, over all tenants, a batch of imports per call (the sweep

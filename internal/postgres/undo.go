@@ -170,6 +170,11 @@ func (u *undoer) run(ctx context.Context) error {
 		ON CONFLICT (user_id) DO UPDATE SET created = true`, u.tenant, u.undone); err != nil {
 		return err
 	}
+	// The planner's row count for the joins that follow (a temporary table
+	// has no statistics until analyzed).
+	if _, err := u.tx.Exec(ctx, `ANALYZE undo_users`); err != nil {
+		return err
+	}
 	// Lock the users, so that the conflicts read next are final.
 	if _, err := u.tx.Exec(ctx, `SELECT 1 FROM users us, undo_users t WHERE us.id = t.user_id AND us.tenant_id = $1
 		ORDER BY us.id FOR UPDATE OF us`, u.tenant); err != nil {
