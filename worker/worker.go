@@ -73,6 +73,9 @@ type Deps struct {
 	// PublicURL is where browsers reach the producer (PUBLIC_URL): the
 	// e-mail links the import's page under it; "": no link.
 	PublicURL string
+	// JournalRetention is how long the change journal keeps an import's
+	// changes (JOURNAL_RETENTION); the sweep drops older ones. 0: never.
+	JournalRetention time.Duration
 	// Namespace prefixes the queue names (QUEUE_NAMESPACE).
 	Namespace task.Namespace
 	// Metrics counts what the handlers do; nil counts nothing.

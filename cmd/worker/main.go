@@ -87,7 +87,8 @@ Examples:
 	}
 	deps := worker.Deps{Store: svc.Store, Files: svc.Files, Queue: svc.Queue, Mail: sender, Log: log,
 		ChunkSize: cfg.Worker.ChunkSize, Namespace: cfg.Namespace, Metrics: metrics.NewImporter(svc.Metrics),
-		NotifyMax: cfg.NotifyMaxRecipients, PublicURL: cfg.PublicURL, Tracer: svc.Tracer()}
+		JournalRetention: cfg.Worker.JournalRetention,
+		NotifyMax:        cfg.NotifyMaxRecipients, PublicURL: cfg.PublicURL, Tracer: svc.Tracer()}
 	if cfg.Worker.TenantChunkLimit > 0 {
 		rdb, ok := redis.MakeRedisClient().(goredis.UniversalClient)
 		if !ok {

@@ -140,6 +140,7 @@ type WorkerSettings struct {
 	TenantChunkLimit int
 	ShutdownTimeout  time.Duration // how long a stopping worker lets its tasks finish
 	SweepInterval    time.Duration // how often a worker re-enqueues what PostgreSQL says is unfinished
+	JournalRetention time.Duration // how long the change journal keeps an import's changes
 	RetryBaseDelay   time.Duration // a failed task's first wait; doubled at each retry
 }
 

@@ -45,6 +45,8 @@ const (
 	DefaultTenantChunkLimit = 4
 	DefaultShutdownTimeout  = 25 * time.Second
 	DefaultSweepInterval    = time.Minute
+	// DefaultJournalRetention keeps what each import changed for 90 days.
+	DefaultJournalRetention = 90 * 24 * time.Hour
 	DefaultRetryBaseDelay   = 15 * time.Second
 	DefaultRateLimit        = 20
 	DefaultRateBurst        = 40
@@ -179,6 +181,9 @@ var vars = []Var{
 	{Name: "SWEEP_INTERVAL", Default: DefaultSweepInterval.String(), Binaries: Worker,
 		Doc:   "how often each worker re-enqueues what PostgreSQL says is unfinished (and older than this)",
 		value: duration(func(c *Config) *time.Duration { return &c.Worker.SweepInterval })},
+	{Name: "JOURNAL_RETENTION", Default: DefaultJournalRetention.String(), Binaries: Worker,
+		Doc:   "how long the change journal keeps what an import changed (its user history, and what an undo needs); the workers' sweep drops older entries",
+		value: duration(func(c *Config) *time.Duration { return &c.Worker.JournalRetention })},
 	{Name: "RETRY_BASE_DELAY", Default: DefaultRetryBaseDelay.String(), Binaries: Worker,
 		Doc:   "a failed task's first wait before its retry; doubled at each of the 10 retries, up to an hour, ±25 % jitter",
 		value: duration(func(c *Config) *time.Duration { return &c.Worker.RetryBaseDelay })},
