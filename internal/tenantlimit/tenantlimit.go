@@ -66,6 +66,31 @@ func (l *Limiter) Acquire(ctx context.Context, tenant, holder string) (bool, err
 	return n == 1, nil
 }
 
+// renew extends a held slot's lease, in Redis's time; a slot not held (ended,
+// or never taken) is left alone.
+var renew = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[1])
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + lease, ARGV[2]) == 1 then
+	redis.call('PEXPIRE', KEYS[1], lease)
+	return 1
+end
+return 0
+`)
+
+// Renew extends holder's slot by a lease from now, and reports false if
+// holder has no slot. A worker renews its slots as it heartbeats its chunks
+// (a lease as short as the chunk's), so that a killed worker's slots end as
+// soon as its chunks are handed on.
+func (l *Limiter) Renew(ctx context.Context, tenant, holder string) (bool, error) {
+	n, err := renew.Run(ctx, l.rdb, []string{l.prefix + tenant}, l.lease.Milliseconds(), holder).Int()
+	if err != nil {
+		return false, fmt.Errorf("tenant %s chunk slot: %w", tenant, err)
+	}
+	return n == 1, nil
+}
+
 // Release gives holder's slot back.
 func (l *Limiter) Release(ctx context.Context, tenant, holder string) error {
 	if err := l.rdb.ZRem(ctx, l.prefix+tenant, holder).Err(); err != nil {
