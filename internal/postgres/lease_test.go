@@ -22,7 +22,7 @@ func TestLeaseHandedOn(t *testing.T) {
 	if err := s.SetRoles(ctx, tenant, orderRoles); err != nil {
 		t.Fatal(err)
 	}
-	im := genImports(t, rand.New(rand.NewPCG(1, 15)), 1)[0] //nolint:gosec // reproducible test data
+	im := genImports(t, rand.New(rand.NewPCG(1, 15)), 1)[0]
 	id := planned(t, s, tenant, []orderImport{im})[0]
 	c := postgres.Chunk{Tenant: tenant, ImportID: id, Seq: 0}
 	dead := postgres.Lease{Worker: "killed", Generation: 0}
@@ -76,7 +76,7 @@ func TestLeaseReleasedKeepsGeneration(t *testing.T) {
 	s := pgtest.Store(t)
 	ctx := t.Context()
 	tenant := pgtest.Tenant(t)
-	im := genImports(t, rand.New(rand.NewPCG(2, 15)), 1)[0] //nolint:gosec // reproducible test data
+	im := genImports(t, rand.New(rand.NewPCG(2, 15)), 1)[0]
 	id := planned(t, s, tenant, []orderImport{im})[0]
 	c := postgres.Chunk{Tenant: tenant, ImportID: id, Seq: 0}
 	l := postgres.Lease{Worker: "w", Generation: 3}

@@ -4,8 +4,9 @@
 //
 // The slots of a tenant are a sorted set in Redis: members are the holders'
 // task IDs, scores the time their lease ends. A worker that dies keeps its
-// slot only until the lease ends, so the limit is soft: a chunk that runs
-// longer than the lease lets one more chunk in.
+// slot only until the lease ends. A running chunk renews its slot (Renew)
+// with its heartbeat, so the worker's lease can be as short as a chunk's
+// lease in PostgreSQL; a slot not renewed lets one more chunk in.
 //
 // Chunks turned away wait in a second sorted set, oldest first, so that a
 // worker releasing a slot can call the next one in at once (Next) instead of
