@@ -117,7 +117,7 @@ func (t *Transport) Mismatches() []string {
 var (
 	shared     *Transport
 	sharedOnce sync.Once
-	sharedErr  error
+	errShared  error
 )
 
 // Shared returns the Transport over the original http.DefaultTransport that
@@ -129,10 +129,10 @@ func Shared() *Transport {
 		if t, ok := base.(*Transport); ok {
 			base = t.base
 		}
-		shared, sharedErr = New(base)
+		shared, errShared = New(base)
 	})
-	if sharedErr != nil {
-		panic(sharedErr)
+	if errShared != nil {
+		panic(errShared)
 	}
 	return shared
 }
