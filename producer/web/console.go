@@ -149,5 +149,6 @@ func capitalise(s string) string {
 var notices = map[string]string{
 	"roles-added":    "The roles were added to the catalog. Retry an import's rejected records to import the users who name them.",
 	"role-removed":   "The role was removed from the catalog and from the users who held it.",
+	"token-revoked":  "The token was revoked: requests with it are refused from now on.",
 	"settings-saved": "The settings were saved. They apply to the imports started from now on.",
 }
