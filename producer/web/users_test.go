@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,7 +46,8 @@ func TestUsersPage(t *testing.T) {
 		}
 		var logins []string
 		for _, part := range strings.Split(page, `<a href="/ui/users/`)[1:] {
-			logins = append(logins, part[:strings.Index(part, `"`)])
+			login, _, _ := strings.Cut(part, `"`)
+			logins = append(logins, login)
 		}
 		return logins
 	}
@@ -54,7 +56,9 @@ func TestUsersPage(t *testing.T) {
 		"BERG":      "anna.berg", // substring of the name and the Login ID; not the other tenant's Berger
 		"olsen@":    "ben",       // of the e-mail
 		"acme.EXAM": "anna.berg,ben",
-		"b":         "ben", // a prefix (of ben, Ben Olsen, b.olsen@): Anna Berg's "b" is inside
+		"b":         "ben", // under three characters, the start of the Login ID
+		"an":        "anna.berg",
+		"ol":        "",
 		"c":         "cid",
 		"0%_":       "cid", // wildcards match themselves
 		"0%x":       "",
@@ -111,7 +115,7 @@ func TestUsersPaging(t *testing.T) {
 			t.Fatalf("page %d (%s): %d", pages, next, code)
 		}
 		for _, part := range strings.Split(page, `<a href="/ui/users/`)[1:] {
-			login := part[:strings.Index(part, `"`)]
+			login, _, _ := strings.Cut(part, `"`)
 			if seen[login] {
 				t.Errorf("%s on two pages", login)
 			}
@@ -125,6 +129,35 @@ func TestUsersPaging(t *testing.T) {
 	}
 	if pages != 3 || len(seen) != 120 {
 		t.Errorf("%d pages with %d users, want 3 with 120", pages, len(seen))
+	}
+	// More users than the trigram search sorts at once, 1,000 a page: the
+	// first page walks in Login ID order, the next two sort what it found.
+	big := pgtest.Tenant(t)
+	file.Reset()
+	file.WriteString("User name,Login ID,Language\n")
+	for i := range 2100 {
+		file.WriteString("Person " + itoa64(int64(i)) + ",p" + itoa64(int64(1000+i)) + ",en\n")
+	}
+	if _, err := importer.Local(t.Context(), store, strings.NewReader(file.String()), importer.Options{Tenant: big, Source: "more.csv"}); err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	after := ""
+	for range 3 {
+		users, more, err := store.SearchUsers(t.Context(), big, postgres.UserSearch{Query: "PERSON", After: after, Limit: 1000})
+		if err != nil || len(users) == 0 {
+			t.Fatalf("search after %q: %d users (%v)", after, len(users), err)
+		}
+		for _, u := range users {
+			all = append(all, u.LoginID)
+		}
+		after = users[len(users)-1].LoginID
+		if more != (len(all) < 2100) {
+			t.Errorf("after %d users, more %v", len(all), more)
+		}
+	}
+	if len(all) != 2100 || !slices.IsSorted(all) || all[0] != "p1000" || all[2099] != "p3099" {
+		t.Errorf("the whole search: %d users, sorted %v, from %s", len(all), slices.IsSorted(all), all[0])
 	}
 	users, more, err := store.SearchUsers(t.Context(), tenant, postgres.UserSearch{Query: "P10", Limit: 5})
 	if err != nil || len(users) != 5 || !more || users[0].LoginID != "p1000" {
