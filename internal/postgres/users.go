@@ -31,9 +31,9 @@ type UserSearch struct {
 const minSubstring = 3
 
 // searchWalk is how many users a substring search first walks in Login ID
-// order (an index scan, tens of milliseconds) before it asks the trigram
+// order (an index scan, some 40 ms on this machine) before it asks the trigram
 // index for the rest.
-const searchWalk = 20000
+const searchWalk = 5000
 
 // SearchUsers returns a page of the tenant's users, in Login ID order, and
 // whether more follow. A query of three characters or more is a part of the
@@ -85,38 +85,22 @@ func (s *Store) searchUsers(ctx context.Context, tenant string, q UserSearch, wa
 const matchUser = `lower(login_id || ' ' || name || ' ' || coalesce(email, '')) LIKE $4`
 
 func (s *Store) searchSubstring(ctx context.Context, tenant, after, pattern string, n, walk int) ([]UserSummary, error) {
-	rows, err := s.pool.Query(ctx, `WITH w AS MATERIALIZED (
+	// The walk stops as soon as it has a page.
+	users, err := s.userRows(ctx, `SELECT login_id, name, email, active FROM (
 			SELECT login_key, login_id, name, coalesce(email, '') AS email, active, `+matchUser+` AS matched
-			FROM users WHERE tenant_id = $1 AND login_key > $2 ORDER BY login_key LIMIT $5),
-		edge AS (SELECT max(login_key) AS last, count(*) AS walked FROM w)
-		SELECT e.last, e.walked, f.login_id, f.name, f.email, f.active FROM edge e
-		LEFT JOIN LATERAL (SELECT * FROM w WHERE matched ORDER BY login_key LIMIT $3) f ON true`,
-		tenant, after, n, pattern, walk)
+			FROM users WHERE tenant_id = $1 AND login_key > $2 ORDER BY login_key LIMIT $5) w
+		WHERE matched ORDER BY login_key LIMIT $3`, tenant, after, n, pattern, walk)
+	if err != nil || len(users) >= n {
+		return users, err
+	}
+	var last string
+	err = s.pool.QueryRow(ctx, `SELECT login_key FROM users WHERE tenant_id = $1 AND login_key > $2
+		ORDER BY login_key OFFSET $3 LIMIT 1`, tenant, after, walk-1).Scan(&last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return users, nil // every user walked
+	}
 	if err != nil {
 		return nil, err
-	}
-	var (
-		last   *string
-		walked int
-		users  []UserSummary
-	)
-	for rows.Next() {
-		var login, name, email *string
-		var active *bool
-		if err := rows.Scan(&last, &walked, &login, &name, &email, &active); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if login != nil {
-			users = append(users, UserSummary{LoginID: *login, Name: *name, Email: *email, Active: *active})
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(users) >= n || walked < walk || last == nil {
-		return users, nil // a page, or every user walked
 	}
 	// The rest through the trigram index: the planner is told not to walk
 	// the Login ID index again, nor to read the table whole.
@@ -129,7 +113,7 @@ func (s *Store) searchSubstring(ctx context.Context, tenant, after, pattern stri
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT login_id, name, coalesce(email, ''), active FROM users
-			WHERE tenant_id = $1 AND login_key > $2 AND `+matchUser+` ORDER BY login_key LIMIT $3`, tenant, *last, n-len(users), pattern)
+			WHERE tenant_id = $1 AND login_key > $2 AND `+matchUser+` ORDER BY login_key LIMIT $3`, tenant, last, n-len(users), pattern)
 		if err != nil {
 			return err
 		}
