@@ -7,9 +7,9 @@ import (
 	"github.com/userimport/userimport/internal/userrow"
 )
 
-// exportQuery reads users with their lists; the lists come sorted, as Values
-// writes them.
-var exportQuery = func() string {
+// userSelect reads users (as u) with their lists; the lists come sorted, as
+// Values writes them. The FROM follows.
+var userSelect = func() string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for _, c := range userColumns {
@@ -20,10 +20,45 @@ var exportQuery = func() string {
 		coalesce((SELECT array_agg(r.name ORDER BY r.name_key) FROM user_roles ur JOIN roles r ON r.id = ur.role_id
 			WHERE ur.user_id = u.id AND ur.tenant_id = u.tenant_id AND r.tenant_id = u.tenant_id), '{}'),
 		coalesce((SELECT array_agg(e.number ORDER BY e.number) FROM user_extensions ue JOIN extensions e ON e.id = ue.extension_id
-			WHERE ue.user_id = u.id AND ue.tenant_id = u.tenant_id AND e.tenant_id = u.tenant_id), '{}')
-		FROM users u WHERE u.tenant_id = $1 ORDER BY u.login_key`)
+			WHERE ue.user_id = u.id AND ue.tenant_id = u.tenant_id AND e.tenant_id = u.tenant_id), '{}')`)
 	return b.String()
 }()
+
+var exportQuery = userSelect + ` FROM users u WHERE u.tenant_id = $1 ORDER BY u.login_key`
+
+// userScanner scans a row of userSelect into a User.
+type userScanner struct {
+	u    *userrow.User
+	opt  [userrow.NumColumns]*string
+	dest []any
+}
+
+func newUserScanner(u *userrow.User) *userScanner {
+	sc := &userScanner{u: u, dest: make([]any, 0, len(userColumns)+3)}
+	for _, c := range userColumns {
+		sc.dest = append(sc.dest, scanTarget(u, c.col, &sc.opt))
+	}
+	sc.dest = append(sc.dest, &u.Groups, &u.Roles, &u.Phones)
+	return sc
+}
+
+// reset readies the scanner for the next row.
+func (sc *userScanner) reset() {
+	*sc.u = userrow.User{}
+	sc.opt = [userrow.NumColumns]*string{}
+}
+
+// finish sets the optional texts of the row scanned and marks every column given.
+func (sc *userScanner) finish() {
+	for c, p := range sc.opt {
+		if p != nil {
+			setText(sc.u, userrow.Column(c), *p)
+		}
+	}
+	for c := range userrow.Column(userrow.NumColumns) {
+		sc.u.Given = sc.u.Given.With(c)
+	}
+}
 
 // ExportUsers calls fn with each of the tenant's users in Login ID order,
 // streaming: memory does not grow with the number of users. The password hash
@@ -34,29 +69,14 @@ func (s *Store) ExportUsers(ctx context.Context, tenant string, fn func(*userrow
 		return err
 	}
 	defer rows.Close()
-	var (
-		u    userrow.User
-		opt  [userrow.NumColumns]*string
-		dest = make([]any, 0, len(userColumns)+3)
-	)
-	for _, c := range userColumns {
-		dest = append(dest, scanTarget(&u, c.col, &opt))
-	}
-	dest = append(dest, &u.Groups, &u.Roles, &u.Phones)
+	var u userrow.User
+	sc := newUserScanner(&u)
 	for rows.Next() {
-		u = userrow.User{}
-		opt = [userrow.NumColumns]*string{}
-		if err := rows.Scan(dest...); err != nil {
+		sc.reset()
+		if err := rows.Scan(sc.dest...); err != nil {
 			return err
 		}
-		for c, p := range opt {
-			if p != nil {
-				setText(&u, userrow.Column(c), *p)
-			}
-		}
-		for c := range userrow.Column(userrow.NumColumns) {
-			u.Given = u.Given.With(c)
-		}
+		sc.finish()
 		if err := fn(&u); err != nil {
 			return err
 		}

@@ -146,8 +146,9 @@ func capitalise(s string) string {
 
 // notices are the messages a page shows after a change redirected to it
 // (?notice=…): fixed texts, so that a link cannot make the page say anything.
-var notices = map[string]string{
+var notices = map[string]string{ //nolint:gosec // G101: messages, no credential
 	"roles-added":    "The roles were added to the catalog. Retry an import's rejected records to import the users who name them.",
 	"role-removed":   "The role was removed from the catalog and from the users who held it.",
+	"token-revoked":  "The token was revoked: requests with it are refused from now on.",
 	"settings-saved": "The settings were saved. They apply to the imports started from now on.",
 }

@@ -184,6 +184,11 @@ func (u *UI) Routes() []Route {
 		{"POST /ui/roles/remove", Session, u.session(u.removeRole)},
 		{"GET /ui/settings", Session, u.session(u.settingsPage)},
 		{"POST /ui/settings", Session, u.session(u.saveSettings)},
+		{"GET /ui/tokens", Session, u.session(u.tokensPage)},
+		{"POST /ui/tokens", Session, u.session(u.createToken)},
+		{"POST /ui/tokens/revoke", Session, u.session(u.revokeToken)},
+		{"GET /ui/users", Session, u.session(u.usersPage)},
+		{"GET /ui/users/{login}", Session, u.session(u.userPage)},
 	}
 }
 
@@ -225,7 +230,7 @@ type page struct {
 	Refresh int // seconds; 0: no automatic refresh
 	Notice  string
 	Error   string
-	Nav     string // the current section: imports, upload, roles or settings
+	Nav     string // the current section: imports, upload, roles, settings, tokens or users
 	D       any
 }
 

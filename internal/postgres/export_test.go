@@ -1,0 +1,9 @@
+package postgres
+
+import "context"
+
+// SearchUsersWalking is SearchUsers walking walk users in order before it
+// turns to the trigram index.
+func (s *Store) SearchUsersWalking(ctx context.Context, tenant string, q UserSearch, walk int) ([]UserSummary, bool, error) {
+	return s.searchUsers(ctx, tenant, q, walk)
+}

@@ -1,0 +1,166 @@
+package web_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/userimport/userimport/internal/importer"
+	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/postgres/pgtest"
+)
+
+// Users are found by a part of their Login ID, name or e-mail, in any case,
+// within the tenant only; a user's page shows their values and lists.
+func TestUsersPage(t *testing.T) {
+	t.Parallel()
+	srv, store := server(t)
+	tenant, other := pgtest.Tenant(t), pgtest.Tenant(t)
+	b := newBrowser(t, srv.URL)
+	b.login(token(t, store, tenant))
+	for _, tn := range []string{tenant, other} {
+		if err := store.AddRoles(t.Context(), tn, []string{"agent", "admin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := "User name,Login ID,Language,E-mail,Groups,Role API Names,Phone Mapping\n" +
+		"Anna Berg,anna.berg,en,anna@acme.example,Sales,agent,+36 1 555 0101\n" +
+		"Ben Olsen,ben,en,b.olsen@acme.example,,\"agent\nadmin\",\n" +
+		"Cid 100%_x,cid,en,,,,\n"
+	if _, err := importer.Local(t.Context(), store, bytes.NewReader([]byte(file)), importer.Options{Tenant: tenant, Source: "users.csv"}); err != nil {
+		t.Fatal(err)
+	}
+	otherFile := "User name,Login ID,Language,E-mail\nOtto Berger,otto,en,otto@other.example\n"
+	if _, err := importer.Local(t.Context(), store, bytes.NewReader([]byte(otherFile)), importer.Options{Tenant: other, Source: "other.csv"}); err != nil {
+		t.Fatal(err)
+	}
+
+	found := func(q string) []string {
+		t.Helper()
+		code, _, page := b.do(http.MethodGet, "/ui/users?"+url.Values{"q": {q}}.Encode(), nil)
+		if code != http.StatusOK {
+			t.Fatalf("search %q: %d\n%s", q, code, page)
+		}
+		var logins []string
+		for _, part := range strings.Split(page, `<a href="/ui/users/`)[1:] {
+			login, _, _ := strings.Cut(part, `"`)
+			logins = append(logins, login)
+		}
+		return logins
+	}
+	for q, want := range map[string]string{
+		"":          "anna.berg,ben,cid",
+		"BERG":      "anna.berg", // substring of the name and the Login ID; not the other tenant's Berger
+		"olsen@":    "ben",       // of the e-mail
+		"acme.EXAM": "anna.berg,ben",
+		"b":         "ben", // under three characters, the start of the Login ID
+		"an":        "anna.berg",
+		"ol":        "",
+		"c":         "cid",
+		"0%_":       "cid", // wildcards match themselves
+		"0%x":       "",
+		"otto":      "",
+	} {
+		if got := strings.Join(found(q), ","); got != want {
+			t.Errorf("search %q: %q, want %q", q, got, want)
+		}
+	}
+
+	rec, err := store.User(t.Context(), tenant, "ANNA.BERG")
+	if err != nil || rec.User.Name != "Anna Berg" {
+		t.Fatalf("store.User: %+v (%v)", rec, err)
+	}
+	code, _, page := b.do(http.MethodGet, "/ui/users/anna.berg", nil)
+	for _, want := range []string{`<td id="groups">Sales</td>`, `<td id="roles">agent</td>`, `<td id="extensions">&#43;3615550101</td>`, "Active", "anna@acme.example"} {
+		if code != http.StatusOK || !strings.Contains(page, want) {
+			t.Errorf("user page: %d, lacks %q\n%s", code, want, page)
+		}
+	}
+	if _, _, page := b.do(http.MethodGet, "/ui/users/ben", nil); !strings.Contains(page, `<td id="roles">admin, agent</td>`) {
+		t.Errorf("ben's roles:\n%s", page)
+	}
+	if code, _, _ := b.do(http.MethodGet, "/ui/users/otto", nil); code != http.StatusNotFound {
+		t.Errorf("another tenant's user: %d, want 404", code)
+	}
+	if _, err := store.User(t.Context(), tenant, "otto"); err == nil {
+		t.Error("store.User found another tenant's user")
+	}
+}
+
+// Pages of a search end where the next begins, and the last has no link on.
+func TestUsersPaging(t *testing.T) {
+	t.Parallel()
+	srv, store := server(t)
+	tenant := pgtest.Tenant(t)
+	b := newBrowser(t, srv.URL)
+	b.login(token(t, store, tenant))
+	var file strings.Builder
+	file.WriteString("User name,Login ID,Language\n")
+	for i := range 120 {
+		file.WriteString("Person " + itoa64(int64(i)) + ",p" + itoa64(int64(1000+i)) + ",en\n")
+	}
+	if _, err := importer.Local(t.Context(), store, strings.NewReader(file.String()), importer.Options{Tenant: tenant, Source: "many.csv"}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	next := "/ui/users?q=person"
+	pages := 0
+	for next != "" {
+		pages++
+		code, _, page := b.do(http.MethodGet, next, nil)
+		if code != http.StatusOK || pages > 5 {
+			t.Fatalf("page %d (%s): %d", pages, next, code)
+		}
+		for _, part := range strings.Split(page, `<a href="/ui/users/`)[1:] {
+			login, _, _ := strings.Cut(part, `"`)
+			if seen[login] {
+				t.Errorf("%s on two pages", login)
+			}
+			seen[login] = true
+		}
+		next = ""
+		if i := strings.Index(page, `rel="next" id="next-page"`); i >= 0 {
+			start := strings.LastIndex(page[:i], `href="`) + len(`href="`)
+			next = strings.ReplaceAll(page[start:strings.Index(page[start:], `"`)+start], "&amp;", "&")
+		}
+	}
+	if pages != 3 || len(seen) != 120 {
+		t.Errorf("%d pages with %d users, want 3 with 120", pages, len(seen))
+	}
+	// More users than the trigram search sorts at once, 1,000 a page: the
+	// first page walks in Login ID order, the next two sort what it found.
+	big := pgtest.Tenant(t)
+	file.Reset()
+	file.WriteString("User name,Login ID,Language\n")
+	for i := range 2100 {
+		file.WriteString("Person " + itoa64(int64(i)) + ",p" + itoa64(int64(1000+i)) + ",en\n")
+	}
+	if _, err := importer.Local(t.Context(), store, strings.NewReader(file.String()), importer.Options{Tenant: big, Source: "more.csv"}); err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	after := ""
+	for range 3 {
+		users, more, err := store.SearchUsers(t.Context(), big, postgres.UserSearch{Query: "PERSON", After: after, Limit: 1000})
+		if err != nil || len(users) == 0 {
+			t.Fatalf("search after %q: %d users (%v)", after, len(users), err)
+		}
+		for _, u := range users {
+			all = append(all, u.LoginID)
+		}
+		after = users[len(users)-1].LoginID
+		if more != (len(all) < 2100) {
+			t.Errorf("after %d users, more %v", len(all), more)
+		}
+	}
+	if len(all) != 2100 || !slices.IsSorted(all) || all[0] != "p1000" || all[2099] != "p3099" {
+		t.Errorf("the whole search: %d users, sorted %v, from %s", len(all), slices.IsSorted(all), all[0])
+	}
+	users, more, err := store.SearchUsers(t.Context(), tenant, postgres.UserSearch{Query: "P10", Limit: 5})
+	if err != nil || len(users) != 5 || !more || users[0].LoginID != "p1000" {
+		t.Errorf("prefix search: %+v more %v (%v)", users, more, err)
+	}
+}
