@@ -145,6 +145,12 @@ func TestUndoThroughTheAPI(t *testing.T) {
 		u.DryRun || u.Restored != 1 || u.Deactivated != 1 || u.GroupsRemoved != 1 || len(u.Conflicts) != 0 {
 		t.Fatalf("undo: %d %q %s; want 201 with the undo import, 1 restored, 1 deactivated, 1 group removed", code, loc, body)
 	}
+	e.queue.mu.Lock()
+	queued := len(e.queue.tasks)
+	e.queue.mu.Unlock()
+	if queued != 1 {
+		t.Errorf("%d tasks queued by the undo, want 1: its finalize, which sends the result e-mail", queued)
+	}
 	if got := exportOf(t, e.srv.URL, tok, "cid"); got != afterA {
 		t.Errorf("after the undo, not A's export (-A +undo):\n%s", cmp.Diff(afterA, got))
 	}
