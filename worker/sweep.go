@@ -90,5 +90,5 @@ func (h *Handlers) sweepImport(ctx context.Context, tenant string, id int64) (in
 // NewHandlers returns the handlers, for the sweep; NewServeMux wires the same
 // ones to asynq.
 func NewHandlers(d Deps) *Handlers {
-	return &Handlers{d: withDefaults(d)}
+	return &Handlers{d: withDefaults(d), workerID: newWorkerID()}
 }

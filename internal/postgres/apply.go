@@ -48,6 +48,9 @@ type ApplyOptions struct {
 	// notes the groups and extensions that would be created, but writes no
 	// user, group, extension or membership. The chunk is still marked done.
 	DryRun bool
+	// Lease, if set, must still hold the chunk when it is applied (see
+	// ClaimChunk): otherwise ErrStaleLease, and nothing is written.
+	Lease *Lease
 }
 
 // errRaced says a user the chunk creates was created meanwhile by another
@@ -90,6 +93,11 @@ func (s *Store) applyChunk(ctx context.Context, c Chunk, recs []Record, opts App
 		if state == lifecycle.ChunkDone {
 			out.AlreadyApplied = true
 			return nil
+		}
+		if opts.Lease != nil {
+			if err := checkLease(ctx, tx, c, *opts.Lease); err != nil {
+				return err
+			}
 		}
 		if !opts.DryRun {
 			if err := waitFor(ctx, tx, c, recordLogins(recs)); err != nil {
