@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
+	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 )
 
@@ -88,6 +90,16 @@ func undoRefusal(err error) (code string, status int, msg string, refused bool) 
 	return "", 0, "", false
 }
 
+// historyView is an entry of a user's history as the API shows it: its
+// changes always there, empty for a created user.
+type historyView struct {
+	ImportID int64             `json:"import_id"`
+	Kind     lifecycle.Kind    `json:"kind"`
+	At       time.Time         `json:"at"`
+	Created  bool              `json:"created,omitempty"`
+	Changes  []postgres.Change `json:"changes"`
+}
+
 // userHistory answers every import that changed the user, newest first, with
 // the old and new value of each change (a password's never shown).
 func (a *API) userHistory(w http.ResponseWriter, r *http.Request, tenant string) {
@@ -101,13 +113,12 @@ func (a *API) userHistory(w http.ResponseWriter, r *http.Request, tenant string)
 		a.internal(w, r, err)
 		return
 	}
-	if h == nil {
-		h = []postgres.HistoryEntry{}
-	}
-	for i := range h {
-		if h[i].Changes == nil {
-			h[i].Changes = []postgres.Change{}
+	views := make([]historyView, len(h))
+	for i, e := range h {
+		views[i] = historyView{ImportID: e.ImportID, Kind: e.Kind, At: e.At, Created: e.Created, Changes: e.Changes}
+		if views[i].Changes == nil {
+			views[i].Changes = []postgres.Change{}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"login_id": login, "history": h})
+	writeJSON(w, http.StatusOK, map[string]any{"login_id": login, "history": views})
 }
