@@ -184,6 +184,8 @@ func NewHandler(d Deps) *Handler {
 		{"GET /v1/imports/{id}", TenantToken, a.auth(a.getImport)},
 		{"GET /v1/imports/{id}/errors", TenantToken, a.auth(a.getErrors)},
 		{"POST /v1/imports/{id}/retry", TenantToken, a.auth(a.retryImport)},
+		{"POST /v1/imports/{id}/undo", TenantToken, a.auth(a.undoImport)},
+		{"GET /v1/users/{login_id}/history", TenantToken, a.auth(a.userHistory)},
 		{"GET /v1/users", TenantToken, a.auth(a.exportUsers)},
 		{"POST /v1/events/s3", EventSecret, http.HandlerFunc(a.s3Events)},
 		{"GET " + apidoc.Path, Public, apidoc.Handler()}, // the OpenAPI document of these routes
@@ -577,7 +579,7 @@ func (a *API) lookup(w http.ResponseWriter, r *http.Request, tenant string) (pos
 // importView is an import as the API shows it.
 type importView struct {
 	ID        int64                 `json:"id"`
-	Kind      lifecycle.Kind        `json:"kind"` // upload, local, retry, event or feed
+	Kind      lifecycle.Kind        `json:"kind"` // upload, local, retry, event, feed or undo
 	State     lifecycle.ImportState `json:"state"`
 	Source    string                `json:"source"`
 	Records   int                   `json:"records"`
@@ -596,7 +598,11 @@ type importView struct {
 	CreatedAt  time.Time        `json:"created_at"`
 	StartedAt  *time.Time       `json:"started_at,omitempty"`
 	FinishedAt *time.Time       `json:"finished_at,omitempty"`
-	Links      importLinks      `json:"links"`
+	// Undoes is the import an undo undid; UndoneBy the latest undo of the
+	// import (shown for one import, not in the list).
+	Undoes   int64       `json:"undoes,omitempty"`
+	UndoneBy int64       `json:"undone_by,omitempty"`
+	Links    importLinks `json:"links"`
 }
 
 type wouldCreate struct {
@@ -607,6 +613,8 @@ type wouldCreate struct {
 type importLinks struct {
 	Self   string `json:"self"`
 	Errors string `json:"errors,omitempty"`
+	Undo   string `json:"undo,omitempty"`   // the latest undo of the import
+	Undoes string `json:"undoes,omitempty"` // the import an undo undid
 }
 
 func newImportView(im postgres.Import) importView {
@@ -622,6 +630,12 @@ func newImportView(im postgres.Import) importView {
 	}
 	if im.Report != "" {
 		v.Links.Errors = v.Links.Self + "/errors"
+	}
+	if im.Kind == lifecycle.KindUndo && im.ParentID != 0 {
+		v.Undoes, v.Links.Undoes = im.ParentID, fmt.Sprintf("/v1/imports/%d", im.ParentID)
+	}
+	if im.UndoneBy != 0 {
+		v.UndoneBy, v.Links.Undo = im.UndoneBy, fmt.Sprintf("/v1/imports/%d", im.UndoneBy)
 	}
 	return v
 }

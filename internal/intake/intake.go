@@ -288,9 +288,22 @@ func (in *Intake) Retry(ctx context.Context, tenant string, parentID int64) (pos
 // which refuses a dry run, an import not ended, one whose journal was pruned
 // and any undo while another import of the tenant runs). It is applied in
 // the caller's transaction, not queued: it reads the journal, not a file.
+// Its finalize is queued, which sends the result e-mail to whom the import
+// notified; without a queue (importctl), or when the enqueue fails, the
+// workers' sweep sends it, since the undo has ended unnotified: the undo
+// stands either way, so a failed enqueue is not an error.
 func (in *Intake) Undo(ctx context.Context, tenant string, importID int64, opts postgres.UndoOptions) (postgres.UndoResult, error) {
 	if err := postgres.ValidTenant(tenant); err != nil {
 		return postgres.UndoResult{}, &InvalidError{Reason: err.Error()}
 	}
-	return in.Store.Undo(ctx, tenant, importID, opts)
+	res, err := in.Store.Undo(ctx, tenant, importID, opts)
+	if err != nil || res.ImportID == 0 || in.Queue == nil {
+		return res, err
+	}
+	t, err := task.NewImportFinalize(task.ImportFinalizePayload{Tenant: tenant, ImportID: res.ImportID, Trace: task.TraceOf(ctx)},
+		in.Namespace.Queue(task.QueueCritical))
+	if err == nil {
+		_, _ = in.Queue.EnqueueContext(ctx, t) // the sweep sends what this does not
+	}
+	return res, nil
 }

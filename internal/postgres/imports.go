@@ -53,6 +53,12 @@ type Import struct {
 	CreatedAt    time.Time
 	StartedAt    *time.Time
 	FinishedAt   *time.Time
+	// ParentID is the import a retry re-processes or an undo undoes; 0 for
+	// none.
+	ParentID int64
+	// UndoneBy is the latest undo of the import; 0 for none. Only Import
+	// reads it, not the lists.
+	UndoneBy int64
 }
 
 // CreateImport records a new import in state planning, its tenant created on
@@ -214,22 +220,28 @@ func (s *Store) FinishImport(ctx context.Context, tenant string, importID int64,
 
 // importColumns are read into an Import by scanImport.
 const importColumns = `id, tenant_id, kind, source, state, coalesce(error, ''), dry_run, records,
-	created, updated, unchanged, rejected, chunks, chunks_done, coalesce(report, ''), rejection_reasons, rejection_other, created_at, started_at, finished_at`
+	created, updated, unchanged, rejected, chunks, chunks_done, coalesce(report, ''), rejection_reasons, rejection_other, created_at, started_at, finished_at,
+	coalesce(parent_id, 0)`
 
 func scanImport(row pgx.Row, extra ...any) (Import, error) {
 	var im Import
 	err := row.Scan(append([]any{&im.ID, &im.Tenant, &im.Kind, &im.Source, &im.State, &im.Error, &im.DryRun, &im.Records,
 		&im.Created, &im.Updated, &im.Unchanged, &im.Rejected, &im.Chunks, &im.ChunksDone, &im.Report,
-		&im.Reasons, &im.OtherReasons, &im.CreatedAt, &im.StartedAt, &im.FinishedAt}, extra...)...)
+		&im.Reasons, &im.OtherReasons, &im.CreatedAt, &im.StartedAt, &im.FinishedAt, &im.ParentID}, extra...)...)
 	return im, err
 }
 
-// Import returns the tenant's import; another tenant's is ErrNotFound.
+// Import returns the tenant's import, with its latest undo; another
+// tenant's is ErrNotFound.
 func (s *Store) Import(ctx context.Context, tenant string, id int64) (Import, error) {
-	im, err := scanImport(s.pool.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE tenant_id = $1 AND id = $2`, tenant, id))
+	var undoneBy int64
+	im, err := scanImport(s.pool.QueryRow(ctx, `SELECT `+importColumns+`,
+			coalesce((SELECT max(u.id) FROM imports u WHERE u.tenant_id = $1 AND u.id > $2 AND u.parent_id = $2 AND u.kind = $3), 0)
+		FROM imports WHERE tenant_id = $1 AND id = $2`, tenant, id, lifecycle.KindUndo), &undoneBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Import{}, fmt.Errorf("import %d: %w", id, ErrNotFound)
 	}
+	im.UndoneBy = undoneBy
 	return im, err
 }
 

@@ -81,9 +81,10 @@ func (s *Store) Undo(ctx context.Context, tenant string, importID int64, opts Un
 			state  lifecycle.ImportState
 			dryRun bool
 			pruned bool
+			raw    []byte
 		)
-		err := tx.QueryRow(ctx, `SELECT state, dry_run, journal_pruned FROM imports WHERE tenant_id = $1 AND id = $2`,
-			tenant, importID).Scan(&state, &dryRun, &pruned)
+		err := tx.QueryRow(ctx, `SELECT state, dry_run, journal_pruned, options FROM imports WHERE tenant_id = $1 AND id = $2`,
+			tenant, importID).Scan(&state, &dryRun, &pruned, &raw)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("import %d: %w", importID, ErrNotFound)
 		}
@@ -98,9 +99,14 @@ func (s *Store) Undo(ctx context.Context, tenant string, importID int64, opts Un
 		case pruned:
 			return fmt.Errorf("undo import %d: %w", importID, ErrJournalPruned)
 		}
+		undone, err := lifecycle.ParseOptions(raw)
+		if err != nil {
+			return fmt.Errorf("import %d: %w", importID, err)
+		}
+		// Who was told of the import is told of its undo.
 		undoID, _, err := insertImport(ctx, tx, NewImport{
 			Tenant: tenant, Kind: lifecycle.KindUndo, ParentID: importID, Source: fmt.Sprintf("import %d", importID),
-			RequestedBy: opts.RequestedBy,
+			RequestedBy: opts.RequestedBy, Options: lifecycle.Options{Notify: undone.Notify},
 		})
 		if err != nil {
 			return err
@@ -212,9 +218,9 @@ func (u *undoer) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// No e-mail is owed: notified from the start, so that the sweep does not
-	// finalize it.
-	n, err := u.exec(ctx, `UPDATE imports SET state = $4, finished_at = now(), notified_at = now()
+	// Its result e-mail is owed, like any import's: intake queues its
+	// finalize, and the sweep sends any e-mail still owed.
+	n, err := u.exec(ctx, `UPDATE imports SET state = $4, finished_at = now()
 		WHERE tenant_id = $1 AND id = $3 AND state = $5 AND $2::bigint > 0`, lifecycle.ImportFinished, lifecycle.ImportRunning)
 	if err == nil && n != 1 {
 		err = fmt.Errorf("undo import %d: %w", u.undo, ErrIllegalMove)

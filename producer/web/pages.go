@@ -301,9 +301,13 @@ type importData struct {
 	ShowWould                    bool
 	Preview                      *postgres.Preview
 	CanRetry                     bool
-	ReportName                   string
-	FileName                     string // the file as its uploader named it
-	Advice                       string // what to do about the largest group of rejections
+	// CanUndo: the import has ended and changed the store (not a dry run).
+	CanUndo    bool
+	UndoneBy   int64 // the latest undo of the import; 0 for none
+	Undoes     int64 // the import an undo undid; 0 for another kind
+	ReportName string
+	FileName   string // the file as its uploader named it
+	Advice     string // what to do about the largest group of rejections
 }
 
 func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -312,7 +316,10 @@ func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d := importData{importRow: newImportRow(im), CanRetry: im.State == lifecycle.ImportFinished && im.Report != "" && im.Rejected > 0,
-		FileName: intake.FileName(im.Source)}
+		FileName: intake.FileName(im.Source), CanUndo: !im.DryRun && im.State.Ended(), UndoneBy: im.UndoneBy}
+	if im.Kind == lifecycle.KindUndo {
+		d.Undoes = im.ParentID
+	}
 	if len(im.Reasons) > 0 {
 		roles, err := u.d.Store.Roles(r.Context(), s.Tenant)
 		if err != nil {
@@ -351,6 +358,8 @@ func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *session) {
 		p.Notice = "The rejected records are being imported again."
 	case "executed":
 		p.Notice = "The import has started."
+	case "undone":
+		p.Notice = "The import was undone."
 	}
 	u.render(w, r, http.StatusOK, "import", p)
 }

@@ -1,7 +1,7 @@
 // Package web serves the tenant admins' pages under /ui/: log in with an API
 // token, upload a file (a dry run starts), preview and correct its records,
 // execute the real import of the corrected file, follow its progress,
-// download its error report and retry its rejected records.
+// download its error report, retry its rejected records and undo it.
 //
 // The pages are rendered on the server with html/template and work without
 // JavaScript. Templates and the style sheet are embedded in the binary.
@@ -176,6 +176,8 @@ func (u *UI) Routes() []Route {
 		{"GET /ui/imports/{id}", Session, u.session(u.importPage)},
 		{"GET /ui/imports/{id}/errors", Session, u.session(u.errorReport)},
 		{"POST /ui/imports/{id}/retry", Session, u.session(u.retry)},
+		{"GET /ui/imports/{id}/undo", Session, u.session(u.undoPage)},
+		{"POST /ui/imports/{id}/undo", Session, u.session(u.undo)},
 		{"GET /ui/imports/{id}/preview", Session, u.session(u.preview)},
 		{"POST /ui/imports/{id}/records/{line}", Session, u.session(u.edit)},
 		{"POST /ui/imports/{id}/execute", Session, u.session(u.execute)},

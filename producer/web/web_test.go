@@ -220,13 +220,13 @@ func TestAnotherTenantsImportIsNotFound(t *testing.T) {
 	}
 	b := newBrowser(t, srv.URL)
 	csrf := b.login(token(t, store, mine))
-	for _, p := range []string{"", "/preview", "/errors"} {
+	for _, p := range []string{"", "/preview", "/errors", "/undo"} {
 		path := fmt.Sprintf("/ui/imports/%d%s", id, p)
 		if code, _, body := b.do(http.MethodGet, path, nil); code != http.StatusNotFound || !strings.Contains(body, "Not found") {
 			t.Errorf("GET %s of another tenant: %d, want 404", path, code)
 		}
 	}
-	for _, p := range []string{"/retry", "/execute", "/records/2"} {
+	for _, p := range []string{"/retry", "/execute", "/records/2", "/undo"} {
 		path := fmt.Sprintf("/ui/imports/%d%s", id, p)
 		if code, _, _ := b.do(http.MethodPost, path, url.Values{"csrf": {csrf}, "f0": {"x"}}); code != http.StatusNotFound {
 			t.Errorf("POST %s of another tenant: %d, want 404", path, code)
