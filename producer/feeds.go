@@ -239,7 +239,7 @@ func (a *API) decideFeedRun(approve bool) func(http.ResponseWriter, *http.Reques
 			writeError(w, http.StatusNotFound, "not_found", "no such feed run")
 			return
 		}
-		run, err := a.d.Store.DecideFeedRun(r.Context(), tenant, id, approve, "api")
+		run, err := feed.DecideRun(r.Context(), a.d.Store, tenant, id, approve, requestToken(r))
 		switch {
 		case errors.Is(err, postgres.ErrNotFound):
 			writeError(w, http.StatusNotFound, "not_found", "no such feed run")

@@ -25,6 +25,9 @@ type FeedSummary struct {
 	Active      int    // active users before the run
 	Reason      string // why the deactivations wait, or why the run failed
 	Names       []string
+	// RunURL is the run's web page, where a held run is approved or
+	// rejected (PUBLIC_URL); "": the e-mail names importctl and the API only.
+	RunURL string
 }
 
 // maxFeedNames is how many users on a deactivation list the e-mail names.
@@ -74,6 +77,11 @@ func feedIntro(r Result) []string {
 		out = append(out,
 			fmt.Sprintf("This import is the %s. Its file leaves out %s of the %s active users, which is above the feed's safety limit: %s.",
 				feed, thousands(f.Pending), thousands(f.Active), oneLine(f.Reason)),
+		)
+		if f.RunURL != "" {
+			out = append(out, "Review the list and approve or reject it on the run's page: "+oneLine(f.RunURL))
+		}
+		out = append(out,
 			"Nobody was deactivated. Check the file; if the list is right, approve it with "+
 				fmt.Sprintf("importctl feeds approve --tenant %s %d (or POST /v1/feed-runs/%d/approve); otherwise reject it "+
 					"(importctl feeds reject, or POST /v1/feed-runs/%d/reject).", oneLine(r.Tenant), f.RunID, f.RunID, f.RunID),
