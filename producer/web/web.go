@@ -184,6 +184,11 @@ func (u *UI) Routes() []Route {
 		{"POST /ui/roles/remove", Session, u.session(u.removeRole)},
 		{"GET /ui/settings", Session, u.session(u.settingsPage)},
 		{"POST /ui/settings", Session, u.session(u.saveSettings)},
+		{"GET /ui/feeds", Session, u.session(u.feedsPage)},
+		{"GET /ui/feeds/{name}", Session, u.session(u.feedPage)},
+		{"GET /ui/feed-runs/{id}", Session, u.session(u.feedRunPage)},
+		{"POST /ui/feed-runs/{id}/approve", Session, u.session(u.decideRun(true))},
+		{"POST /ui/feed-runs/{id}/reject", Session, u.session(u.decideRun(false))},
 	}
 }
 
@@ -225,7 +230,7 @@ type page struct {
 	Refresh int // seconds; 0: no automatic refresh
 	Notice  string
 	Error   string
-	Nav     string // the current section: imports, upload, roles or settings
+	Nav     string // the current section: imports, upload, feeds, roles or settings
 	D       any
 }
 
