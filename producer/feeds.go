@@ -239,7 +239,7 @@ func (a *API) decideFeedRun(approve bool) func(http.ResponseWriter, *http.Reques
 			writeError(w, http.StatusNotFound, "not_found", "no such feed run")
 			return
 		}
-		run, err := feed.DecideRun(r.Context(), a.d.Store, tenant, id, approve, requestToken(r))
+		run, err := feed.Decisions{Store: a.d.Store, Queue: a.intake(), Log: a.d.Log}.Decide(r.Context(), tenant, id, approve, requestToken(r))
 		switch {
 		case errors.Is(err, postgres.ErrNotFound):
 			writeError(w, http.StatusNotFound, "not_found", "no such feed run")
@@ -248,8 +248,6 @@ func (a *API) decideFeedRun(approve bool) func(http.ResponseWriter, *http.Reques
 		case err != nil:
 			a.internal(w, r, err)
 		default:
-			a.d.Log.Info("feed run decided", zap.String("tenant", tenant), zap.Int64("run_id", id),
-				zap.String("state", string(run.State)), zap.Int("deactivated", run.Deactivated))
 			writeJSON(w, http.StatusOK, NewRunView(&run))
 		}
 	}

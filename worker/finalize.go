@@ -275,8 +275,8 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 	if res.Feed, err = h.feeds().Summary(ctx, &job); err != nil {
 		return err
 	}
-	if res.Feed != nil && h.d.PublicURL != "" {
-		res.Feed.RunURL = fmt.Sprintf("%s/ui/feed-runs/%d", strings.TrimSuffix(h.d.PublicURL, "/"), res.Feed.RunID)
+	if res.Feed != nil {
+		res.Feed.RunURL = h.runURL(res.Feed.RunID)
 	}
 	if job.Plan != nil {
 		res.Warnings = job.Plan.Warnings

@@ -126,6 +126,24 @@ func StaleNotice(feed, tenant string, at time.Time, where string, staleDays int)
 	}
 }
 
+// DecisionNotice says that the list of a feed's run held for approval was
+// approved (deactivated users deactivated) or rejected, by whom (the token's
+// name), with the run's page when there is one.
+func DecisionNotice(feed, tenant string, runID int64, approved bool, deactivated int, by, runURL string) Notice {
+	n := Notice{Subject: fmt.Sprintf("Feed %s: run %d rejected, nobody deactivated", feed, runID),
+		Paragraphs: []string{fmt.Sprintf("The list of run %d of feed %s of tenant %s, held for approval, was rejected by %s: nobody on it was deactivated.",
+			runID, feed, tenant, by)}}
+	if approved {
+		n.Subject = fmt.Sprintf("Feed %s: run %d approved, %s users deactivated", feed, runID, thousands(deactivated))
+		n.Paragraphs = []string{fmt.Sprintf("The list of run %d of feed %s of tenant %s, held for approval, was approved by %s: %s users were deactivated "+
+			"(those on the list still active and not changed by a later import).", runID, feed, tenant, by, thousands(deactivated))}
+	}
+	if runURL != "" {
+		n.Paragraphs = append(n.Paragraphs, "The run's page: "+runURL)
+	}
+	return n
+}
+
 func days(n int) string {
 	if n == 1 {
 		return "1 day"

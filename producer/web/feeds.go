@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/userimport/userimport/internal/feed"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
@@ -183,14 +181,14 @@ func (u *UI) feedRunPage(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // decideRun approves or rejects a held run, as the API does
-// (feed.DecideRun), recording the token the session was made with.
+// (feed.Decisions), recording the token the session was made with.
 func (u *UI) decideRun(approve bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
 		run, ok := u.lookupRun(w, r, s)
 		if !ok {
 			return
 		}
-		decided, err := feed.DecideRun(r.Context(), u.d.Store, s.Tenant, run.ID, approve, s.TokenID)
+		_, err := feed.Decisions{Store: u.d.Store, Queue: u.d.Intake, Log: u.d.Log}.Decide(r.Context(), s.Tenant, run.ID, approve, s.TokenID)
 		switch {
 		case errors.Is(err, postgres.ErrNotFound):
 			u.notFound(w, r, s, "The tenant has no such feed run.")
@@ -204,8 +202,6 @@ func (u *UI) decideRun(approve bool) handlerFunc {
 			u.fail(w, r, err)
 			return
 		}
-		u.d.Log.Info("feed run decided", zap.String("tenant", s.Tenant), zap.Int64("run_id", decided.ID),
-			zap.String("state", string(decided.State)), zap.Int("deactivated", decided.Deactivated))
 		notice := "run-rejected"
 		if approve {
 			notice = "run-approved"
