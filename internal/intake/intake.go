@@ -247,13 +247,20 @@ func (in *Intake) EnqueueFeedDecided(ctx context.Context, tenant string, runID i
 	return nil
 }
 
+// ErrFeedDisabled refuses to run a disabled feed now: its runs would skip.
+var ErrFeedDisabled = errors.New("the feed is disabled: enable it to run it")
+
 // RunFeedNow queues a run of the feed scheduled for now, the scheduler's
 // feed:run task with the time named (as its catch-up does): the worker
 // records it once and imports the newest object only when it is new, so a
 // second click, or a scheduled run at the same moment, imports nothing
-// twice. It returns the time the run is scheduled for.
+// twice. It returns the time the run is scheduled for; a disabled feed is
+// ErrFeedDisabled.
 func (in *Intake) RunFeedNow(ctx context.Context, f *postgres.Feed, now time.Time) (time.Time, error) {
 	at := now.UTC().Truncate(time.Second)
+	if !f.Enabled {
+		return at, fmt.Errorf("feed %s: %w", f.Name, ErrFeedDisabled)
+	}
 	t, err := task.NewFeedRun(task.FeedRunPayload{Tenant: f.Tenant, FeedID: f.ID, ScheduledFor: &at}, in.Namespace.Queue(task.QueueDefault))
 	if err != nil {
 		return at, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/userimport/userimport/internal/feed"
+	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 )
@@ -86,7 +87,7 @@ func (u *UI) feedPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	u.render(w, r, http.StatusOK, "feed", page{Title: "Feed " + f.Name, Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "feeds",
-		D: feedData{feedRow: row, Runs: runs}})
+		Notice: notices[r.URL.Query().Get("notice")], D: feedData{feedRow: row, Runs: runs}})
 }
 
 // runUsersPage is how many users of a run's list its page shows at once.
@@ -208,4 +209,29 @@ func (u *UI) decideRun(approve bool) handlerFunc {
 		}
 		seeOther(w, r, "/ui/feed-runs/"+strconv.FormatInt(run.ID, 10)+"?notice="+notice)
 	}
+}
+
+// runFeedNow queues a run of the feed scheduled for now, as the API's
+// POST /v1/feeds/{name}/run does (intake.RunFeedNow).
+func (u *UI) runFeedNow(w http.ResponseWriter, r *http.Request, s *session) {
+	f, err := u.d.Store.FeedByName(r.Context(), s.Tenant, r.PathValue("name"))
+	if errors.Is(err, postgres.ErrNotFound) {
+		u.notFound(w, r, s, "The tenant has no such feed.")
+		return
+	}
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	_, err = u.d.Intake.RunFeedNow(r.Context(), &f, time.Now())
+	if errors.Is(err, intake.ErrFeedDisabled) {
+		u.render(w, r, http.StatusConflict, "message", page{Title: "Feed disabled", Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "feeds",
+			D: message{Heading: "Feed disabled", Text: "The feed is disabled: enable it to run it.", Link: "Back to the feed", LinkTo: "/ui/feeds/" + f.Name}})
+		return
+	}
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	seeOther(w, r, "/ui/feeds/"+f.Name+"?notice=feed-run-queued")
 }

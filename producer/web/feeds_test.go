@@ -2,19 +2,24 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
 
 	"github.com/userimport/userimport/internal/feed"
 	"github.com/userimport/userimport/internal/importer"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
+	"github.com/userimport/userimport/internal/task"
 )
 
 // heldRun makes users u00–u(n-1) of the tenant and a full feed "hr" (limit
@@ -189,5 +194,74 @@ func TestFeedPages(t *testing.T) {
 	other.login(token(t, store, pgtest.Tenant(t)))
 	if code, _, _ := other.do(http.MethodGet, "/ui/feeds/hr", nil); code != http.StatusNotFound {
 		t.Errorf("another tenant's feed: %d, want 404", code)
+	}
+}
+
+type recorder struct {
+	mu    sync.Mutex
+	tasks []*asynq.Task
+}
+
+func (r *recorder) EnqueueContext(_ context.Context, t *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tasks = append(r.tasks, t)
+	return &asynq.TaskInfo{}, nil
+}
+
+func (r *recorder) of(typ string) []*asynq.Task {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*asynq.Task
+	for _, t := range r.tasks {
+		if t.Type() == typ {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// "Run now" on a feed's page queues the scheduler's feed:run task for the
+// feed, scheduled for now, only with the CSRF token; deciding a run queues
+// its e-mail.
+func TestRunFeedNowFromItsPage(t *testing.T) {
+	t.Parallel()
+	q := &recorder{}
+	srv, store := serverQueue(t, q)
+	tenant := pgtest.Tenant(t)
+	run := heldRun(t, store, tenant, 10, 5)
+	b := newBrowser(t, srv.URL)
+	csrf := b.login(token(t, store, tenant))
+	if _, _, page := b.do(http.MethodGet, "/ui/feeds/hr", nil); !strings.Contains(page, `action="/ui/feeds/hr/run"`) {
+		t.Fatalf("no Run now button:\n%s", page)
+	}
+	if code, _, _ := b.do(http.MethodPost, "/ui/feeds/hr/run", url.Values{}); code != http.StatusForbidden {
+		t.Errorf("run now without the CSRF token: %d, want 403", code)
+	}
+	if n := len(q.of(task.TypeFeedRun)); n != 0 {
+		t.Fatalf("%d feed:run tasks queued without the CSRF token", n)
+	}
+	before := time.Now().UTC().Truncate(time.Second)
+	code, h, _ := b.do(http.MethodPost, "/ui/feeds/hr/run", url.Values{"csrf": {csrf}})
+	if code != http.StatusSeeOther || h.Get("Location") != "/ui/feeds/hr?notice=feed-run-queued" {
+		t.Fatalf("run now: %d to %q", code, h.Get("Location"))
+	}
+	runs := q.of(task.TypeFeedRun)
+	if len(runs) != 1 {
+		t.Fatalf("%d feed:run tasks, want 1", len(runs))
+	}
+	p, err := task.ParseFeedRun(runs[0])
+	if err != nil || p.Tenant != tenant || p.FeedID != run.FeedID || p.ScheduledFor == nil || p.ScheduledFor.Before(before) {
+		t.Errorf("feed:run payload %+v (%v)", p, err)
+	}
+	if code, _, _ := b.do(http.MethodPost, "/ui/feed-runs/"+strconv.FormatInt(run.ID, 10)+"/reject", url.Values{"csrf": {csrf}}); code != http.StatusSeeOther {
+		t.Fatalf("reject: %d", code)
+	}
+	decided := q.of(task.TypeFeedDecided)
+	if len(decided) != 1 {
+		t.Fatalf("%d feed:decided tasks, want 1", len(decided))
+	}
+	if dp, err := task.ParseFeedDecided(decided[0]); err != nil || dp.Tenant != tenant || dp.RunID != run.ID {
+		t.Errorf("feed:decided payload %+v (%v)", dp, err)
 	}
 }

@@ -186,6 +186,7 @@ func (u *UI) Routes() []Route {
 		{"POST /ui/settings", Session, u.session(u.saveSettings)},
 		{"GET /ui/feeds", Session, u.session(u.feedsPage)},
 		{"GET /ui/feeds/{name}", Session, u.session(u.feedPage)},
+		{"POST /ui/feeds/{name}/run", Session, u.session(u.runFeedNow)},
 		{"GET /ui/feed-runs/{id}", Session, u.session(u.feedRunPage)},
 		{"POST /ui/feed-runs/{id}/approve", Session, u.session(u.decideRun(true))},
 		{"POST /ui/feed-runs/{id}/reject", Session, u.session(u.decideRun(false))},

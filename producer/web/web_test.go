@@ -35,8 +35,14 @@ func (noQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option) (*a
 // server is the producer's handler with the pages, on the test database.
 func server(t *testing.T) (*httptest.Server, *postgres.Store) {
 	t.Helper()
+	return serverQueue(t, noQueue{})
+}
+
+// serverQueue is server with the queue q.
+func serverQueue(t *testing.T, q producer.Enqueuer) (*httptest.Server, *postgres.Store) {
+	t.Helper()
 	store := pgtest.Store(t)
-	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: noQueue{}, Log: zap.NewNop(),
+	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: q, Log: zap.NewNop(),
 		WebSessionSecret: "test-secret"}))
 	t.Cleanup(srv.Close)
 	return srv, store
