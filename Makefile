@@ -9,7 +9,7 @@ TOOLS := deploy/local/tools.sh
 GOLANGCI_LINT := .tools/bin/golangci-lint
 FUZZTIME ?= 5m
 
-.PHONY: help build test test-faults test-order deploy-check rules-test docs docs-check lint vuln fmt tidy up down demo bench fuzz tools
+.PHONY: help build test test-faults test-order deploy-check rules-test openapi-lint docs docs-check lint vuln fmt tidy up down demo bench fuzz tools
 
 help: ## Show this help
 	@echo 'Usage: make TARGET'
@@ -54,6 +54,12 @@ deploy-check: ## Validate deploy/ offline: Kubernetes manifests, compose.yaml, a
 rules-test: ## Unit-test the alert rules with promtool test rules (deploy/monitoring/alerts_test.yaml)
 	promtool="$$($(TOOLS) promtool)"; \
 	"$$promtool" test rules deploy/monitoring/alerts_test.yaml
+
+# redocly is npm's @redocly/cli, pinned in tools.sh and installed into
+# .tools/redocly; the rules are internal/apidoc/redocly.yaml.
+openapi-lint: ## Lint the OpenAPI document internal/apidoc/openapi.json with @redocly/cli (pinned, installed into .tools/redocly)
+	redocly="$$($(TOOLS) redocly)"; \
+	"$$redocly" lint --config internal/apidoc/redocly.yaml internal/apidoc/openapi.json
 
 lint: ## Run golangci-lint (pinned version, installed into .tools/bin)
 	$(TOOLS) golangci-lint >/dev/null

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userimport/userimport/internal/apidoc/apidoctest"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/stacktest"
@@ -27,7 +28,9 @@ import (
 	"github.com/userimport/userimport/internal/userrow"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// Every response of the producer's /v1/ routes is checked against its
+// OpenAPI document (apidoctest).
+func TestMain(m *testing.M) { os.Exit(apidoctest.Main(func() int { return pgtest.Main(m) })) }
 
 // env is the binaries' environment: the stack's, with the test database and a
 // Redis database of the test's own (12), so that no other queue is touched.

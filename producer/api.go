@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/apidoc"
 	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/health"
@@ -118,7 +119,7 @@ const (
 	TenantToken Access = "tenant token"         // Authorization: Bearer <a tenant's API token>
 	Operator    Access = "operator credentials" // MONITORING_VIEWER/ADMIN (basic) or METRICS_TOKEN
 	EventSecret Access = "S3 event secret"      // S3_EVENTS_SECRET
-	Public      Access = "none (probes)"        // /healthz and /readyz, and the web pages' login page and style sheet
+	Public      Access = "none (probes)"        // /healthz and /readyz, /v1/openapi.json, and the web pages' login page and style sheet
 	Session     Access = "tenant session"       // the web pages under /ui/: without a session, a redirect to /ui/login
 )
 
@@ -157,8 +158,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Routes lists every route served, so that a test can walk them all.
 func (h *Handler) Routes() []Route { return h.routes }
 
-// NewHandler returns the API's routes. Every route under /v1/ requires a
+// NewHandler returns the API's routes. Every route under /v1/ but the S3
+// events (the events secret) and the OpenAPI document (none) requires a
 // tenant's token (Authorization: Bearer ...), and sees only that tenant.
+// Every /v1/ route is described in internal/apidoc/openapi.json.
 func NewHandler(d Deps) *Handler {
 	if d.MaxUpload <= 0 {
 		d.MaxUpload = csvfile.DefaultMaxFileBytes
@@ -183,6 +186,7 @@ func NewHandler(d Deps) *Handler {
 		{"POST /v1/imports/{id}/retry", TenantToken, a.auth(a.retryImport)},
 		{"GET /v1/users", TenantToken, a.auth(a.exportUsers)},
 		{"POST /v1/events/s3", EventSecret, http.HandlerFunc(a.s3Events)},
+		{"GET " + apidoc.Path, Public, apidoc.Handler()}, // the OpenAPI document of these routes
 	}
 	h.routes = append(h.routes, a.feedRoutes()...)
 	h.routes = append(h.routes, a.settingsRoutes()...)

@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/userimport/userimport/internal/apidoc/apidoctest"
 	"github.com/userimport/userimport/internal/health"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
@@ -29,7 +30,7 @@ import (
 
 func TestMain(m *testing.M) {
 	stacktest.SetDefaults()
-	os.Exit(pgtest.Main(m))
+	os.Exit(apidoctest.Main(func() int { return pgtest.Main(m) }))
 }
 
 // recorder is the queue: it keeps what is enqueued.

@@ -28,6 +28,18 @@ func (h *Handlers) Sweep(ctx context.Context, minAge time.Duration) (int, error)
 		return 0, err
 	}
 	ims = append(ims, ended...)
+	if h.d.JournalRetention > 0 {
+		// Part of the sweep, so that it runs by itself on every worker; a
+		// failure is logged and the sweep goes on.
+		if n, err := h.d.Store.PruneJournal(ctx, h.d.JournalRetention); err != nil {
+			if ctx.Err() != nil {
+				return 0, err
+			}
+			h.d.Log.Warn("journal prune failed", zap.Error(err))
+		} else if n > 0 {
+			h.d.Log.Info("journal pruned", zap.Int("imports", n))
+		}
+	}
 	var (
 		enqueued, failed int
 		first            error
@@ -78,5 +90,5 @@ func (h *Handlers) sweepImport(ctx context.Context, tenant string, id int64) (in
 // NewHandlers returns the handlers, for the sweep; NewServeMux wires the same
 // ones to asynq.
 func NewHandlers(d Deps) *Handlers {
-	return &Handlers{d: withDefaults(d)}
+	return &Handlers{d: withDefaults(d), workerID: newWorkerID()}
 }

@@ -73,6 +73,9 @@ type Deps struct {
 	// PublicURL is where browsers reach the producer (PUBLIC_URL): the
 	// e-mail links the import's page under it; "": no link.
 	PublicURL string
+	// JournalRetention is how long the change journal keeps an import's
+	// changes (JOURNAL_RETENTION); the sweep drops older ones. 0: never.
+	JournalRetention time.Duration
 	// Namespace prefixes the queue names (QUEUE_NAMESPACE).
 	Namespace task.Namespace
 	// Metrics counts what the handlers do; nil counts nothing.
@@ -88,6 +91,11 @@ type Deps struct {
 	// tracing off (no middleware). The store, files and mailer trace their
 	// own calls when built with it (postgres.WithTracing, …).
 	Tracer trace.TracerProvider
+	// Heartbeat is how often a running chunk renews its lease
+	// (CHUNK_HEARTBEAT_INTERVAL), DeadAfter how old a lease may be before the
+	// chunk is handed on (CHUNK_DEAD_AFTER); 0: DefaultHeartbeat,
+	// DefaultDeadAfter.
+	Heartbeat, DeadAfter time.Duration
 }
 
 // TaskRunner runs a waiting task now (an *asynq.Inspector).
@@ -99,7 +107,10 @@ type TaskRunner interface {
 const DefaultChunkSize = userfile.DefaultChunkSize
 
 // Handlers carry out imports.
-type Handlers struct{ d Deps }
+type Handlers struct {
+	d        Deps
+	workerID string // in the chunk leases this process holds
+}
 
 // intake starts imports (a feed run's) and puts lost plan tasks back.
 func (h *Handlers) intake() *intake.Intake {
@@ -118,7 +129,7 @@ func (h *Handlers) ServeMux() *asynq.ServeMux {
 		mux.Use(h.traceTask)
 	}
 	mux.HandleFunc(task.TypeImportPlan, h.recordFailure(h.Plan))
-	mux.HandleFunc(task.TypeImportChunk, h.limitTenant(h.timeChunk(h.recordFailure(h.Chunk))))
+	mux.HandleFunc(task.TypeImportChunk, h.leaseChunk(h.limitTenant(h.timeChunk(h.recordFailure(h.Chunk)))))
 	mux.HandleFunc(task.TypeImportFinalize, h.recordFailure(h.Finalize))
 	mux.HandleFunc(task.TypeFeedRun, h.FeedRun)
 	mux.HandleFunc(task.TypeFeedDecided, h.FeedDecided)
@@ -134,6 +145,12 @@ func withDefaults(d Deps) Deps {
 	}
 	if d.AttachLimit <= 0 {
 		d.AttachLimit = 5 << 20
+	}
+	if d.Heartbeat <= 0 {
+		d.Heartbeat = DefaultHeartbeat
+	}
+	if d.DeadAfter <= 0 {
+		d.DeadAfter = DefaultDeadAfter
 	}
 	return d
 }
@@ -184,6 +201,10 @@ func (h *Handlers) enqueueChunks(ctx context.Context, tenant string, id int64) (
 	if err != nil {
 		return 0, err
 	}
+	gens, err := h.d.Store.ChunkGenerations(ctx, tenant, id)
+	if err != nil {
+		return 0, err
+	}
 	enqueued := 0
 	tc := task.TraceOf(ctx) // the chunks continue the plan's trace
 	for _, c := range chunks {
@@ -192,7 +213,8 @@ func (h *Handlers) enqueueChunks(ctx context.Context, tenant string, id int64) (
 		}
 		t, err := task.NewImportChunk(task.ImportChunkPayload{
 			Tenant: tenant, ImportID: id, Seq: c.Seq, Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine,
-			Trace: tc,
+			Trace:      tc,
+			Generation: gens[c.Seq],
 		}, h.d.Namespace.Queue(task.QueueDefault))
 		if err != nil {
 			return enqueued, err
@@ -346,7 +368,7 @@ func (h *Handlers) Chunk(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("read chunk %d of %s: %w", p.Seq, job.Source, err)
 	}
 	out, err := h.d.Store.ApplyChunk(ctx, chunk, recs,
-		postgres.ApplyOptions{Defaults: userrow.Defaults{Today: job.CreatedAt}, DryRun: job.DryRun})
+		postgres.ApplyOptions{Defaults: userrow.Defaults{Today: job.CreatedAt}, DryRun: job.DryRun, Lease: chunkLease(ctx)})
 	if err != nil {
 		return waiting(err)
 	}

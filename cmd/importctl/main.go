@@ -1,6 +1,7 @@
 // Command importctl is the operator's and developer's tool for userimport:
 // validate a user file offline, generate test data, migrate the database,
-// import (through the queue or in process), follow, retry and export.
+// import (through the queue or in process), follow, retry, undo and export,
+// and show a user's history.
 package main
 
 import (
@@ -42,6 +43,8 @@ var commands = []command{
 	{"import", "import a user file for a tenant (--local: in this process)", runImport},
 	{"status", "show an import's state and counts (--wait: until it ends)", runStatus},
 	{"retry", "import the rejected records of an import again", runRetry},
+	{"undo", "put back what an import changed (--dry-run: show it)", runUndo},
+	{"history", "show what each import changed in a user, newest first", runHistory},
 	{"export", "write a tenant's users in the import format", runExport},
 	{"roles", "list or change a tenant's role catalog", runRoles},
 	{"tokens", "create, list or revoke a tenant's API tokens", runTokens},

@@ -162,6 +162,9 @@ func waitImport(ctx context.Context, e env, store *postgres.Store, tenant string
 	}
 }
 
+// shownReasons is how many groups of rejections the table lists.
+const shownReasons = 8
+
 // reportImport prints an ended import and returns the exit status it means.
 func reportImport(ctx context.Context, e env, store *postgres.Store, im postgres.Import, format string) int {
 	res := queueResult{ID: im.ID, State: string(im.State), Records: im.Records, Created: im.Created, Updated: im.Updated,
@@ -191,11 +194,12 @@ func reportImport(ctx context.Context, e env, store *postgres.Store, im postgres
 				what, im.ID, im.State, im.Records, im.Created, im.Updated, im.Unchanged, im.Rejected)
 			if len(im.Reasons) > 0 {
 				fmt.Fprintln(e.stdout, "rejected, by reason:")
-				for _, r := range im.Reasons {
-					fmt.Fprintf(e.stdout, "  %s\n", mail.ReasonLine(r))
+				lines, more := mail.ReasonLines(im.Reasons, im.OtherReasons, shownReasons)
+				for _, l := range lines {
+					fmt.Fprintf(e.stdout, "  %s\n", l)
 				}
-				if im.OtherReasons > 0 {
-					fmt.Fprintf(e.stdout, "  %d records for other reasons\n", im.OtherReasons)
+				if more != "" {
+					fmt.Fprintf(e.stdout, "  %s (--format json lists them; the error report has every record)\n", more)
 				}
 				if res.Advice != "" {
 					fmt.Fprintln(e.stdout, res.Advice)

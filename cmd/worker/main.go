@@ -87,14 +87,19 @@ Examples:
 	}
 	deps := worker.Deps{Store: svc.Store, Files: svc.Files, Queue: svc.Queue, Mail: sender, Log: log,
 		ChunkSize: cfg.Worker.ChunkSize, Namespace: cfg.Namespace, Metrics: metrics.NewImporter(svc.Metrics),
-		NotifyMax: cfg.NotifyMaxRecipients, PublicURL: cfg.PublicURL, Tracer: svc.Tracer()}
+		JournalRetention: cfg.Worker.JournalRetention,
+		NotifyMax:        cfg.NotifyMaxRecipients, PublicURL: cfg.PublicURL, Tracer: svc.Tracer(),
+		Heartbeat: cfg.Worker.ChunkHeartbeat, DeadAfter: cfg.Worker.ChunkDeadAfter}
+	if cfg.Worker.ChunkDeadAfter <= cfg.Worker.ChunkHeartbeat {
+		return fmt.Errorf("CHUNK_DEAD_AFTER %s must be more than CHUNK_HEARTBEAT_INTERVAL %s", cfg.Worker.ChunkDeadAfter, cfg.Worker.ChunkHeartbeat)
+	}
 	if cfg.Worker.TenantChunkLimit > 0 {
 		rdb, ok := redis.MakeRedisClient().(goredis.UniversalClient)
 		if !ok {
 			return fmt.Errorf("REDIS_URL: no client for %T", redis)
 		}
 		defer rdb.Close()
-		deps.Limiter = tenantlimit.New(rdb, string(cfg.Namespace), cfg.Worker.TenantChunkLimit, tenantlimit.DefaultLease)
+		deps.Limiter = tenantlimit.New(rdb, string(cfg.Namespace), cfg.Worker.TenantChunkLimit, cfg.Worker.ChunkDeadAfter)
 		inspector := asynq.NewInspector(redis)
 		defer inspector.Close()
 		deps.Runner = inspector
@@ -141,10 +146,13 @@ Examples:
 	// enqueues on a closed client.
 	swept := make(chan struct{})
 	go func() { defer close(swept); sweep(ctx, handlers, cfg.Worker.SweepInterval, log) }()
+	orphans := make(chan struct{})
+	go func() { defer close(orphans); sweepOrphans(ctx, handlers, cfg.Worker.ChunkHeartbeat, log) }()
 	<-ctx.Done()
 	log.Info("worker stopping: in-flight tasks finish or go back to the queue")
 	srv.Shutdown()
 	<-swept
+	<-orphans
 	return nil
 }
 
@@ -162,6 +170,25 @@ func sweep(ctx context.Context, h *worker.Handlers, interval time.Duration, log 
 		case <-tick.C:
 			if _, err := h.Sweep(ctx, interval); err != nil && ctx.Err() == nil {
 				log.Warn("sweep failed", zap.Error(err))
+			}
+		}
+	}
+}
+
+// Every heartbeat interval, each worker hands on the chunks whose worker
+// stopped renewing their lease (see worker.Handlers.SweepOrphans): a killed
+// worker's chunks run again within CHUNK_DEAD_AFTER and a heartbeat, rather
+// than when asynq's own lease on the task expires.
+func sweepOrphans(ctx context.Context, h *worker.Handlers, interval time.Duration, log *zap.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := h.SweepOrphans(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("orphaned chunks not handed on", zap.Error(err))
 			}
 		}
 	}

@@ -31,16 +31,21 @@ declare -A TOOL_VERSION=(
 	[govulncheck]="v1.9.0"
 )
 readonly TOOL_ORDER=(golangci-lint versitygw mailpit govulncheck)
+# redocly lints docs/…/openapi.json (make openapi-lint): an npm package, not Go.
+readonly REDOCLY_VERSION="1.34.5"
+readonly REDOCLY_DIR="${REPO_DIR}/.tools/redocly"
 
 usage() {
 	cat <<EOF
-Usage: deploy/local/tools.sh [golangci-lint|versitygw|mailpit|govulncheck|all|prometheus|promtool]...
+Usage: deploy/local/tools.sh [golangci-lint|versitygw|mailpit|govulncheck|all|prometheus|promtool|redocly]...
 
 Installs the project's pinned tools with \`go install\` into ${TOOLS_BIN}
 and prints the absolute path of each requested binary on stdout, one per line.
 prometheus and promtool (the Prometheus end-to-end test, \`make rules-test\`)
 are Debian's package instead, installed with apt-get when missing (as root or
 with password-less sudo) and never started as a service; "all" leaves them out.
+redocly (\`make openapi-lint\`) is npm's @redocly/cli, installed with npm into
+${REDOCLY_DIR} (Debian's nodejs and npm are apt-get installed when missing).
 A tool is installed only when its binary is missing or was built from another
 version (checked with \`go version -m\`), so a second run takes well under a second.
 Progress messages go to stderr.
@@ -51,6 +56,7 @@ Pinned versions:
   mailpit        ${TOOL_PKG[mailpit]}@${TOOL_VERSION[mailpit]}
   govulncheck    ${TOOL_PKG[govulncheck]}@${TOOL_VERSION[govulncheck]}
   prometheus     Debian's package "prometheus" (bookworm: 2.42), with promtool
+  redocly        npm's @redocly/cli@${REDOCLY_VERSION}
 
 Examples:
   deploy/local/tools.sh                 # same as "all"
@@ -129,6 +135,50 @@ ensure_prometheus() {
 	command -v "$name"
 }
 
+# ensure_redocly prints the path of redocly, installing @redocly/cli with npm
+# into .tools/redocly when missing or of another version. npm comes from
+# Debian's packages nodejs and npm when it is missing (as root or with
+# password-less sudo).
+ensure_redocly() {
+	local bin="${REDOCLY_DIR}/node_modules/.bin/redocly" pkg="${REDOCLY_DIR}/node_modules/@redocly/cli/package.json" have=""
+	if [[ -f "$pkg" ]]; then
+		have="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$pkg" | head -n 1)"
+	fi
+	if [[ -x "$bin" && "$have" == "$REDOCLY_VERSION" ]]; then
+		log "redocly ${REDOCLY_VERSION} already installed"
+		printf '%s\n' "$bin"
+		return 0
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		local -a sudo=()
+		if ((EUID != 0)); then
+			if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+				sudo=(sudo -n)
+			else
+				log "npm is missing; run as root (or with password-less sudo) to apt-get install it, or install Debian's nodejs and npm yourself"
+				return "$EXIT_PREREQ"
+			fi
+		fi
+		if ! command -v apt-get >/dev/null 2>&1; then
+			log "npm is missing and apt-get is not available; install Node.js and npm yourself"
+			return "$EXIT_PREREQ"
+		fi
+		log "apt-get install nodejs npm (Debian's packages)"
+		if ! "${sudo[@]}" apt-get update -qq >&2 ||
+			! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm </dev/null >&2; then
+			log "apt-get install nodejs npm failed"
+			return "$EXIT_PREREQ"
+		fi
+	fi
+	log "installing @redocly/cli@${REDOCLY_VERSION} into ${REDOCLY_DIR} with npm"
+	mkdir -p "$REDOCLY_DIR"
+	if ! npm install --prefix "$REDOCLY_DIR" --no-audit --no-fund --no-save --loglevel=error "@redocly/cli@${REDOCLY_VERSION}" >&2; then
+		log "npm install @redocly/cli@${REDOCLY_VERSION} failed"
+		return "$EXIT_PREREQ"
+	fi
+	printf '%s\n' "$bin"
+}
+
 main() {
 	local -a names=()
 	if (($# == 0)); then
@@ -142,7 +192,7 @@ main() {
 			return 0
 			;;
 		all) names+=("${TOOL_ORDER[@]}") ;;
-		golangci-lint | versitygw | mailpit | govulncheck | prometheus | promtool) names+=("$arg") ;;
+		golangci-lint | versitygw | mailpit | govulncheck | prometheus | promtool | redocly) names+=("$arg") ;;
 		*)
 			log "unknown tool: ${arg}"
 			usage >&2
@@ -158,6 +208,7 @@ main() {
 	for name in "${names[@]}"; do
 		case "$name" in
 		prometheus | promtool) ensure_prometheus "$name" ;;
+		redocly) ensure_redocly ;;
 		*) ensure "$name" ;;
 		esac
 	done

@@ -140,7 +140,13 @@ type WorkerSettings struct {
 	TenantChunkLimit int
 	ShutdownTimeout  time.Duration // how long a stopping worker lets its tasks finish
 	SweepInterval    time.Duration // how often a worker re-enqueues what PostgreSQL says is unfinished
+	JournalRetention time.Duration // how long the change journal keeps an import's changes
 	RetryBaseDelay   time.Duration // a failed task's first wait; doubled at each retry
+	// ChunkHeartbeat is how often a running chunk renews its lease;
+	// ChunkDeadAfter how old a lease's heartbeat may be before the chunk is
+	// handed to another worker.
+	ChunkHeartbeat time.Duration
+	ChunkDeadAfter time.Duration
 }
 
 // Load reads the variables the binaries in b read with getenv, each one's

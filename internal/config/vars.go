@@ -45,11 +45,18 @@ const (
 	DefaultTenantChunkLimit = 4
 	DefaultShutdownTimeout  = 25 * time.Second
 	DefaultSweepInterval    = time.Minute
+	// DefaultJournalRetention keeps what each import changed for 90 days.
+	DefaultJournalRetention = 90 * 24 * time.Hour
 	DefaultRetryBaseDelay   = 15 * time.Second
-	DefaultRateLimit        = 20
-	DefaultRateBurst        = 40
-	DefaultFeedSync         = time.Minute
-	DefaultEventsPrefix     = "incoming/"
+	// A chunk whose worker was killed is handed on within DefaultChunkDeadAfter
+	// and a heartbeat of the kill: four missed heartbeats, so that a pause of
+	// PostgreSQL or the worker does not hand on a live chunk.
+	DefaultChunkHeartbeat = 2 * time.Second
+	DefaultChunkDeadAfter = 8 * time.Second
+	DefaultRateLimit      = 20
+	DefaultRateBurst      = 40
+	DefaultFeedSync       = time.Minute
+	DefaultEventsPrefix   = "incoming/"
 	// The upload limits: each upload in flight holds about 24 MiB of S3 part
 	// buffers.
 	DefaultUploadMinRate         = 32 << 10 // bytes a second
@@ -179,6 +186,15 @@ var vars = []Var{
 	{Name: "SWEEP_INTERVAL", Default: DefaultSweepInterval.String(), Binaries: Worker,
 		Doc:   "how often each worker re-enqueues what PostgreSQL says is unfinished (and older than this)",
 		value: duration(func(c *Config) *time.Duration { return &c.Worker.SweepInterval })},
+	{Name: "JOURNAL_RETENTION", Default: DefaultJournalRetention.String(), Binaries: Worker,
+		Doc:   "how long the change journal keeps what an import changed (its user history, and what an undo needs); the workers' sweep drops older entries",
+		value: duration(func(c *Config) *time.Duration { return &c.Worker.JournalRetention })},
+	{Name: "CHUNK_HEARTBEAT_INTERVAL", Default: DefaultChunkHeartbeat.String(), Binaries: Worker,
+		Doc:   "how often a running chunk renews its lease in PostgreSQL (and its tenant slot), and how often each worker looks for chunks whose lease ran out (see [Recovery](reliability.md#a-worker-killed-mid-chunk))",
+		value: duration(func(c *Config) *time.Duration { return &c.Worker.ChunkHeartbeat })},
+	{Name: "CHUNK_DEAD_AFTER", Default: DefaultChunkDeadAfter.String(), Binaries: Worker,
+		Doc:   "how old a running chunk's heartbeat may be before the chunk is handed to another worker under a new task ID; more than `CHUNK_HEARTBEAT_INTERVAL`",
+		value: duration(func(c *Config) *time.Duration { return &c.Worker.ChunkDeadAfter })},
 	{Name: "RETRY_BASE_DELAY", Default: DefaultRetryBaseDelay.String(), Binaries: Worker,
 		Doc:   "a failed task's first wait before its retry; doubled at each of the 10 retries, up to an hour, ±25 % jitter",
 		value: duration(func(c *Config) *time.Duration { return &c.Worker.RetryBaseDelay })},

@@ -65,6 +65,9 @@ func Check(n postgres.NewImport) error {
 	if n.Kind != "" && !n.Kind.Valid() {
 		return &InvalidError{Reason: fmt.Sprintf("import kind %q: use one of %v", n.Kind, lifecycle.Kinds())}
 	}
+	if n.Kind == lifecycle.KindUndo {
+		return &InvalidError{Reason: "an undo has no file: start it with Undo"}
+	}
 	return CheckOptions(n.Options)
 }
 
@@ -316,4 +319,16 @@ func (in *Intake) Retry(ctx context.Context, tenant string, parentID int64) (pos
 		return postgres.Import{}, fmt.Errorf("retry import %d: %w", parentID, err)
 	}
 	return im, nil
+}
+
+// Undo starts the undo of an import: an import of kind undo that puts every
+// user the import changed back to its state before it (postgres.Store.Undo,
+// which refuses a dry run, an import not ended, one whose journal was pruned
+// and any undo while another import of the tenant runs). It is applied in
+// the caller's transaction, not queued: it reads the journal, not a file.
+func (in *Intake) Undo(ctx context.Context, tenant string, importID int64, opts postgres.UndoOptions) (postgres.UndoResult, error) {
+	if err := postgres.ValidTenant(tenant); err != nil {
+		return postgres.UndoResult{}, &InvalidError{Reason: err.Error()}
+	}
+	return in.Store.Undo(ctx, tenant, importID, opts)
 }

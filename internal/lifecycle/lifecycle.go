@@ -26,10 +26,11 @@ const (
 	KindRetry  Kind = "retry"  // the rejected records of an earlier import, again
 	KindFeed   Kind = "feed"   // a scheduled run of a tenant's HR feed
 	KindEvent  Kind = "event"  // an object announced by an S3 event notification
+	KindUndo   Kind = "undo"   // puts back what an earlier import (its parent) changed
 )
 
 // Kinds lists every kind, in the order the schema's CHECK lists them.
-func Kinds() []Kind { return []Kind{KindUpload, KindLocal, KindRetry, KindFeed, KindEvent} }
+func Kinds() []Kind { return []Kind{KindUpload, KindLocal, KindRetry, KindFeed, KindEvent, KindUndo} }
 
 // Bulk reports whether imports of the kind go to the bulk queue: unattended
 // ones, whose uploader is not waiting at a screen.

@@ -226,7 +226,7 @@ func newView(r Result) view {
 
 	v.Page = strings.TrimSpace(r.PageURL)
 	v.Advice = oneLine(r.Advice)
-	v.Reasons, v.MoreReasons = reasonLines(r.Reasons, r.OtherReasons)
+	v.Reasons, v.MoreReasons = ReasonLines(r.Reasons, r.OtherReasons, maxReasons)
 	lines := map[int]bool{}
 	for i, p := range r.FirstErrors {
 		if len(r.Reasons) > 0 {
@@ -308,12 +308,11 @@ func capitalise(s string) string {
 	return string(unicode.ToUpper(r)) + s[n:]
 }
 
-// reasonLines reads the largest groups as "80,000 records: Roles: unknown
-// role "…": add it to … (e.g. unknown role "Sales": …)", and the rest as one
-// line.
-func reasonLines(reasons []userrow.Reason, other int) (lines []string, more string) {
+// ReasonLines reads the largest max groups as "80,000 records: Roles:
+// unknown role "…": add it to … (e.g. "Sales")", and the rest as one line.
+func ReasonLines(reasons []userrow.Reason, other, max int) (lines []string, more string) {
 	for i, r := range reasons {
-		if i == maxReasons {
+		if i == max {
 			n, records := len(reasons)-i, other
 			for _, r := range reasons[i:] {
 				records += r.Records

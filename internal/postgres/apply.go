@@ -48,6 +48,9 @@ type ApplyOptions struct {
 	// notes the groups and extensions that would be created, but writes no
 	// user, group, extension or membership. The chunk is still marked done.
 	DryRun bool
+	// Lease, if set, must still hold the chunk when it is applied (see
+	// ClaimChunk): otherwise ErrStaleLease, and nothing is written.
+	Lease *Lease
 }
 
 // errRaced says a user the chunk creates was created meanwhile by another
@@ -91,6 +94,11 @@ func (s *Store) applyChunk(ctx context.Context, c Chunk, recs []Record, opts App
 			out.AlreadyApplied = true
 			return nil
 		}
+		if opts.Lease != nil {
+			if err := checkLease(ctx, tx, c, *opts.Lease); err != nil {
+				return err
+			}
+		}
 		if !opts.DryRun {
 			if err := waitFor(ctx, tx, c, recordLogins(recs)); err != nil {
 				return err
@@ -130,6 +138,9 @@ type pending struct {
 	create bool
 	user   userrow.User // as written: with defaults when created
 	hashes [userrow.NumColumns]uint64
+	// changed: the columns an update changes, whose previous values the
+	// journal keeps.
+	changed userrow.ColumnSet
 	// changedLists: the lists (phones, groups, roles) whose memberships must
 	// be replaced; a list given but equal to what is stored is left alone.
 	changedLists userrow.ColumnSet
@@ -296,6 +307,7 @@ func (a *applier) classify(ctx context.Context, recs []*Record) ([]*pending, err
 			a.note(r.Line, lifecycle.OutcomeUnchanged, 0)
 			continue
 		}
+		p.changed = changed
 		p.changedLists = changed & listColumns
 		a.note(r.Line, lifecycle.OutcomeUpdate, changed)
 		work = append(work, p)
@@ -465,9 +477,11 @@ func (a *applier) ensureGroups(ctx context.Context, tx pgx.Tx, work []*pending) 
 	for i, k := range missing {
 		spelled[i] = names[k]
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO groups (tenant_id, name)
-		SELECT $1, n FROM unnest($2::text[]) WITH ORDINALITY AS t(n, i) ORDER BY i
-		ON CONFLICT (tenant_id, name_key) DO NOTHING`, a.chunk.Tenant, spelled); err != nil {
+	if _, err := tx.Exec(ctx, `WITH ins AS (INSERT INTO groups (tenant_id, name)
+			SELECT $1, n FROM unnest($2::text[]) WITH ORDINALITY AS t(n, i) ORDER BY i
+			ON CONFLICT (tenant_id, name_key) DO NOTHING RETURNING id)
+		INSERT INTO journal_objects (tenant_id, import_id, kind, object_id, action)
+		SELECT $1, $3, 'group', id, 'created' FROM ins`, a.chunk.Tenant, spelled, a.chunk.ImportID); err != nil {
 		return nil, err
 	}
 	created, err := a.idsByKey(ctx, tx, selectGroups, missing)
@@ -590,11 +604,19 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		// The guard is repeated in SQL: another applier may have set a later
 		// line of this import since the rows were read. (A later import
 		// cannot have: its chunks wait for this one's, see waitFor.)
-		if _, err := tx.Exec(ctx, `UPDATE extensions e SET recording_mode = t.m, voice = t.v, instant_messaging = t.im,
+		// The journal keeps the row as it was before the import's first
+		// change to it (a later chunk's change finds it kept), unless the
+		// import created it.
+		if _, err := tx.Exec(ctx, `WITH upd AS (UPDATE extensions e SET recording_mode = t.m, voice = t.v, instant_messaging = t.im,
 				video = t.vi, desktop_screen = t.ds, set_by_import = $2, set_by_line = t.l, updated_at = now()
-			FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l)
-			WHERE e.tenant_id = $1 AND e.number = t.n
-				AND (e.set_by_import IS NULL OR e.set_by_line IS NULL OR (e.set_by_import, e.set_by_line) < ($2, t.l))`,
+			FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l),
+				extensions o
+			WHERE e.tenant_id = $1 AND e.number = t.n AND o.id = e.id AND o.tenant_id = $1
+				AND (e.set_by_import IS NULL OR e.set_by_line IS NULL OR (e.set_by_import, e.set_by_line) < ($2, t.l))
+			RETURNING e.id, e.created_by_import, to_jsonb(o) AS data)
+			INSERT INTO journal_objects (tenant_id, import_id, kind, object_id, action, data)
+			SELECT $1, $2, 'extension', id, 'updated', data FROM upd WHERE created_by_import IS DISTINCT FROM $2
+			ON CONFLICT (tenant_id, import_id, kind, object_id) DO NOTHING`,
 			append([]any{a.chunk.Tenant, a.chunk.ImportID}, cols...)...); err != nil {
 			return nil, err
 		}
@@ -608,8 +630,8 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 // see extColumns) gets the defaults and no setter, so that any record that
 // sets them wins over it, whichever is applied first.
 const insertExtensions = `INSERT INTO extensions (tenant_id, number, recording_mode, voice, instant_messaging,
-		video, desktop_screen, set_by_import, set_by_line)
-	SELECT $1, n, m, v, im, vi, ds, CASE WHEN l > 0 THEN $2::bigint END, NULLIF(l, 0)
+		video, desktop_screen, set_by_import, set_by_line, created_by_import)
+	SELECT $1, n, m, v, im, vi, ds, CASE WHEN l > 0 THEN $2::bigint END, NULLIF(l, 0), $2::bigint
 	FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l)
 	ORDER BY n`
 
@@ -740,7 +762,7 @@ func (a *applier) createUsers(ctx context.Context, tx pgx.Tx, work []*pending) e
 		for _, c := range userColumns {
 			row = append(row, c.value(&p.user))
 		}
-		return append(row, encodeHashes(p.hashes), a.chunk.ImportID), nil
+		return append(row, encodeHashes(p.hashes), a.chunk.ImportID, a.chunk.ImportID), nil
 	}))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "users_tenant_id_login_key_key" {
@@ -770,7 +792,7 @@ func (a *applier) updateUsers(ctx context.Context, tx pgx.Tx, work []*pending) e
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_users"}, stageColumns, pgx.CopyFromSlice(len(updates), func(i int) ([]any, error) {
 		p := updates[i]
 		row := make([]any, 0, len(stageColumns))
-		row = append(row, p.id, int64(p.rec.User.Given))
+		row = append(row, p.id, int64(p.rec.User.Given), int64(p.changed))
 		for _, c := range userColumns {
 			if p.rec.User.Given.Has(c.col) {
 				row = append(row, c.value(&p.user))
@@ -792,13 +814,15 @@ func (a *applier) replaceMemberships(ctx context.Context, tx pgx.Tx, work []*pen
 		col   userrow.Column
 		table string
 		ref   string
-		ids   map[string]int64
-		list  func(u *userrow.User) []string
-		key   func(s string) string
+		// journal is the journal_users column of the previous members.
+		journal string
+		ids     map[string]int64
+		list    func(u *userrow.User) []string
+		key     func(s string) string
 	}{
-		{userrow.Groups, "user_groups", "group_id", groupIDs, func(u *userrow.User) []string { return u.Groups }, strings.ToLower},
-		{userrow.Roles, "user_roles", "role_id", roleIDs, func(u *userrow.User) []string { return u.Roles }, strings.ToLower},
-		{userrow.PhoneMapping, "user_extensions", "extension_id", extIDs, func(u *userrow.User) []string { return u.Phones }, func(s string) string { return s }},
+		{userrow.Groups, "user_groups", "group_id", "old_groups", groupIDs, func(u *userrow.User) []string { return u.Groups }, strings.ToLower},
+		{userrow.Roles, "user_roles", "role_id", "old_roles", roleIDs, func(u *userrow.User) []string { return u.Roles }, strings.ToLower},
+		{userrow.PhoneMapping, "user_extensions", "extension_id", "old_exts", extIDs, func(u *userrow.User) []string { return u.Phones }, func(s string) string { return s }},
 	} {
 		var (
 			users    []int64
@@ -818,7 +842,15 @@ func (a *applier) replaceMemberships(ctx context.Context, tx pgx.Tx, work []*pen
 			}
 		}
 		if len(users) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM `+m.table+` WHERE tenant_id = $1 AND user_id = ANY($2)`, a.chunk.Tenant, users); err != nil {
+			// The journal keeps the members as they were, in the row the
+			// update of the user wrote (updateUsers).
+			if _, err := tx.Exec(ctx, `WITH d AS (DELETE FROM `+m.table+` WHERE tenant_id = $1 AND user_id = ANY($2)
+					RETURNING user_id, `+m.ref+` AS ref)
+				INSERT INTO journal_users AS j (tenant_id, import_id, user_id, `+m.journal+`)
+				SELECT $1, $3, u.id, coalesce(array_agg(d.ref ORDER BY d.ref) FILTER (WHERE d.ref IS NOT NULL), '{}')
+				FROM unnest($2::bigint[]) AS u(id) LEFT JOIN d ON d.user_id = u.id GROUP BY u.id
+				ON CONFLICT (tenant_id, import_id, user_id) DO UPDATE SET `+m.journal+` = excluded.`+m.journal,
+				a.chunk.Tenant, users, a.chunk.ImportID); err != nil {
 				return err
 			}
 		}

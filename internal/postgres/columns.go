@@ -59,13 +59,14 @@ var (
 		for _, c := range userColumns {
 			cols = append(cols, c.name)
 		}
-		return append(cols, "column_hashes", "last_import_id")
+		return append(cols, "column_hashes", "last_import_id", "created_by_import")
 	}()
 
 	// stageColumns are those of the staging table for updates: the user's id,
-	// which columns the record gives, their values and the merged hashes.
+	// which columns the record gives and which it changes, their values and
+	// the merged hashes.
 	stageColumns = func() []string {
-		cols := []string{"id", "given"}
+		cols := []string{"id", "given", "changed"}
 		for _, c := range userColumns {
 			cols = append(cols, c.name)
 		}
@@ -74,7 +75,7 @@ var (
 
 	createStage = func() string {
 		var b strings.Builder
-		b.WriteString("CREATE TEMP TABLE IF NOT EXISTS stage_users (id bigint PRIMARY KEY, given bigint NOT NULL")
+		b.WriteString("CREATE TEMP TABLE IF NOT EXISTS stage_users (id bigint PRIMARY KEY, given bigint NOT NULL, changed bigint NOT NULL")
 		for _, c := range userColumns {
 			b.WriteString(", " + c.name + " " + c.pgType)
 		}
@@ -82,10 +83,13 @@ var (
 		return b.String()
 	}()
 
-	// updateFromStage sets each column the record gives and leaves the others.
+	// updateFromStage sets each column the record gives and leaves the others,
+	// and writes the journal's row: the previous values of the columns that
+	// change (read from o, the row as the statement's snapshot sees it) and
+	// the previous hashes.
 	updateFromStage = func() string {
 		var b strings.Builder
-		b.WriteString("UPDATE users u SET ")
+		b.WriteString("WITH upd AS (UPDATE users u SET ")
 		for _, c := range userColumns {
 			if c.col == userrow.LoginID {
 				// The key never changes; its spelling may (Login IDs compare
@@ -96,7 +100,16 @@ var (
 			b.WriteString(c.name + " = CASE WHEN s.given & " + bit(c.col) + " <> 0 THEN s." + c.name + " ELSE u." + c.name + " END, ")
 		}
 		b.WriteString("column_hashes = s.column_hashes, updated_at = now(), last_import_id = $2 ")
-		b.WriteString("FROM stage_users s WHERE u.id = s.id AND u.tenant_id = $1")
+		b.WriteString("FROM stage_users s, users o WHERE u.id = s.id AND u.tenant_id = $1 AND o.id = u.id AND o.tenant_id = $1 ")
+		b.WriteString("RETURNING u.id, o.column_hashes, NULLIF(")
+		for i, c := range userColumns {
+			if i > 0 {
+				b.WriteString(" || ")
+			}
+			b.WriteString("CASE WHEN s.changed & " + bit(c.col) + " <> 0 THEN jsonb_build_object('" + c.name + "', o." + c.name + ") ELSE '{}'::jsonb END")
+		}
+		b.WriteString(", '{}'::jsonb) AS old) ")
+		b.WriteString("INSERT INTO journal_users (tenant_id, import_id, user_id, old, old_hashes) SELECT $1, $2, id, old, column_hashes FROM upd")
 		return b.String()
 	}()
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -514,9 +515,10 @@ func applyStep(ctx context.Context, tx pgx.Tx, f *Feed, runID, importID int64, p
 	if len(p.Reactivate) > 0 {
 		// The run's import is now the last to have changed them: a run
 		// of the feed approved later leaves them alone.
-		if _, err := tx.Exec(ctx, `UPDATE users SET active = true, deactivated_at = NULL, updated_at = now(),
+		if _, err := tx.Exec(ctx, `WITH upd AS (UPDATE users SET active = true, deactivated_at = NULL, updated_at = now(),
 				last_import_id = greatest(last_import_id, $3)
-			WHERE tenant_id = $1 AND id = ANY($2) AND NOT active`, f.Tenant, userIDs(p.Reactivate), importID); err != nil {
+			WHERE tenant_id = $1 AND id = ANY($2) AND NOT active RETURNING id)`+journalActive(false),
+			f.Tenant, userIDs(p.Reactivate), importID); err != nil {
 			return err
 		}
 	}
@@ -530,8 +532,9 @@ func applyStep(ctx context.Context, tx pgx.Tx, f *Feed, runID, importID int64, p
 			}
 		}
 		if out.State == lifecycle.RunFinished && absent > 0 {
-			tag, err := tx.Exec(ctx, `UPDATE users SET active = false, deactivated_at = now(), updated_at = now()
-				WHERE tenant_id = $1 AND id = ANY($2) AND active`+notChangedSince, f.Tenant, userIDs(p.Absent), importID)
+			tag, err := tx.Exec(ctx, `WITH upd AS (UPDATE users SET active = false, deactivated_at = now(), updated_at = now()
+				WHERE tenant_id = $1 AND id = ANY($2) AND active`+notChangedSince+` RETURNING id)`+journalActive(true),
+				f.Tenant, userIDs(p.Absent), importID)
 			if err != nil {
 				return err
 			}
@@ -548,6 +551,17 @@ func applyStep(ctx context.Context, tx pgx.Tx, f *Feed, runID, importID int64, p
 		f.Tenant, runID, out.State, p.Active, nullIfNotFull(out.Full, absent), deactivated, len(p.Reactivate), out.Reason,
 		lifecycle.RunFinished)
 	return err
+}
+
+// journalActive follows a statement "WITH upd AS (UPDATE users … RETURNING
+// id)" of tenant $1 and import $3: it journals the previous active flag,
+// was, of the users changed, into the row the import's chunk wrote if there
+// is one (the flag before the import is the one kept). Its count is the
+// UPDATE's.
+func journalActive(was bool) string {
+	return ` INSERT INTO journal_users AS j (tenant_id, import_id, user_id, old_active)
+		SELECT $1, $3, id, ` + strconv.FormatBool(was) + ` FROM upd
+		ON CONFLICT (tenant_id, import_id, user_id) DO UPDATE SET old_active = coalesce(j.old_active, excluded.old_active)`
 }
 
 // notChangedSince keeps a feed run from deactivating a user that an import
@@ -588,10 +602,10 @@ func (s *Store) DecideFeedRun(ctx context.Context, tenant string, runID int64, a
 			if err := lockFeedSync(ctx, tx, tenant); err != nil {
 				return err
 			}
-			tag, err := tx.Exec(ctx, `UPDATE users u SET active = false, deactivated_at = now(), updated_at = now()
+			tag, err := tx.Exec(ctx, `WITH upd AS (UPDATE users u SET active = false, deactivated_at = now(), updated_at = now()
 				FROM feed_run_deactivations d
-				WHERE d.run_id = $2 AND u.id = d.user_id AND u.tenant_id = $1 AND u.active`+notChangedSince,
-				tenant, runID, importID)
+				WHERE d.run_id = $2 AND u.id = d.user_id AND u.tenant_id = $1 AND u.active`+notChangedSince+` RETURNING u.id)`+
+				journalActive(true), tenant, runID, importID)
 			if err != nil {
 				return err
 			}

@@ -249,3 +249,55 @@ func TestApprovalSparesUsersChangedSince(t *testing.T) {
 		t.Errorf("inactive users (-want +got):\n%s", diff)
 	}
 }
+
+// Undoing a feed run's import reactivates the users its step deactivated;
+// undoing that undo deactivates them again.
+func TestUndoOfAFeedRun(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := pgtest.Store(t)
+	tenant := pgtest.Tenant(t)
+	var rows []map[userrow.Column]string
+	for i := range 6 {
+		rows = append(rows, map[userrow.Column]string{userrow.UserName: fmt.Sprint("User ", i), userrow.LoginID: fmt.Sprint("u", i)})
+	}
+	apply(t, s, tenant, parse(t, nil, rows...))
+	before := snapshot(t, s, tenant)
+	f, err := s.CreateFeed(ctx, postgres.Feed{Tenant: tenant, Name: "hr", Prefix: "feeds/" + tenant + "/", Schedule: "@daily",
+		TimeZone: "UTC", Delimiter: "auto", Header: "auto", Mode: "full", MaxDeactivatePercent: 100, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := postgres.NewFeedRun{Feed: f, ScheduledFor: today, Source: "s3://b/feeds/" + tenant + "/x.csv", ObjectKey: "x", ObjectETag: "e"}
+	run, _, err := s.StartFeedRun(ctx, n, &postgres.NewImport{Tenant: tenant, Kind: lifecycle.KindFeed, Source: n.Source, SourceETag: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SavePlan(ctx, tenant, run.ImportID, userfile.Plan{}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.FinishImport(ctx, tenant, run.ImportID, 0); err != nil || !ok {
+		t.Fatalf("finish the run's import: %v %v", ok, err)
+	}
+	present := []string{"u0", "u1", "u2"}
+	decide := func(st postgres.FeedStep) postgres.FeedOutcome { return feed.Decide(&f, st) }
+	done, err := s.ApplyFeedRun(ctx, &f, run.ID, postgres.SyncInput{Present: present, Imported: present}, decide)
+	if err != nil || done.State != lifecycle.RunFinished || done.Deactivated != 3 {
+		t.Fatalf("run: %+v (%v); want 3 deactivated", done, err)
+	}
+	afterRun := snapshot(t, s, tenant)
+	u, err := s.Undo(ctx, tenant, run.ImportID, postgres.UndoOptions{})
+	if err != nil || u.Reactivated != 3 {
+		t.Fatalf("undo of the run: %+v, %v; want 3 reactivated", u, err)
+	}
+	if diff := cmp.Diff(before, snapshot(t, s, tenant)); diff != "" {
+		t.Errorf("after undoing the run (-before +now):\n%s", diff)
+	}
+	uu, err := s.Undo(ctx, tenant, u.ImportID, postgres.UndoOptions{})
+	if err != nil || uu.Deactivated != 3 {
+		t.Fatalf("undo of the undo: %+v, %v; want 3 deactivated", uu, err)
+	}
+	if diff := cmp.Diff(afterRun, snapshot(t, s, tenant)); diff != "" {
+		t.Errorf("after undoing the undo (-after the run +now):\n%s", diff)
+	}
+}

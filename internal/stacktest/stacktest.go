@@ -17,6 +17,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/userimport/userimport/internal/apidoc/apidoctest"
 	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/s3store"
 )
@@ -181,7 +182,8 @@ func RandomHex(n int) string {
 }
 
 // Do sends a request with the bearer token (none when empty) and returns the
-// status and body.
+// status and body. A response to a /v1/ request is checked against the
+// producer's OpenAPI document (apidoctest): one that does not match fails t.
 func Do(t *testing.T, method, url, token, ctype string, body io.Reader) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, url, body)
@@ -194,7 +196,7 @@ func Do(t *testing.T, method, url, token, ctype string, body io.Reader) (int, []
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apidoctest.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,11 @@ type ImportChunkPayload struct {
 	Length    int64  `json:"length"`
 	FirstLine int    `json:"first_line"`
 	Trace     Trace  `json:"trace,omitempty"`
+	// Generation is the chunk's lease generation (postgres.ClaimChunk): 0
+	// as planned, one more each time the sweep hands on a chunk whose worker
+	// died. It is part of the task ID, so that the new task is not taken for
+	// the dead one still on asynq's books.
+	Generation int `json:"generation,omitempty"`
 }
 
 // ImportFinalizePayload asks a worker to finish an import whose chunks are all
@@ -93,7 +98,11 @@ func NewImportPlan(p ImportPlanPayload, queue string) (*asynq.Task, error) {
 
 // NewImportChunk returns the task of one chunk of an import.
 func NewImportChunk(p ImportChunkPayload, queue string) (*asynq.Task, error) {
-	return newTask(TypeImportChunk, p, fmt.Sprintf("chunk:%s:%d:%d", p.Tenant, p.ImportID, p.Seq),
+	id := fmt.Sprintf("chunk:%s:%d:%d", p.Tenant, p.ImportID, p.Seq)
+	if p.Generation > 0 {
+		id += fmt.Sprintf(":g%d", p.Generation)
+	}
+	return newTask(TypeImportChunk, p, id,
 		asynq.Queue(queue), asynq.Timeout(chunkTimeout))
 }
 

@@ -4,8 +4,9 @@
 //
 // The slots of a tenant are a sorted set in Redis: members are the holders'
 // task IDs, scores the time their lease ends. A worker that dies keeps its
-// slot only until the lease ends, so the limit is soft: a chunk that runs
-// longer than the lease lets one more chunk in.
+// slot only until the lease ends. A running chunk renews its slot (Renew)
+// with its heartbeat, so the worker's lease can be as short as a chunk's
+// lease in PostgreSQL; a slot not renewed lets one more chunk in.
 //
 // Chunks turned away wait in a second sorted set, oldest first, so that a
 // worker releasing a slot can call the next one in at once (Next) instead of
@@ -60,6 +61,31 @@ return 0
 // tenant has all its slots in use.
 func (l *Limiter) Acquire(ctx context.Context, tenant, holder string) (bool, error) {
 	n, err := acquire.Run(ctx, l.rdb, []string{l.prefix + tenant}, l.limit, l.lease.Milliseconds(), holder).Int()
+	if err != nil {
+		return false, fmt.Errorf("tenant %s chunk slot: %w", tenant, err)
+	}
+	return n == 1, nil
+}
+
+// renew extends a held slot's lease, in Redis's time; a slot not held (ended,
+// or never taken) is left alone.
+var renew = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[1])
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + lease, ARGV[2]) == 1 then
+	redis.call('PEXPIRE', KEYS[1], lease)
+	return 1
+end
+return 0
+`)
+
+// Renew extends holder's slot by a lease from now, and reports false if
+// holder has no slot. A worker renews its slots as it heartbeats its chunks
+// (a lease as short as the chunk's), so that a killed worker's slots end as
+// soon as its chunks are handed on.
+func (l *Limiter) Renew(ctx context.Context, tenant, holder string) (bool, error) {
+	n, err := renew.Run(ctx, l.rdb, []string{l.prefix + tenant}, l.lease.Milliseconds(), holder).Int()
 	if err != nil {
 		return false, fmt.Errorf("tenant %s chunk slot: %w", tenant, err)
 	}

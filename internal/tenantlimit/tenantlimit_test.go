@@ -83,3 +83,23 @@ func TestWaitingOldestFirst(t *testing.T) {
 		t.Errorf("Next handed out %q, want %q (a ticket waiting twice keeps its first place)", got, want)
 	}
 }
+
+// A renewed slot outlives its first lease; one not held is not created.
+func TestRenew(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(t, 1, 400*time.Millisecond)
+	acquire(t, l, "acme", "running", true)
+	for range 3 {
+		time.Sleep(200 * time.Millisecond)
+		if ok, err := l.Renew(t.Context(), "acme", "running"); err != nil || !ok {
+			t.Fatalf("Renew(running) = %t, %v; want true", ok, err)
+		}
+	}
+	acquire(t, l, "acme", "next", false) // 600 ms after the acquire: held by the renewals
+	if ok, err := l.Renew(t.Context(), "acme", "never"); err != nil || ok {
+		t.Fatalf("Renew(never) = %t, %v; want false", ok, err)
+	}
+	if n, err := l.InUse(t.Context(), "acme"); err != nil || n != 1 {
+		t.Errorf("InUse = %d, %v; want 1", n, err)
+	}
+}
