@@ -308,11 +308,11 @@ func capitalise(s string) string {
 	return string(unicode.ToUpper(r)) + s[n:]
 }
 
-// ReasonLines reads the largest max groups as "80,000 records: Roles:
+// ReasonLines reads the largest limit groups as "80,000 records: Roles:
 // unknown role "…": add it to … (e.g. "Sales")", and the rest as one line.
-func ReasonLines(reasons []userrow.Reason, other, max int) (lines []string, more string) {
+func ReasonLines(reasons []userrow.Reason, other, limit int) (lines []string, more string) {
 	for i, r := range reasons {
-		if i == max {
+		if i == limit {
 			n, records := len(reasons)-i, other
 			for _, r := range reasons[i:] {
 				records += r.Records
