@@ -104,6 +104,7 @@ const (
 	CodeNothingToRetry = "nothing_to_retry"
 	CodeNotPending     = "not_pending"
 	CodeFeedExists     = "feed_exists"
+	CodeFeedDisabled   = "feed_disabled"
 	CodeTooLarge       = "too_large"
 	CodeRateLimited    = "rate_limited"
 	CodeBusy           = "busy"

@@ -234,6 +234,9 @@ func TestFeeds(t *testing.T) {
 	if f, err = c.Feed(ctx, "hr"); err != nil || f.Enabled {
 		t.Fatalf("read back: %+v, %v", f, err)
 	}
+	if _, err := c.RunFeed(ctx, "hr"); !errors.As(err, &apiErr) || apiErr.Code != client.CodeFeedDisabled {
+		t.Fatalf("run a disabled feed: %v", err)
+	}
 	runs, err := c.FeedRuns(ctx, "hr", 10)
 	if err != nil || len(runs) != 0 {
 		t.Fatalf("runs: %+v, %v", runs, err)

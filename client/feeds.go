@@ -138,6 +138,19 @@ func (c *Client) FeedRuns(ctx context.Context, name string, limit int) ([]FeedRu
 	return out.Runs, nil
 }
 
+// RunFeed queues a run of the feed scheduled for now, as its schedule would
+// (never a second import of the same object), and returns that time; a
+// disabled feed gives code feed_disabled.
+func (c *Client) RunFeed(ctx context.Context, name string) (time.Time, error) {
+	var out struct {
+		ScheduledFor time.Time `json:"scheduled_for"`
+	}
+	if err := c.call(ctx, http.MethodPost, feedPath(name)+"/run", nil, nil, &out); err != nil {
+		return time.Time{}, err
+	}
+	return out.ScheduledFor, nil
+}
+
 // ApproveFeedRun carries out the deactivations a run holds for approval; a
 // run not waiting for one gives code not_pending.
 func (c *Client) ApproveFeedRun(ctx context.Context, id int64) (*FeedRun, error) {

@@ -239,8 +239,18 @@ func (a *API) auth(next func(http.ResponseWriter, *http.Request, string)) http.H
 			tooMany(w, wait, fmt.Sprintf("this token's limit is %g requests a second (API_RATE_LIMIT)", a.d.RateLimit.PerSecond))
 			return
 		}
-		next(w, r, tenant)
+		next(w, r.WithContext(context.WithValue(r.Context(), tokenIDKey{}, tokenID)), tenant)
 	})
+}
+
+// tokenIDKey holds, in a request's context, the ID of the token auth
+// resolved.
+type tokenIDKey struct{}
+
+// requestToken returns the ID of the request's token (auth's routes only).
+func requestToken(r *http.Request) int64 {
+	id, _ := r.Context().Value(tokenIDKey{}).(int64)
+	return id
 }
 
 // tokenAllowed takes one request from the token's bucket, which its API

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/feed"
+	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/task"
@@ -29,6 +30,7 @@ func (a *API) feedRoutes() []Route {
 		{"PATCH /v1/feeds/{name}", TenantToken, a.auth(a.updateFeed)},
 		{"DELETE /v1/feeds/{name}", TenantToken, a.auth(a.deleteFeed)},
 		{"GET /v1/feeds/{name}/runs", TenantToken, a.auth(a.listFeedRuns)},
+		{"POST /v1/feeds/{name}/run", TenantToken, a.auth(a.runFeedNow)},
 		{"POST /v1/feed-runs/{id}/approve", TenantToken, a.auth(a.decideFeedRun(true))},
 		{"POST /v1/feed-runs/{id}/reject", TenantToken, a.auth(a.decideFeedRun(false))},
 	}
@@ -230,6 +232,26 @@ func (a *API) listFeedRuns(w http.ResponseWriter, r *http.Request, tenant string
 	writeJSON(w, http.StatusOK, map[string]any{"runs": views})
 }
 
+// runFeedNow queues a run of the feed scheduled for now, as the scheduler's
+// (intake.RunFeedNow): 202 with the time; the run's record appears in the
+// feed's runs once a worker takes it.
+func (a *API) runFeedNow(w http.ResponseWriter, r *http.Request, tenant string) {
+	f, ok := a.lookupFeed(w, r, tenant)
+	if !ok {
+		return
+	}
+	at, err := a.intake().RunFeedNow(r.Context(), &f, time.Now())
+	switch {
+	case errors.Is(err, intake.ErrFeedDisabled):
+		writeError(w, http.StatusConflict, "feed_disabled", err.Error())
+	case err != nil:
+		a.internal(w, r, err)
+	default:
+		a.d.Log.Info("feed run queued", zap.String("tenant", tenant), zap.String("feed", f.Name), zap.Time("scheduled_for", at))
+		writeJSON(w, http.StatusAccepted, map[string]any{"feed": f.Name, "scheduled_for": at})
+	}
+}
+
 // decideFeedRun approves (deactivates the users on the list still active)
 // or rejects (drops the list) a run waiting for approval.
 func (a *API) decideFeedRun(approve bool) func(http.ResponseWriter, *http.Request, string) {
@@ -239,7 +261,7 @@ func (a *API) decideFeedRun(approve bool) func(http.ResponseWriter, *http.Reques
 			writeError(w, http.StatusNotFound, "not_found", "no such feed run")
 			return
 		}
-		run, err := a.d.Store.DecideFeedRun(r.Context(), tenant, id, approve, "api")
+		run, err := feed.Decisions{Store: a.d.Store, Queue: a.intake(), Log: a.d.Log}.Decide(r.Context(), tenant, id, approve, requestToken(r))
 		switch {
 		case errors.Is(err, postgres.ErrNotFound):
 			writeError(w, http.StatusNotFound, "not_found", "no such feed run")
@@ -248,8 +270,6 @@ func (a *API) decideFeedRun(approve bool) func(http.ResponseWriter, *http.Reques
 		case err != nil:
 			a.internal(w, r, err)
 		default:
-			a.d.Log.Info("feed run decided", zap.String("tenant", tenant), zap.Int64("run_id", id),
-				zap.String("state", string(run.State)), zap.Int("deactivated", run.Deactivated))
 			writeJSON(w, http.StatusOK, NewRunView(&run))
 		}
 	}

@@ -2,6 +2,7 @@ package producer_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/stacktest"
+	"github.com/userimport/userimport/internal/task"
 )
 
 // The feeds' routes: a tenant manages its own feeds and decides its own
@@ -101,8 +103,11 @@ func TestFeedsAPI(t *testing.T) {
 	if code, _ := do("POST", approve, tokB, ""); code != http.StatusNotFound {
 		t.Errorf("approve as b: %d", code)
 	}
-	if code, v := do("POST", approve, tokA, ""); code != http.StatusOK || v["state"] != "applied" || v["decided_by"] != "api" {
+	if code, v := do("POST", approve, tokA, ""); code != http.StatusOK || v["state"] != "applied" || !strings.HasPrefix(fmt.Sprint(v["decided_by"]), "token test (#") {
 		t.Errorf("approve: %d %v", code, v)
+	}
+	if n := queued(e.queue, task.TypeFeedDecided); len(n) != 1 {
+		t.Errorf("the approval queued %d %s tasks, want 1", len(n), task.TypeFeedDecided)
 	}
 	if code, _ := do("POST", approve, tokA, ""); code != http.StatusConflict {
 		t.Errorf("approve again: %d", code)
@@ -119,5 +124,59 @@ func TestFeedsAPI(t *testing.T) {
 	}
 	if code, _ := do("GET", "/v1/feeds/hr", tokA, ""); code != http.StatusNotFound {
 		t.Errorf("get after delete: %d", code)
+	}
+}
+
+// queued returns the payloads of the tasks of type typ the recorder holds.
+func queued(q *recorder, typ string) [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out [][]byte
+	for _, t := range q.tasks {
+		if t.Type() == typ {
+			out = append(out, t.Payload())
+		}
+	}
+	return out
+}
+
+// Run now: the scheduler's feed:run task for the feed, scheduled for now;
+// another tenant's feed answers 404, a disabled feed 409.
+func TestRunFeedNowAPI(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	a, b := pgtest.Tenant(t), pgtest.Tenant(t)
+	tokA, tokB := token(t, e.store, a), token(t, e.store, b)
+	f, err := e.store.CreateFeed(t.Context(), postgres.Feed{Tenant: a, Name: "hr", Prefix: "feeds/" + a + "/hr/", Schedule: "@daily",
+		TimeZone: "UTC", Delimiter: "auto", Header: "auto", Mode: "upsert", MaxDeactivatePercent: 10, Notify: []string{}, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().UTC().Truncate(time.Second)
+	code, out := stacktest.Do(t, "POST", e.srv.URL+"/v1/feeds/hr/run", tokA, "application/json", nil)
+	if code != http.StatusAccepted {
+		t.Fatalf("run now: %d %s", code, out)
+	}
+	runs := queued(e.queue, task.TypeFeedRun)
+	if len(runs) != 1 {
+		t.Fatalf("%d feed:run tasks queued, want 1", len(runs))
+	}
+	var p task.FeedRunPayload
+	if err := json.Unmarshal(runs[0], &p); err != nil || p.Tenant != a || p.FeedID != f.ID || p.ScheduledFor == nil || p.ScheduledFor.Before(before) {
+		t.Errorf("feed:run payload %s (%v)", runs[0], err)
+	}
+	if code, _ := stacktest.Do(t, "POST", e.srv.URL+"/v1/feeds/hr/run", tokB, "application/json", nil); code != http.StatusNotFound {
+		t.Errorf("run another tenant's feed: %d, want 404", code)
+	}
+	f.Enabled = false
+	if _, err := e.store.UpdateFeed(t.Context(), f); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := stacktest.Do(t, "POST", e.srv.URL+"/v1/feeds/hr/run", tokA, "application/json", nil); code != http.StatusConflict ||
+		!strings.Contains(string(out), "feed_disabled") {
+		t.Errorf("run a disabled feed: %d %s, want 409", code, out)
+	}
+	if n := len(queued(e.queue, task.TypeFeedRun)); n != 1 {
+		t.Errorf("%d feed:run tasks after the refusal, want still 1", n)
 	}
 }

@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/hibiken/asynq"
 
@@ -28,4 +30,22 @@ func (h *Handlers) FeedRun(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	return h.feeds().Run(ctx, p)
+}
+
+// FeedDecided handles feed:decided: feed.Runner.DecisionNotice, linking the
+// run's page when PublicURL is set.
+func (h *Handlers) FeedDecided(ctx context.Context, t *asynq.Task) error {
+	p, err := task.ParseFeedDecided(t)
+	if err != nil {
+		return err
+	}
+	return h.feeds().DecisionNotice(ctx, p.Tenant, p.RunID, h.runURL(p.RunID))
+}
+
+// runURL is a feed run's web page, or "" without PublicURL.
+func (h *Handlers) runURL(runID int64) string {
+	if h.d.PublicURL == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s/ui/feed-runs/%d", strings.TrimSuffix(h.d.PublicURL, "/"), runID)
 }

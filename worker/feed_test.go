@@ -3,6 +3,7 @@ package worker_test
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -216,7 +217,9 @@ func TestFeedNights(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	waitMail(t, r.to, 2)
 
-	// Night 3: a truncated file, 40 % of the active users missing.
+	// Night 3: a truncated file, 40 % of the active users missing. The
+	// e-mail links the run's page.
+	r.deps.PublicURL = "https://imports.example.com/"
 	night3 := night2[:len(night2)*60/100]
 	r.put("night-3.csv", night3)
 	run = r.night(base.AddDate(0, 0, 2))
@@ -227,6 +230,9 @@ func TestFeedNights(t *testing.T) {
 	msgs = waitMail(t, r.to, 3)
 	if !strings.Contains(msgs[0].Subject, "needs approval") || !strings.Contains(msgs[0].Subject, "210 users") {
 		t.Errorf("night 3 e-mail: %q", msgs[0].Subject)
+	}
+	if text, link := stacktest.Text(t, msgs[0].ID), fmt.Sprintf("https://imports.example.com/ui/feed-runs/%d", run.ID); !strings.Contains(text, link) {
+		t.Errorf("night 3 e-mail does not link %s:\n%s", link, text)
 	}
 	// Approving deactivates exactly the users the file left out.
 	decided, err := r.store.DecideFeedRun(t.Context(), r.tenant, run.ID, true, "test")
@@ -248,6 +254,25 @@ func TestFeedNights(t *testing.T) {
 	if _, err := r.store.DecideFeedRun(t.Context(), r.tenant, run.ID, true, "test"); err == nil {
 		t.Error("approved twice")
 	}
+	// The decision's e-mail, once however often its task is delivered.
+	decidedTask, err := task.NewFeedDecided(task.FeedDecidedPayload{Tenant: r.tenant, RunID: run.ID}, task.QueueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := worker.NewServeMux(r.deps).ProcessTask(t.Context(), decidedTask); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs = waitMail(t, r.to, 4)
+	if want := fmt.Sprintf("Feed hr: run %d approved, %d users deactivated", run.ID, len(absent)); msgs[0].Subject != want {
+		t.Errorf("decision e-mail: %q, want %q", msgs[0].Subject, want)
+	}
+	if text := stacktest.Text(t, msgs[0].ID); !strings.Contains(text, "approved by test") || !strings.Contains(text, "/ui/feed-runs/") {
+		t.Errorf("decision e-mail:\n%s", text)
+	}
+	time.Sleep(500 * time.Millisecond)
+	waitMail(t, r.to, 4)
 
 	// Night 4: everyone back, and five new: the 210 are reactivated.
 	r.put("night-4.csv", append(slices.Clone(night2), r.rows[540:545]...))
@@ -258,7 +283,7 @@ func TestFeedNights(t *testing.T) {
 	if got := r.inactive(); !slices.Equal(got, logins(r.rows[:15])) {
 		t.Fatalf("night 4: %d inactive, want the 15 who left", len(got))
 	}
-	msgs = waitMail(t, r.to, 4)
+	msgs = waitMail(t, r.to, 5)
 	if !strings.Contains(msgs[0].Subject, "Import of") {
 		t.Errorf("night 4 e-mail: %q", msgs[0].Subject)
 	}
@@ -277,7 +302,7 @@ func TestFeedNights(t *testing.T) {
 		}
 	}
 	time.Sleep(500 * time.Millisecond)
-	msgs = waitMail(t, r.to, 5)
+	msgs = waitMail(t, r.to, 6)
 	if !strings.Contains(msgs[0].Subject, "stale") {
 		t.Errorf("stale e-mail: %q", msgs[0].Subject)
 	}

@@ -275,6 +275,9 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 	if res.Feed, err = h.feeds().Summary(ctx, &job); err != nil {
 		return err
 	}
+	if res.Feed != nil {
+		res.Feed.RunURL = h.runURL(res.Feed.RunID)
+	}
 	if job.Plan != nil {
 		res.Warnings = job.Plan.Warnings
 	}

@@ -132,6 +132,7 @@ func (h *Handlers) ServeMux() *asynq.ServeMux {
 	mux.HandleFunc(task.TypeImportChunk, h.leaseChunk(h.limitTenant(h.timeChunk(h.recordFailure(h.Chunk)))))
 	mux.HandleFunc(task.TypeImportFinalize, h.recordFailure(h.Finalize))
 	mux.HandleFunc(task.TypeFeedRun, h.FeedRun)
+	mux.HandleFunc(task.TypeFeedDecided, h.FeedDecided)
 	return mux
 }
 

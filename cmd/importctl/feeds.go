@@ -11,11 +11,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/feed"
 	"github.com/userimport/userimport/internal/importer"
+	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
@@ -30,6 +32,7 @@ Actions:
   update NAME               change the flags given, and only those
   remove NAME               delete the feed and its runs' records (users and imports stay)
   runs NAME                 the feed's runs, newest first
+  run NAME                  run the feed now, as its schedule would (never a second import of the same file)
   approve RUN_ID            deactivate the users a run holds for approval
   reject RUN_ID             drop the run's list: nobody is deactivated
   dry-run NAME [s3://...]   what a run would do with the newest (or the given) file, writing no user`
@@ -41,6 +44,7 @@ func runFeeds(ctx context.Context, e env, args []string) int {
   importctl feeds list --tenant acme
   importctl feeds dry-run --tenant acme hr                  # creates, updates, deactivations: nothing written
   importctl feeds runs --tenant acme hr
+  importctl feeds run --tenant acme hr                      # now, instead of waiting for 02:00
   importctl feeds approve --tenant acme 42                  # a run above the limits waits for this
   importctl feeds update --tenant acme --enabled=false hr
 A run imports the newest object under the prefix; when a run already imported that version
@@ -72,7 +76,7 @@ API mode, for a tenant's admins (list, runs, approve, reject; see --api URL --he
 		return code
 	}
 	if len(pos) == 0 {
-		return usageError(e, "feeds", "name an action: list, add, update, remove, runs, approve, reject or dry-run (see --help)")
+		return usageError(e, "feeds", "name an action: list, add, update, remove, runs, run, approve, reject or dry-run (see --help)")
 	}
 	action, rest := pos[0], pos[1:]
 	if err := postgres.ValidTenant(*tenant); err != nil {
@@ -81,11 +85,11 @@ API mode, for a tenant's admins (list, runs, approve, reject; see --api URL --he
 	if err := oneOf("format", *format, "table", "json"); err != nil {
 		return usageError(e, "feeds", err.Error())
 	}
-	want := map[string]int{"list": 0, "add": 1, "update": 1, "remove": 1, "runs": 1, "approve": 1, "reject": 1, "dry-run": 1}
+	want := map[string]int{"list": 0, "add": 1, "update": 1, "remove": 1, "runs": 1, "run": 1, "approve": 1, "reject": 1, "dry-run": 1}
 	n, known := want[action]
 	switch {
 	case !known:
-		return usageError(e, "feeds", fmt.Sprintf("unknown action %q: use list, add, update, remove, runs, approve, reject or dry-run", action))
+		return usageError(e, "feeds", fmt.Sprintf("unknown action %q: use list, add, update, remove, runs, run, approve, reject or dry-run", action))
 	case action == "dry-run" && (len(rest) < 1 || len(rest) > 2):
 		return usageError(e, "feeds", "dry-run takes a feed name and, optionally, an s3:// object")
 	case action != "dry-run" && len(rest) != n:
@@ -157,6 +161,8 @@ API mode, for a tenant's admins (list, runs, approve, reject; see --api URL --he
 			return failure(e, "feeds", err)
 		}
 		return out.runs(runs)
+	case "run":
+		return feedRunNow(ctx, e, s, *tenant, rest[0])
 	default: // approve, reject
 		id, err := strconv.ParseInt(rest[0], 10, 64)
 		if err != nil || id <= 0 {
@@ -169,6 +175,9 @@ API mode, for a tenant's admins (list, runs, approve, reject; see --api URL --he
 		}
 		if err != nil {
 			return feedFailure(e, *tenant, err)
+		}
+		if err := queueDecisionMail(ctx, e, s, *tenant, run.ID); err != nil {
+			fmt.Fprintf(e.stderr, "importctl feeds: run %d decided, but its e-mail to the feed's people was not queued: %v\n", run.ID, err)
 		}
 		if out.json {
 			return writeJSON(e, producer.NewRunView(&run))
@@ -378,4 +387,52 @@ func listUsers(w io.Writer, what string, us []feed.User) {
 		}
 		fmt.Fprintf(w, "  %s\t%s\n", u.LoginID, u.Name)
 	}
+}
+
+// feedRunNow queues a run of the feed scheduled for now, as POST
+// /v1/feeds/{name}/run and the web pages' Run now do (intake.RunFeedNow).
+func feedRunNow(ctx context.Context, e env, s *postgres.Store, tenant, name string) int {
+	f, err := s.FeedByName(ctx, tenant, name)
+	if err != nil {
+		return feedFailure(e, tenant, err)
+	}
+	cfg, err := config.Load(config.Importctl, e.getenv)
+	if err != nil {
+		return failure(e, "feeds", err)
+	}
+	redis, err := cfg.Redis()
+	if err != nil {
+		return failure(e, "feeds", err)
+	}
+	client := asynq.NewClient(redis)
+	defer client.Close()
+	in := intake.Intake{Store: s, Queue: client, Namespace: cfg.Namespace}
+	at, err := in.RunFeedNow(ctx, &f, time.Now())
+	if errors.Is(err, intake.ErrFeedDisabled) {
+		fmt.Fprintf(e.stderr, "importctl feeds: %v\n", err)
+		return exitInvalid
+	}
+	if err != nil {
+		return failure(e, "feeds", err)
+	}
+	fmt.Fprintf(e.stdout, "feed %s: a run scheduled for %s is queued (importctl feeds runs --tenant %s %s shows it)\n",
+		f.Name, at.Format(time.RFC3339), tenant, f.Name)
+	return exitOK
+}
+
+// queueDecisionMail queues the e-mail that a held run was decided, as the
+// API's and the pages' decisions do (feed.Decisions).
+func queueDecisionMail(ctx context.Context, e env, s *postgres.Store, tenant string, runID int64) error {
+	cfg, err := config.Load(config.Importctl, e.getenv)
+	if err != nil {
+		return err
+	}
+	redis, err := cfg.Redis()
+	if err != nil {
+		return err
+	}
+	client := asynq.NewClient(redis)
+	defer client.Close()
+	in := intake.Intake{Store: s, Queue: client, Namespace: cfg.Namespace}
+	return in.EnqueueFeedDecided(ctx, tenant, runID)
 }

@@ -38,6 +38,13 @@ func TestFeedsCommands(t *testing.T) {
 		v.Feeds[0].Count != nil || v.Feeds[0].Mode != "full" {
 		t.Fatalf("update: exit %d, %q %q (%v)", code, out, errOut, err)
 	}
+	// The feed is disabled now: run refuses it (no task queued).
+	if code, _, errOut := runDB(t, "", "feeds", "run", "--tenant", tenant, "hr"); code != exitInvalid || !strings.Contains(errOut, "disabled") {
+		t.Errorf("run a disabled feed: exit %d, %q", code, errOut)
+	}
+	if code, _, _ := runDB(t, "", "feeds", "run", "--tenant", tenant, "nosuch"); code != exitUsage {
+		t.Errorf("run a missing feed: exit %d, want %d", code, exitUsage)
+	}
 	if code, out, _ := runDB(t, "", "feeds", "runs", "--tenant", tenant, "hr"); code != exitOK || !strings.HasPrefix(out, "RUN ") {
 		t.Errorf("runs: exit %d, %q", code, out)
 	}

@@ -22,6 +22,7 @@ import (
 // transaction.
 type Store interface {
 	FeedByID(ctx context.Context, tenant string, id int64) (postgres.Feed, error)
+	FeedRun(ctx context.Context, tenant string, id int64) (postgres.FeedRun, error)
 	FeedRunAt(ctx context.Context, tenant string, feedID int64, at time.Time) (postgres.FeedRun, error)
 	FeedRunByImport(ctx context.Context, tenant string, importID int64) (postgres.FeedRun, error)
 	NothingNew(ctx context.Context, feedID int64, key, etag string) (bool, error)

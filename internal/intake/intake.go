@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"go.opentelemetry.io/otel/attribute"
@@ -234,6 +235,43 @@ func (in *Intake) Enqueue(ctx context.Context, tenant string, id int64, kind lif
 		return fmt.Errorf("queue import %d: %w", id, err)
 	}
 	return nil
+}
+
+// EnqueueFeedDecided queues the e-mail that a held feed run was decided
+// (once per run: its task ID).
+func (in *Intake) EnqueueFeedDecided(ctx context.Context, tenant string, runID int64) error {
+	t, err := task.NewFeedDecided(task.FeedDecidedPayload{Tenant: tenant, RunID: runID}, in.Namespace.Queue(task.QueueDefault))
+	if err != nil {
+		return err
+	}
+	if _, err := in.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("queue the e-mail of feed run %d: %w", runID, err)
+	}
+	return nil
+}
+
+// ErrFeedDisabled refuses to run a disabled feed now: its runs would skip.
+var ErrFeedDisabled = errors.New("the feed is disabled: enable it to run it")
+
+// RunFeedNow queues a run of the feed scheduled for now, the scheduler's
+// feed:run task with the time named (as its catch-up does): the worker
+// records it once and imports the newest object only when it is new, so a
+// second click, or a scheduled run at the same moment, imports nothing
+// twice. It returns the time the run is scheduled for; a disabled feed is
+// ErrFeedDisabled.
+func (in *Intake) RunFeedNow(ctx context.Context, f *postgres.Feed, now time.Time) (time.Time, error) {
+	at := now.UTC().Truncate(time.Second)
+	if !f.Enabled {
+		return at, fmt.Errorf("feed %s: %w", f.Name, ErrFeedDisabled)
+	}
+	t, err := task.NewFeedRun(task.FeedRunPayload{Tenant: f.Tenant, FeedID: f.ID, ScheduledFor: &at}, in.Namespace.Queue(task.QueueDefault))
+	if err != nil {
+		return at, err
+	}
+	if _, err := in.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
+		return at, fmt.Errorf("queue a run of feed %s: %w", f.Name, err)
+	}
+	return at, nil
 }
 
 // StartFeedRun records a feed's run and, when it has an object to import,

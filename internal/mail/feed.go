@@ -25,6 +25,9 @@ type FeedSummary struct {
 	Active      int    // active users before the run
 	Reason      string // why the deactivations wait, or why the run failed
 	Names       []string
+	// RunURL is the run's web page, where a held run is approved or
+	// rejected (PUBLIC_URL); "": the e-mail names importctl and the API only.
+	RunURL string
 }
 
 // maxFeedNames is how many users on a deactivation list the e-mail names.
@@ -74,6 +77,11 @@ func feedIntro(r Result) []string {
 		out = append(out,
 			fmt.Sprintf("This import is the %s. Its file leaves out %s of the %s active users, which is above the feed's safety limit: %s.",
 				feed, thousands(f.Pending), thousands(f.Active), oneLine(f.Reason)),
+		)
+		if f.RunURL != "" {
+			out = append(out, "Review the list and approve or reject it on the run's page: "+oneLine(f.RunURL))
+		}
+		out = append(out,
 			"Nobody was deactivated. Check the file; if the list is right, approve it with "+
 				fmt.Sprintf("importctl feeds approve --tenant %s %d (or POST /v1/feed-runs/%d/approve); otherwise reject it "+
 					"(importctl feeds reject, or POST /v1/feed-runs/%d/reject).", oneLine(r.Tenant), f.RunID, f.RunID, f.RunID),
@@ -116,6 +124,24 @@ func StaleNotice(feed, tenant string, at time.Time, where string, staleDays int)
 			fmt.Sprintf("The newest file is older than the %s the feed allows. Check that the HR system still exports it.", days(staleDays)),
 		},
 	}
+}
+
+// DecisionNotice says that the list of a feed's run held for approval was
+// approved (deactivated users deactivated) or rejected, by whom (the token's
+// name), with the run's page when there is one.
+func DecisionNotice(feed, tenant string, runID int64, approved bool, deactivated int, by, runURL string) Notice {
+	n := Notice{Subject: fmt.Sprintf("Feed %s: run %d rejected, nobody deactivated", feed, runID),
+		Paragraphs: []string{fmt.Sprintf("The list of run %d of feed %s of tenant %s, held for approval, was rejected by %s: nobody on it was deactivated.",
+			runID, feed, tenant, by)}}
+	if approved {
+		n.Subject = fmt.Sprintf("Feed %s: run %d approved, %s users deactivated", feed, runID, thousands(deactivated))
+		n.Paragraphs = []string{fmt.Sprintf("The list of run %d of feed %s of tenant %s, held for approval, was approved by %s: %s users were deactivated "+
+			"(those on the list still active and not changed by a later import).", runID, feed, tenant, by, thousands(deactivated))}
+	}
+	if runURL != "" {
+		n.Paragraphs = append(n.Paragraphs, "The run's page: "+runURL)
+	}
+	return n
 }
 
 func days(n int) string {

@@ -637,6 +637,32 @@ func (s *Store) RunDeactivations(ctx context.Context, tenant string, runID int64
 	})
 }
 
+// RunDeactivationsPage returns a page of the users on the run's list, by
+// name, whose Login ID contains search (any case; "" for all), from offset
+// on, and how many match in all.
+func (s *Store) RunDeactivationsPage(ctx context.Context, tenant string, runID int64, search string, offset, limit int) ([]UserRef, int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT u.id, u.login_id, u.name, count(*) OVER () FROM feed_run_deactivations d
+		JOIN users u ON u.id = d.user_id AND u.tenant_id = d.tenant_id
+		WHERE d.tenant_id = $1 AND d.run_id = $2 AND strpos(u.login_key, lower($3)) > 0
+		ORDER BY u.name, u.login_key OFFSET $4 LIMIT $5`, tenant, runID, search, offset, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	total := 0
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserRef, error) {
+		var u UserRef
+		err := r.Scan(&u.ID, &u.LoginID, &u.Name, &total)
+		return u, err
+	})
+	if err == nil && len(users) == 0 && offset > 0 {
+		// Past the end: count what matches.
+		err = s.pool.QueryRow(ctx, `SELECT count(*) FROM feed_run_deactivations d
+			JOIN users u ON u.id = d.user_id AND u.tenant_id = d.tenant_id
+			WHERE d.tenant_id = $1 AND d.run_id = $2 AND strpos(u.login_key, lower($3)) > 0`, tenant, runID, search).Scan(&total)
+	}
+	return users, total, err
+}
+
 // LastFeedRuns returns, for each feed, the scheduled time of its latest run
 // (feeds without a run are left out), for the scheduler's catch-up.
 func (s *Store) LastFeedRuns(ctx context.Context) (map[int64]time.Time, error) {

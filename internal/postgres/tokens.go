@@ -79,3 +79,14 @@ func tokenHash(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
 }
+
+// TokenName returns the name of one of the tenant's tokens, revoked or not;
+// another tenant's is ErrNotFound.
+func (s *Store) TokenName(ctx context.Context, tenant string, id int64) (string, error) {
+	var name string
+	err := s.pool.QueryRow(ctx, `SELECT name FROM api_tokens WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("token %d: %w", id, ErrNotFound)
+	}
+	return name, err
+}

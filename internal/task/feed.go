@@ -55,3 +55,37 @@ func ParseFeedRun(t *asynq.Task) (FeedRunPayload, error) {
 	}
 	return p, nil
 }
+
+// TypeFeedDecided e-mails a feed's people that a run held for approval was
+// approved or rejected.
+const TypeFeedDecided = "feed:decided"
+
+// FeedDecidedPayload names the run decided.
+type FeedDecidedPayload struct {
+	Tenant string `json:"tenant"`
+	RunID  int64  `json:"run_id"`
+}
+
+// NewFeedDecided returns a feed:decided task: one per run (its TaskID), a
+// run being decided once.
+func NewFeedDecided(p FeedDecidedPayload, queue string) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", TypeFeedDecided, err)
+	}
+	return asynq.NewTask(TypeFeedDecided, b, asynq.Queue(queue), asynq.TaskID(fmt.Sprintf("feed-decided:%s:%d", p.Tenant, p.RunID)),
+		asynq.MaxRetry(maxRetry), asynq.Retention(24*time.Hour)), nil
+}
+
+// ParseFeedDecided decodes a feed:decided payload; one that cannot succeed
+// wraps asynq.SkipRetry.
+func ParseFeedDecided(t *asynq.Task) (FeedDecidedPayload, error) {
+	var p FeedDecidedPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return p, fmt.Errorf("decode %s: %w: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	if p.Tenant == "" || p.RunID <= 0 {
+		return p, fmt.Errorf("decode %s: no tenant or run id: %w", t.Type(), asynq.SkipRetry)
+	}
+	return p, nil
+}

@@ -147,8 +147,11 @@ func capitalise(s string) string {
 // notices are the messages a page shows after a change redirected to it
 // (?notice=…): fixed texts, so that a link cannot make the page say anything.
 var notices = map[string]string{ //nolint:gosec // G101: messages, no credential
-	"roles-added":    "The roles were added to the catalog. Retry an import's rejected records to import the users who name them.",
-	"role-removed":   "The role was removed from the catalog and from the users who held it.",
-	"token-revoked":  "The token was revoked: requests with it are refused from now on.",
-	"settings-saved": "The settings were saved. They apply to the imports started from now on.",
+	"roles-added":     "The roles were added to the catalog. Retry an import's rejected records to import the users who name them.",
+	"role-removed":    "The role was removed from the catalog and from the users who held it.",
+	"token-revoked":   "The token was revoked: requests with it are refused from now on.",
+	"settings-saved":  "The settings were saved. They apply to the imports started from now on.",
+	"feed-run-queued": "A run of the feed is queued: it imports the newest file unless the feed imported it already. Reload to see it below.",
+	"run-approved":    "The run was approved: the users on its list who were still active and unchanged since are deactivated.",
+	"run-rejected":    "The run was rejected: nobody on its list was deactivated.",
 }

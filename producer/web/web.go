@@ -191,6 +191,12 @@ func (u *UI) Routes() []Route {
 		{"POST /ui/tokens/revoke", Session, u.session(u.revokeToken)},
 		{"GET /ui/users", Session, u.session(u.usersPage)},
 		{"GET /ui/users/{login}", Session, u.session(u.userPage)},
+		{"GET /ui/feeds", Session, u.session(u.feedsPage)},
+		{"GET /ui/feeds/{name}", Session, u.session(u.feedPage)},
+		{"POST /ui/feeds/{name}/run", Session, u.session(u.runFeedNow)},
+		{"GET /ui/feed-runs/{id}", Session, u.session(u.feedRunPage)},
+		{"POST /ui/feed-runs/{id}/approve", Session, u.session(u.decideRun(true))},
+		{"POST /ui/feed-runs/{id}/reject", Session, u.session(u.decideRun(false))},
 	}
 }
 
@@ -232,7 +238,7 @@ type page struct {
 	Refresh int // seconds; 0: no automatic refresh
 	Notice  string
 	Error   string
-	Nav     string // the current section: imports, upload, roles, settings, tokens or users
+	Nav     string // the current section: imports, upload, feeds, users, roles, settings or tokens
 	D       any
 }
 

@@ -35,8 +35,14 @@ func (noQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option) (*a
 // server is the producer's handler with the pages, on the test database.
 func server(t *testing.T) (*httptest.Server, *postgres.Store) {
 	t.Helper()
+	return serverQueue(t, noQueue{})
+}
+
+// serverQueue is server with the queue q.
+func serverQueue(t *testing.T, q producer.Enqueuer) (*httptest.Server, *postgres.Store) {
+	t.Helper()
 	store := pgtest.Store(t)
-	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: noQueue{}, Log: zap.NewNop(),
+	srv := httptest.NewServer(producer.NewHandler(producer.Deps{Store: store, Files: stacktest.S3(t), Queue: q, Log: zap.NewNop(),
 		WebSessionSecret: "test-secret"}))
 	t.Cleanup(srv.Close)
 	return srv, store
@@ -115,7 +121,8 @@ func TestPagesNeedASession(t *testing.T) {
 	t.Parallel()
 	srv, store := server(t)
 	b := newBrowser(t, srv.URL)
-	for _, path := range []string{"/ui/", "/ui/upload", "/ui/imports/1", "/ui/imports/1/preview?page=2", "/ui/imports/1/errors"} {
+	for _, path := range []string{"/ui/", "/ui/upload", "/ui/imports/1", "/ui/imports/1/preview?page=2", "/ui/imports/1/errors",
+		"/ui/feeds", "/ui/feeds/hr", "/ui/feed-runs/1"} {
 		code, h, _ := b.do(http.MethodGet, path, nil)
 		if want := "/ui/login?next=" + url.QueryEscape(path); code != http.StatusSeeOther || h.Get("Location") != want {
 			t.Errorf("GET %s: %d to %q, want 303 to %s", path, code, h.Get("Location"), want)
