@@ -14,7 +14,6 @@ import (
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/stacktest"
-	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/worker"
 )
 
@@ -50,13 +49,7 @@ func TestResultMailHonoursTheRules(t *testing.T) {
 	}
 	queue := &recorder{}
 	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queue, Mail: sender, Log: zap.NewNop(), NotifyMax: 2})
-	plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
-	queue.tasks = append(queue.tasks, plan)
-	for i := 0; i < len(queue.tasks); i++ {
-		if err := mux.ProcessTask(ctx, queue.tasks[i]); err != nil {
-			t.Fatalf("%s: %v", queue.tasks[i].Type(), err)
-		}
-	}
+	runPlan(ctx, t, mux, queue, tenant, id)
 	for _, to := range []string{a, b} {
 		msgs := stacktest.Mail(t, to)
 		if len(msgs) != 1 {
@@ -113,13 +106,7 @@ func TestResultMailGroupsRejections(t *testing.T) {
 	queue := &recorder{}
 	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queue, Mail: sender, Log: zap.NewNop(),
 		PublicURL: "https://imports.example.com"})
-	plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
-	queue.tasks = append(queue.tasks, plan)
-	for i := 0; i < len(queue.tasks); i++ {
-		if err := mux.ProcessTask(ctx, queue.tasks[i]); err != nil {
-			t.Fatalf("%s: %v", queue.tasks[i].Type(), err)
-		}
-	}
+	runPlan(ctx, t, mux, queue, tenant, id)
 
 	im, err := store.Import(ctx, tenant, id)
 	if err != nil {

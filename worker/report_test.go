@@ -17,7 +17,6 @@ import (
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/stacktest"
-	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userrow"
 	"github.com/userimport/userimport/worker"
 )
@@ -62,13 +61,7 @@ func TestMailedReportHasNoPasswordHashes(t *testing.T) {
 		}
 		queue := &recorder{}
 		mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queue, Mail: sender, Log: zap.NewNop()})
-		plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
-		queue.tasks = append(queue.tasks, plan)
-		for i := 0; i < len(queue.tasks); i++ {
-			if err := mux.ProcessTask(ctx, queue.tasks[i]); err != nil {
-				t.Fatalf("%s: %v", queue.tasks[i].Type(), err)
-			}
-		}
+		runPlan(ctx, t, mux, queue, tenant, id)
 		im, err := store.Import(ctx, tenant, id)
 		if err != nil {
 			t.Fatal(err)

@@ -280,13 +280,7 @@ func TestDryRunWritesNoUser(t *testing.T) {
 	}
 	queue := &recorder{}
 	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queue, Mail: sender, Log: zap.NewNop(), ChunkSize: 400})
-	plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
-	queue.tasks = append(queue.tasks, plan)
-	for i := 0; i < len(queue.tasks); i++ { // the queue, in order, as one worker would
-		if err := mux.ProcessTask(ctx, queue.tasks[i]); err != nil {
-			t.Fatalf("%s: %v", queue.tasks[i].Type(), err)
-		}
-	}
+	runPlan(ctx, t, mux, queue, tenant, id)
 	im, err := store.Import(ctx, tenant, id)
 	if err != nil {
 		t.Fatal(err)
@@ -366,5 +360,21 @@ func TestCRLineEndsRejectFile(t *testing.T) {
 	}
 	if im.State != "rejected" || im.Error != csvfile.ErrCRLineEnds.Error() {
 		t.Errorf("import %s: %q, want rejected: %q", im.State, im.Error, csvfile.ErrCRLineEnds)
+	}
+}
+
+// runPlan queues the import's plan and runs the queue in order, as one
+// worker would, until it is empty: the plan, its chunks, the finalize.
+func runPlan(ctx context.Context, t *testing.T, mux *asynq.ServeMux, queue *recorder, tenant string, id int64) {
+	t.Helper()
+	plan, err := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue.tasks = append(queue.tasks, plan)
+	for i := 0; i < len(queue.tasks); i++ {
+		if err := mux.ProcessTask(ctx, queue.tasks[i]); err != nil {
+			t.Fatalf("%s: %v", queue.tasks[i].Type(), err)
+		}
 	}
 }
