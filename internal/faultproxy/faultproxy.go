@@ -130,10 +130,18 @@ func NewHTTP(target string) (*HTTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: %w", err)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.DisableCompression = true // never ask for gzip and decompress: bodies pass through as they are
-	tr.MaxIdleConnsPerHost = 64
+	// A transport of its own, not a clone of http.DefaultTransport: tests
+	// replace that one (with a checking one), and the proxy passes bytes on
+	// as they are. No proxy from the environment, no gzip asked for.
+	tr := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
 	quiet := log.New(io.Discard, "", 0) // injected faults make both of them complain
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &HTTP{ln: ln, cancel: cancel, stats: HTTPStats{Injected: map[Kind]int{}}}
