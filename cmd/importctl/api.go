@@ -508,20 +508,11 @@ POST and PATCH /v1/feeds (docs/feeds.md).
 		if asJSON {
 			return writeJSON(e, map[string]any{"feeds": feeds})
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tMODE\tSCHEDULE\tTIME ZONE\tPREFIX\tLIMITS\tNOTIFY\tENABLED")
-		for _, f := range feeds {
-			limits := fmt.Sprintf("%g %%", f.MaxDeactivatePercent)
-			if f.MaxDeactivateCount != nil {
-				limits += fmt.Sprintf(", %d users", *f.MaxDeactivateCount)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%t\n", f.Name, f.Mode, f.Schedule, f.TimeZone, f.Prefix, limits,
-				orDash(strings.Join(f.Notify, ",")), f.Enabled)
+		rows := make([]feedRow, len(feeds))
+		for i, f := range feeds {
+			rows[i] = feedRow{f.Name, f.Mode, f.Schedule, f.TimeZone, f.Prefix, f.MaxDeactivatePercent, f.MaxDeactivateCount, f.Notify, f.Enabled}
 		}
-		if err := tw.Flush(); err != nil {
-			return failure(e, "feeds", err)
-		}
-		return exitOK
+		return printFeeds(e, rows)
 	case "runs":
 		runs, err := c.FeedRuns(ctx, rest[0], *limit)
 		if errors.Is(err, client.ErrNotFound) {

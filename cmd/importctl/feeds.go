@@ -260,20 +260,11 @@ func (o feedsOutput) feeds(feeds []postgres.Feed) int {
 		}
 		return writeJSON(o.e, map[string]any{"feeds": views})
 	}
-	tw := tabwriter.NewWriter(o.e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tMODE\tSCHEDULE\tTIME ZONE\tPREFIX\tLIMITS\tNOTIFY\tENABLED")
-	for _, f := range feeds {
-		limits := fmt.Sprintf("%g %%", f.MaxDeactivatePercent)
-		if f.MaxDeactivateCount != nil {
-			limits += fmt.Sprintf(", %d users", *f.MaxDeactivateCount)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%t\n", f.Name, f.Mode, f.Schedule, f.TimeZone, f.Prefix, limits,
-			orDash(strings.Join(f.Notify, ",")), f.Enabled)
+	rows := make([]feedRow, len(feeds))
+	for i, f := range feeds {
+		rows[i] = feedRow{f.Name, f.Mode, f.Schedule, f.TimeZone, f.Prefix, f.MaxDeactivatePercent, f.MaxDeactivateCount, f.Notify, f.Enabled}
 	}
-	if err := tw.Flush(); err != nil {
-		return failure(o.e, "feeds", err)
-	}
-	return exitOK
+	return printFeeds(o.e, rows)
 }
 
 func (o feedsOutput) runs(runs []postgres.FeedRun) int {
@@ -435,4 +426,32 @@ func queueDecisionMail(ctx context.Context, e env, s *postgres.Store, tenant str
 	defer client.Close()
 	in := intake.Intake{Store: s, Queue: client, Namespace: cfg.Namespace}
 	return in.EnqueueFeedDecided(ctx, tenant, runID)
+}
+
+// feedRow is a feed as the table shows it, from the store (direct mode) or
+// the API (API mode).
+type feedRow struct {
+	name, mode, schedule, zone, prefix string
+	percent                            float64
+	count                              *int
+	notify                             []string
+	enabled                            bool
+}
+
+// printFeeds writes the feeds' table.
+func printFeeds(e env, rows []feedRow) int {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tMODE\tSCHEDULE\tTIME ZONE\tPREFIX\tLIMITS\tNOTIFY\tENABLED")
+	for _, f := range rows {
+		limits := fmt.Sprintf("%g %%", f.percent)
+		if f.count != nil {
+			limits += fmt.Sprintf(", %d users", *f.count)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%t\n", f.name, f.mode, f.schedule, f.zone, f.prefix, limits,
+			orDash(strings.Join(f.notify, ",")), f.enabled)
+	}
+	if err := tw.Flush(); err != nil {
+		return failure(e, "feeds", err)
+	}
+	return exitOK
 }
