@@ -575,11 +575,12 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		return nil, err
 	}
 	if missing := missingKeys(numbers, ids); len(missing) > 0 {
-		// A plain INSERT is three times as fast as one with ON CONFLICT; it
-		// fails only when another applier has just inserted one of the
-		// numbers, and then the slower statement takes over.
+		// COPY with ids reserved beforehand is several times as fast as an
+		// INSERT … RETURNING (and that, three times as fast as one with ON
+		// CONFLICT); it fails only when another applier has just inserted
+		// one of the numbers, and then the slower statement takes over.
 		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
-			return a.insertExtensions(ctx, sp, insertExtensions, exts, missing, ids)
+			return a.copyExtensions(ctx, sp, exts, missing, ids)
 		})
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {
@@ -634,6 +635,34 @@ const insertExtensions = `INSERT INTO extensions (tenant_id, number, recording_m
 	SELECT $1, n, m, v, im, vi, ds, CASE WHEN l > 0 THEN $2::bigint END, NULLIF(l, 0), $2::bigint
 	FROM unnest($3::text[], $4::text[], $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::int[]) AS t(n, m, v, im, vi, ds, l)
 	ORDER BY n`
+
+// copyExtensions inserts the missing extensions with COPY, in sorted order
+// (see insertExtensions), their ids drawn from the identity's sequence first.
+func (a *applier) copyExtensions(ctx context.Context, tx pgx.Tx, exts map[string]extWrite, numbers []string, ids map[string]int64) error {
+	reserved, err := reserveIDs(ctx, tx, "extensions_id_seq", len(numbers))
+	if err != nil {
+		return err
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"extensions"}, []string{"id", "tenant_id", "number", "recording_mode", "voice",
+		"instant_messaging", "video", "desktop_screen", "set_by_import", "set_by_line", "created_by_import"},
+		pgx.CopyFromSlice(len(numbers), func(i int) ([]any, error) {
+			e := exts[numbers[i]]
+			var byImport, byLine any
+			if e.apply && e.line > 0 {
+				byImport, byLine = a.chunk.ImportID, int32(e.line)
+			}
+			s := e.settings
+			return []any{reserved[i], a.chunk.Tenant, numbers[i], s.RecordingMode, s.Voice, s.InstantMessaging, s.Video,
+				s.DesktopScreen, byImport, byLine, a.chunk.ImportID}, nil
+		}))
+	if err != nil {
+		return err
+	}
+	for i, n := range numbers {
+		ids[n] = reserved[i]
+	}
+	return nil
+}
 
 func (a *applier) insertExtensions(ctx context.Context, tx pgx.Tx, query string, exts map[string]extWrite, numbers []string, ids map[string]int64) error {
 	rows, err := tx.Query(ctx, query+` RETURNING id, number`, append([]any{a.chunk.Tenant, a.chunk.ImportID}, extColumns(exts, numbers)...)...)
@@ -724,9 +753,33 @@ func (a *applier) idsByKey(ctx context.Context, tx pgx.Tx, query string, keys []
 	return ids, err
 }
 
-// idBlock is the increment of the user_id_blocks sequence: one nextval
-// reserves that many ids.
+// idBlock is the increment of the sequences user_id_blocks and
+// extensions_id_seq: one nextval reserves that many ids.
 const idBlock = 1024
+
+// reserveIDs reserves n ids of the sequence seq, whose increment is idBlock,
+// with one nextval per block: rows inserted with COPY get their ids before,
+// so that what refers to them is written without reading anything back.
+func reserveIDs(ctx context.Context, tx pgx.Tx, seq string, n int) ([]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT nextval($1::regclass) FROM generate_series(1, $2)`, seq, (n+idBlock-1)/idBlock)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, n)
+	var start int64
+	if _, err := pgx.ForEachRow(rows, []any{&start}, func() error {
+		for id := start; id < start+idBlock && len(ids) < n; id++ {
+			ids = append(ids, id)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if len(ids) != n {
+		return nil, fmt.Errorf("reserved %d ids of %s for %d rows", len(ids), seq, n)
+	}
+	return ids, nil
+}
 
 // createUsers inserts the new users with COPY, ids reserved beforehand so that
 // their memberships can be written without reading anything back.
@@ -740,20 +793,12 @@ func (a *applier) createUsers(ctx context.Context, tx pgx.Tx, work []*pending) e
 	if len(creates) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT nextval('user_id_blocks') FROM generate_series(1, $1)`, (len(creates)+idBlock-1)/idBlock)
+	ids, err := reserveIDs(ctx, tx, "user_id_blocks", len(creates))
 	if err != nil {
 		return err
 	}
-	i := 0
-	var start int64
-	if _, err := pgx.ForEachRow(rows, []any{&start}, func() error {
-		for id := start; id < start+idBlock && i < len(creates); id++ {
-			creates[i].id = id
-			i++
-		}
-		return nil
-	}); err != nil {
-		return err
+	for i, p := range creates {
+		p.id = ids[i]
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"users"}, insertColumns, pgx.CopyFromSlice(len(creates), func(i int) ([]any, error) {
 		p := creates[i]

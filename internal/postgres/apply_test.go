@@ -304,14 +304,19 @@ func TestConcurrentChunksCreateGroupsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Release()
-	var groups, exts, members int
+	var groups, exts, members, phones int
+	// The phones' extension ids must be those of the tenant's extensions,
+	// whichever applier inserted them (COPY, or ON CONFLICT after a race).
 	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM groups WHERE tenant_id = $1),
-		(SELECT count(*) FROM extensions WHERE tenant_id = $1), (SELECT count(*) FROM user_groups WHERE tenant_id = $1)`,
-		tenant).Scan(&groups, &exts, &members); err != nil {
+		(SELECT count(*) FROM extensions WHERE tenant_id = $1), (SELECT count(*) FROM user_groups WHERE tenant_id = $1),
+		(SELECT count(*) FROM user_extensions ue JOIN extensions e ON e.id = ue.extension_id AND e.tenant_id = $1
+			WHERE ue.tenant_id = $1)`,
+		tenant).Scan(&groups, &exts, &members, &phones); err != nil {
 		t.Fatal(err)
 	}
-	if groups != 14 || exts != chunks*per+5 || members != chunks*per*3 {
-		t.Errorf("groups %d (want 14), extensions %d (want %d), memberships %d (want %d)", groups, exts, chunks*per+5, members, chunks*per*3)
+	if groups != 14 || exts != chunks*per+5 || members != chunks*per*3 || phones != chunks*per*2 {
+		t.Errorf("groups %d (want 14), extensions %d (want %d), memberships %d (want %d), phones %d (want %d)",
+			groups, exts, chunks*per+5, members, chunks*per*3, phones, chunks*per*2)
 	}
 }
 
