@@ -643,18 +643,18 @@ func (a *applier) copyExtensions(ctx context.Context, tx pgx.Tx, exts map[string
 	if err != nil {
 		return err
 	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"extensions"}, []string{"id", "tenant_id", "number", "recording_mode", "voice",
+	_, err = copyRows(ctx, tx, "extensions", []string{"id", "tenant_id", "number", "recording_mode", "voice",
 		"instant_messaging", "video", "desktop_screen", "set_by_import", "set_by_line", "created_by_import"},
-		pgx.CopyFromSlice(len(numbers), func(i int) ([]any, error) {
+		len(numbers), func(i int, row []any) []any {
 			e := exts[numbers[i]]
 			var byImport, byLine any
 			if e.apply && e.line > 0 {
 				byImport, byLine = a.chunk.ImportID, int32(e.line)
 			}
 			s := e.settings
-			return []any{reserved[i], a.chunk.Tenant, numbers[i], s.RecordingMode, s.Voice, s.InstantMessaging, s.Video,
-				s.DesktopScreen, byImport, byLine, a.chunk.ImportID}, nil
-		}))
+			return append(row, reserved[i], a.chunk.Tenant, numbers[i], s.RecordingMode, s.Voice, s.InstantMessaging, s.Video,
+				s.DesktopScreen, byImport, byLine, a.chunk.ImportID)
+		})
 	if err != nil {
 		return err
 	}
@@ -800,15 +800,14 @@ func (a *applier) createUsers(ctx context.Context, tx pgx.Tx, work []*pending) e
 	for i, p := range creates {
 		p.id = ids[i]
 	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"users"}, insertColumns, pgx.CopyFromSlice(len(creates), func(i int) ([]any, error) {
+	_, err = copyRows(ctx, tx, "users", insertColumns, len(creates), func(i int, row []any) []any {
 		p := creates[i]
-		row := make([]any, 0, len(insertColumns))
 		row = append(row, p.id, a.chunk.Tenant)
 		for _, c := range userColumns {
 			row = append(row, c.value(&p.user))
 		}
-		return append(row, encodeHashes(p.hashes), a.chunk.ImportID, a.chunk.ImportID), nil
-	}))
+		return append(row, encodeHashes(p.hashes), a.chunk.ImportID, a.chunk.ImportID)
+	})
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "users_tenant_id_login_key_key" {
 		return errRaced
@@ -834,9 +833,8 @@ func (a *applier) updateUsers(ctx context.Context, tx pgx.Tx, work []*pending) e
 	if _, err := tx.Exec(ctx, `TRUNCATE stage_users`); err != nil {
 		return err
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_users"}, stageColumns, pgx.CopyFromSlice(len(updates), func(i int) ([]any, error) {
+	if _, err := copyRows(ctx, tx, "stage_users", stageColumns, len(updates), func(i int, row []any) []any {
 		p := updates[i]
-		row := make([]any, 0, len(stageColumns))
 		row = append(row, p.id, int64(p.rec.User.Given), int64(p.changed))
 		for _, c := range userColumns {
 			if p.rec.User.Given.Has(c.col) {
@@ -845,8 +843,8 @@ func (a *applier) updateUsers(ctx context.Context, tx pgx.Tx, work []*pending) e
 				row = append(row, nil)
 			}
 		}
-		return append(row, encodeHashes(p.hashes)), nil
-	})); err != nil {
+		return append(row, encodeHashes(p.hashes))
+	}); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, updateFromStage, a.chunk.Tenant, a.chunk.ImportID)
@@ -902,10 +900,8 @@ func (a *applier) replaceMemberships(ctx context.Context, tx pgx.Tx, work []*pen
 		if len(pairUser) == 0 {
 			continue
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{m.table}, []string{"tenant_id", "user_id", m.ref},
-			pgx.CopyFromSlice(len(pairUser), func(i int) ([]any, error) {
-				return []any{a.chunk.Tenant, pairUser[i], pairRef[i]}, nil
-			})); err != nil {
+		if _, err := copyRows(ctx, tx, m.table, []string{"tenant_id", "user_id", m.ref}, len(pairUser),
+			func(i int, row []any) []any { return append(row, a.chunk.Tenant, pairUser[i], pairRef[i]) }); err != nil {
 			return err
 		}
 	}

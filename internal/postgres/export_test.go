@@ -7,3 +7,6 @@ import "context"
 func (s *Store) SearchUsersWalking(ctx context.Context, tenant string, q UserSearch, walk int) ([]UserSummary, bool, error) {
 	return s.searchUsers(ctx, tenant, q, walk)
 }
+
+// CopyRows is copyRows, for the tests of its binary encoding.
+var CopyRows = copyRows
