@@ -89,7 +89,7 @@ down: ## Stop what `make up` started (never the machine's own services)
 demo: ## The main job end to end on the local stack: 50 000 users through the queue and two workers, e-mail in mailpit
 	deploy/local/demo.sh
 
-bench: ## Run the reproducible benchmarks (bench/cmd/bench): parse, store and pipeline suites, on the local stack
+bench: ## The goals of issue 15 (bench/cmd/bench -suite goals): whole commands vs their baselines, medians of 5 runs, on the local stack; about 10 minutes
 	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
 	go run ./bench/cmd/bench
 

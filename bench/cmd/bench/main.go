@@ -1,18 +1,20 @@
 // Command bench measures the importer against baselines run in the same
 // invocation on the same generated files, and prints medians and ratios.
 //
-// Four suites: parse (reading and validating files, against encoding/csv),
-// store (importing into PostgreSQL, against psql's \copy and a naive
-// record-by-record importer; see store.go) and pipeline (the whole service:
-// upload, queue, two worker processes, report and e-mail, against psql's
-// \copy and pgloader; see pipeline.go).
+// Five suites: goals (the default: the table of issue 15, whole commands
+// timed from start to exit against their baselines; see goals.go), parse
+// (reading and validating files, against encoding/csv), store (importing into
+// PostgreSQL, against psql's \copy and a naive record-by-record importer; see
+// store.go), pipeline (the whole service: upload, queue, two worker
+// processes, report and e-mail, against psql's \copy and pgloader; see
+// pipeline.go) and memory (a file of invalid records and the worker's RSS).
 //
 // Every measurement runs in a fresh child process (this binary, re-executed),
 // so that one run's heap does not weigh on the next and each has its own peak
 // RSS. Runs of the different modes are interleaved, so that a noisy neighbour
 // slows them all alike.
 //
-//	go run ./bench/cmd/bench                         # all suites, 5 runs
+//	go run ./bench/cmd/bench                         # the goals suite, 5 runs (make bench)
 //	go run ./bench/cmd/bench -rows 100000 -runs 9
 //	go run ./bench/cmd/bench -suite store -runs 3    # needs PostgreSQL (DATABASE_URL)
 //	go run ./bench/cmd/bench -suite pipeline -runs 3 # needs the local stack (deploy/local/stack.sh up)
@@ -72,7 +74,7 @@ type sample struct {
 }
 
 func run(ctx context.Context) error {
-	suiteFlag := flag.String("suite", "parse,store,pipeline", "comma-separated suites to run: parse, store, pipeline, memory")
+	suiteFlag := flag.String("suite", "goals", "comma-separated suites to run: goals, parse, store, pipeline, memory")
 	rowsFlag := flag.String("rows", "100000,1000000", "parse suite: comma-separated sizes of the generated files")
 	runs := flag.Int("runs", 5, "runs of each mode per file; medians are reported")
 	outDir := flag.String("out", "bench/out", "where the generated files are kept (reused when present)")
@@ -81,11 +83,18 @@ func run(ctx context.Context) error {
 	flag.IntVar(&sf.chunk, "chunk", 5000, "store suite: records per chunk for the engine")
 	flag.IntVar(&sf.naiveRows, "naive-rows", 10000, "store suite: the naive importer runs on the file's first N records")
 	flag.StringVar(&sf.logStatements, "log-statements", "", "store and pipeline suites: set log_min_duration_statement (e.g. 0ms) on the bench database, to profile from the server's log")
+	var gf goalsFlags
+	flag.IntVar(&gf.rows, "goal-rows", 100000, "goals suite: records of the files of the store, validate, pipeline and recovery rows")
+	flag.IntVar(&gf.bigRows, "goal-big-rows", 1000000, "goals suite: records of the large pipeline row's file (0: leave the row out)")
 	var pf pipelineFlags
 	memoryRows := flag.Int("memory-rows", 1000000, "memory suite: records of the generated file, every one invalid")
 	flag.IntVar(&pf.rows, "pipeline-rows", 100000, "pipeline suite: records of the generated files (1% invalid for the pipeline, all valid for the baselines)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-suite parse,store,pipeline,memory] [-rows N,M] [-runs R] [-out DIR] [-chunk N] [-naive-rows N] [-pipeline-rows N] [-memory-rows N]\n\n"+
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-suite goals,parse,store,pipeline,memory] [-rows N,M] [-runs R] [-out DIR] [-chunk N] [-naive-rows N] [-pipeline-rows N] [-memory-rows N] [-goal-rows N] [-goal-big-rows N]\n\n"+
+			"Goals suite (the default; make bench): the table of issue 15, every row a whole command against its baseline\n"+
+			"in the same run: importctl import --local (fresh, then unchanged) and importctl import --wait with two workers\n"+
+			"vs psql \\copy, importctl validate vs an encoding/csv program, a worker killed mid-import (kill -> finished),\n"+
+			"and -goal-big-rows records through the pipeline (vs the -goal-rows pipeline; each worker's peak RSS).\n"+
 			"Parse suite: encoding/csv (baseline) vs csvfile (parse only) vs userfile (parse + validate + whole-file checks).\n"+
 			"Store suite: psql \\copy into a flat table (baseline) vs the chunk engine (new users, then the same file again)\n"+
 			"vs a naive importer (one transaction per record).\n"+
@@ -105,10 +114,10 @@ func run(ctx context.Context) error {
 	suites := map[string]bool{}
 	for _, s := range strings.Split(*suiteFlag, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "parse", "store", "pipeline", "memory":
+		case "goals", "parse", "store", "pipeline", "memory":
 			suites[s] = true
 		default:
-			return fmt.Errorf("-suite %q: want parse, store, pipeline, memory or a comma-separated list of them", s)
+			return fmt.Errorf("-suite %q: want goals, parse, store, pipeline, memory or a comma-separated list of them", s)
 		}
 	}
 	self, err := os.Executable()
@@ -116,6 +125,12 @@ func run(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf("# bench %s, %d runs per mode, medians\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), *runs)
+	if suites["goals"] {
+		gf.outDir, gf.runs = *outDir, *runs
+		if err := goalsSuite(ctx, self, gf); err != nil {
+			return err
+		}
+	}
 	if suites["parse"] {
 		if err := parseSuites(ctx, self, *rowsFlag, *outDir, *runs); err != nil {
 			return err

@@ -74,7 +74,7 @@ func (p *pipeline) runMemory(ctx context.Context) error {
 		if err := p.startWorkers(ctx, 1); err != nil {
 			return errors.Join(err, p.stopWorkers())
 		}
-		s, err := p.runImport(ctx, store, fmt.Sprintf("bench-memory-%d", i))
+		s, err := p.runImport(ctx, store, fmt.Sprintf("bench-memory-%d", i), p.file, p.gen)
 		stopErr := p.stopWorkers()
 		if err != nil || stopErr != nil {
 			p.showWorkerLogs()

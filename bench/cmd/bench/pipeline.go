@@ -439,7 +439,7 @@ func (p *pipeline) measure(ctx context.Context, db *benchConn, store *postgres.S
 		if err := db.checkpoint(ctx); err != nil {
 			return nil, err
 		}
-		if s, err = p.runImport(ctx, store, fmt.Sprintf("bench-pipeline-%d-%s", i+1, randomHex(3))); err != nil {
+		if s, err = p.runImport(ctx, store, fmt.Sprintf("bench-pipeline-%d-%s", i+1, randomHex(3)), p.file, p.gen); err != nil {
 			return nil, fmt.Errorf("import run %d: %w", i+1, err)
 		}
 		progress(modePipeline, s)
@@ -491,13 +491,14 @@ type importResult struct {
 }
 
 // runImport gives tenant the demo role catalog (untimed), then times
-// importctl import --wait of the file from its start to its exit, checks
-// what it reports and waits for the result e-mail to be marked sent.
-func (p *pipeline) runImport(ctx context.Context, store *postgres.Store, tenant string) (storeSample, error) {
+// importctl import --wait of file (which holds gen) from its start to its
+// exit, checks what it reports and waits for the result e-mail to be marked
+// sent.
+func (p *pipeline) runImport(ctx context.Context, store *postgres.Store, tenant, file string, gen usergen.Summary) (storeSample, error) {
 	if err := p.importctl(ctx, append([]string{"roles", "set", "--tenant", tenant}, demoRoles...)...); err != nil {
 		return storeSample{}, err
 	}
-	st, err := os.Stat(p.file)
+	st, err := os.Stat(file)
 	if err != nil {
 		return storeSample{}, err
 	}
@@ -511,7 +512,7 @@ func (p *pipeline) runImport(ctx context.Context, store *postgres.Store, tenant 
 		}
 	}()
 	cmd := exec.CommandContext(ictx, filepath.Join(p.bin, "importctl"), "import", "--tenant", tenant, //nolint:gosec // the command the suite built
-		"--wait", "--format", "json", "--notify", "bench@example.com", p.file)
+		"--wait", "--format", "json", "--notify", "bench@example.com", file)
 	cmd.Env = p.env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -531,11 +532,11 @@ func (p *pipeline) runImport(ctx context.Context, store *postgres.Store, tenant 
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		return storeSample{}, fmt.Errorf("importctl import's output %q: %w", stdout.Bytes(), err)
 	}
-	valid := p.gen.Records - p.gen.Invalid
-	if res.State != "finished" || res.Records != p.gen.Records || res.Created != valid || res.Rejected != p.gen.Invalid ||
+	valid := gen.Records - gen.Invalid
+	if res.State != "finished" || res.Records != gen.Records || res.Created != valid || res.Rejected != gen.Invalid ||
 		res.Updated != 0 || res.Unchanged != 0 || res.Report == "" {
 		return storeSample{}, fmt.Errorf("importctl import: %+v; want finished, %d records, %d created, %d rejected, a report",
-			res, p.gen.Records, valid, p.gen.Invalid)
+			res, gen.Records, valid, gen.Invalid)
 	}
 	im, err := store.Import(ctx, tenant, res.ID)
 	if err != nil {
