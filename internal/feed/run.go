@@ -25,7 +25,7 @@ type Store interface {
 	FeedRun(ctx context.Context, tenant string, id int64) (postgres.FeedRun, error)
 	FeedRunAt(ctx context.Context, tenant string, feedID int64, at time.Time) (postgres.FeedRun, error)
 	FeedRunByImport(ctx context.Context, tenant string, importID int64) (postgres.FeedRun, error)
-	NothingNew(ctx context.Context, feedID int64, key, etag string) (bool, error)
+	NothingNew(ctx context.Context, tenant string, feedID int64, key, etag string) (bool, error)
 	ClaimRunNotice(ctx context.Context, tenant string, runID int64) (bool, error)
 	ReleaseRunNotice(ctx context.Context, tenant string, runID int64) error
 	FailFeedRun(ctx context.Context, tenant string, runID int64, reason string) error
@@ -139,7 +139,7 @@ func (r *Runner) Run(ctx context.Context, p task.FeedRunPayload) error {
 	}
 	n := postgres.NewFeedRun{Feed: f, ScheduledFor: at}
 	if found {
-		same, err := r.Store.NothingNew(ctx, f.ID, newest.Key, newest.ETag)
+		same, err := r.Store.NothingNew(ctx, f.Tenant, f.ID, newest.Key, newest.ETag)
 		if err != nil {
 			return err
 		}

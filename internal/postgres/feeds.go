@@ -175,9 +175,9 @@ type FeedRun struct {
 
 var runColumns = `r.id, r.feed_id, f.name, r.tenant_id, r.scheduled_for, r.state, coalesce(r.object_key, ''),
 	coalesce(r.object_etag, ''), coalesce(r.import_id, 0), r.active_before, r.absent, r.deactivated, r.reactivated,
-	CASE WHEN r.state = '` + string(lifecycle.RunNeedsApproval) + `' THEN (SELECT count(*) FROM feed_run_deactivations d WHERE d.run_id = r.id) ELSE 0 END,
+	CASE WHEN r.state = '` + string(lifecycle.RunNeedsApproval) + `' THEN (SELECT count(*) FROM feed_run_deactivations d WHERE d.tenant_id = r.tenant_id AND d.run_id = r.id) ELSE 0 END,
 	r.stale, coalesce(r.error, ''), coalesce(r.decided_by, ''), r.created_at, r.finished_at
-	FROM feed_runs r JOIN feeds f ON f.id = r.feed_id`
+	FROM feed_runs r JOIN feeds f ON f.tenant_id = r.tenant_id AND f.id = r.feed_id`
 
 func scanRun(row pgx.Row) (FeedRun, error) {
 	var r FeedRun
@@ -247,18 +247,18 @@ func (s *Store) FeedRuns(ctx context.Context, tenant string, feedID int64, limit
 // whose import failed applied nothing: the next run tries the newest object
 // again (a feed's settings may have been corrected meanwhile, a failure may
 // have been transient), and the feed's people hear of each rejection.
-func (s *Store) NothingNew(ctx context.Context, feedID int64, key, etag string) (bool, error) {
+func (s *Store) NothingNew(ctx context.Context, tenant string, feedID int64, key, etag string) (bool, error) {
 	var ok bool
 	err := s.pool.QueryRow(ctx, `WITH last AS (
 			SELECT r.scheduled_for, r.id, r.object_key, r.object_etag FROM feed_runs r
-			WHERE r.feed_id = $1 AND r.import_id IS NOT NULL AND r.state = ANY($4)
+			WHERE r.tenant_id = $7 AND r.feed_id = $1 AND r.import_id IS NOT NULL AND r.state = ANY($4)
 			ORDER BY r.scheduled_for DESC, r.id DESC LIMIT 1)
 		SELECT EXISTS (SELECT 1 FROM last WHERE last.object_key = $2 AND last.object_etag = $3)
-			OR EXISTS (SELECT 1 FROM feed_runs r JOIN imports i ON i.id = r.import_id
-				WHERE r.feed_id = $1 AND r.state = $5 AND NOT i.state = ANY($6)
+			OR EXISTS (SELECT 1 FROM feed_runs r JOIN imports i ON i.tenant_id = r.tenant_id AND i.id = r.import_id
+				WHERE r.tenant_id = $7 AND r.feed_id = $1 AND r.state = $5 AND NOT i.state = ANY($6)
 					AND r.object_key = $2 AND r.object_etag = $3)`, feedID, key, etag,
 		lifecycle.Strings(lifecycle.RunsStepped()...), lifecycle.RunImporting,
-		lifecycle.Strings(lifecycle.ImportFailed, lifecycle.ImportRejected)).Scan(&ok)
+		lifecycle.Strings(lifecycle.ImportFailed, lifecycle.ImportRejected), tenant).Scan(&ok)
 	return ok, err
 }
 
@@ -290,7 +290,7 @@ func (s *Store) StartFeedRun(ctx context.Context, n NewFeedRun, im *NewImport) (
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO feed_runs (feed_id, tenant_id, scheduled_for, state, object_key, object_etag, stale, finished_at)
 			VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), $7, CASE WHEN $4 = $8 THEN now() END)
-			ON CONFLICT (feed_id, scheduled_for) DO NOTHING RETURNING id`,
+			ON CONFLICT (tenant_id, feed_id, scheduled_for) DO NOTHING RETURNING id`,
 			n.Feed.ID, n.Feed.Tenant, n.ScheduledFor, state, n.ObjectKey, n.ObjectETag, n.Stale, lifecycle.RunNothingNew).Scan(&runID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -306,7 +306,7 @@ func (s *Store) StartFeedRun(ctx context.Context, n NewFeedRun, im *NewImport) (
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE feed_runs SET import_id = $2 WHERE id = $1`, runID, importID)
+		_, err = tx.Exec(ctx, `UPDATE feed_runs SET import_id = $3 WHERE tenant_id = $1 AND id = $2`, n.Feed.Tenant, runID, importID)
 		return err
 	})
 	if err != nil || !started {
@@ -461,9 +461,9 @@ func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncI
 			return err
 		}
 		var step FeedStep
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM feed_runs r JOIN feed_runs l ON l.feed_id = r.feed_id
-				WHERE r.id = $1 AND l.scheduled_for > r.scheduled_for AND l.state = ANY($2) AND l.import_id IS NOT NULL)`,
-			runID, lifecycle.Strings(lifecycle.RunsStepped()...)).Scan(&step.LaterApplied); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM feed_runs r JOIN feed_runs l ON l.tenant_id = r.tenant_id AND l.feed_id = r.feed_id
+				WHERE r.tenant_id = $3 AND r.id = $1 AND l.scheduled_for > r.scheduled_for AND l.state = ANY($2) AND l.import_id IS NOT NULL)`,
+			runID, lifecycle.Strings(lifecycle.RunsStepped()...), f.Tenant).Scan(&step.LaterApplied); err != nil {
 			return err
 		}
 		if step.Plan, err = planSync(ctx, tx, f.Tenant, in.Present, in.Imported); err != nil {
@@ -471,8 +471,8 @@ func (s *Store) ApplyFeedRun(ctx context.Context, f *Feed, runID int64, in SyncI
 		}
 		switch out := decide(step); {
 		case out.State == lifecycle.RunSuperseded:
-			_, err := tx.Exec(ctx, `UPDATE feed_runs SET state = $2, finished_at = now(), error = NULLIF($3, '') WHERE id = $1`,
-				runID, out.State, out.Reason)
+			_, err := tx.Exec(ctx, `UPDATE feed_runs SET state = $2, finished_at = now(), error = NULLIF($3, '') WHERE tenant_id = $4 AND id = $1`,
+				runID, out.State, out.Reason, f.Tenant)
 			return err
 		case out.State == lifecycle.RunFinished, out.State == lifecycle.RunNeedsApproval && out.Full:
 			return applyStep(ctx, tx, f, runID, importID, step.Plan, out)
@@ -542,7 +542,7 @@ func applyStep(ctx context.Context, tx pgx.Tx, f *Feed, runID, importID int64, p
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE feed_runs SET state = $3, finished_at = now()
-		WHERE feed_id = $1 AND id <> $2 AND state = $4`, f.ID, runID, lifecycle.RunSuperseded, lifecycle.RunNeedsApproval); err != nil {
+		WHERE tenant_id = $5 AND feed_id = $1 AND id <> $2 AND state = $4`, f.ID, runID, lifecycle.RunSuperseded, lifecycle.RunNeedsApproval, f.Tenant); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `UPDATE feed_runs SET state = $3, active_before = $4, absent = $5, deactivated = $6,
@@ -604,7 +604,7 @@ func (s *Store) DecideFeedRun(ctx context.Context, tenant string, runID int64, a
 			}
 			tag, err := tx.Exec(ctx, `WITH upd AS (UPDATE users u SET active = false, deactivated_at = now(), updated_at = now()
 				FROM feed_run_deactivations d
-				WHERE d.run_id = $2 AND u.id = d.user_id AND u.tenant_id = $1 AND u.active`+notChangedSince+` RETURNING u.id)`+
+				WHERE d.tenant_id = $1 AND d.run_id = $2 AND u.id = d.user_id AND u.tenant_id = $1 AND u.active`+notChangedSince+` RETURNING u.id)`+
 				journalActive(true), tenant, runID, importID)
 			if err != nil {
 				return err

@@ -142,7 +142,7 @@ func TestNothingNewIsTheLastAppliedRun(t *testing.T) {
 			}
 			got := map[object]bool{}
 			for o := range tt.new {
-				if got[o], err = s.NothingNew(ctx, f.ID, o.key, o.etag); err != nil {
+				if got[o], err = s.NothingNew(ctx, f.Tenant, f.ID, o.key, o.etag); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -151,7 +151,7 @@ func (s *Store) AddChunks(ctx context.Context, tenant string, importID int64, ch
 			SELECT $2, c.seq, $1, c.byte_offset, c.byte_length, c.first_line, c.records, c.logins, $8
 			FROM unnest($3::integer[], $4::bigint[], $5::bigint[], $6::integer[], $7::integer[], $9::bytea[])
 				AS c(seq, byte_offset, byte_length, first_line, records, logins)
-			ON CONFLICT (import_id, seq) DO NOTHING
+			ON CONFLICT (tenant_id, import_id, seq) DO NOTHING
 			RETURNING 1)
 		UPDATE imports SET chunks = chunks + (SELECT count(*) FROM added)
 		WHERE tenant_id = $1 AND id = $2`, tenant, importID, seq, offsets, lengths, lines, records,
@@ -286,7 +286,7 @@ func (s *Store) AddFileRejects(ctx context.Context, tenant string, importID int6
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO import_file_rejects (import_id, line, tenant_id, column_no, message)
 		SELECT $2, l, $1, c, m FROM unnest($3::integer[], $4::smallint[], $5::text[]) AS t(l, c, m)
-		ON CONFLICT (import_id, line) DO NOTHING`, tenant, importID, lines, cols, msgs)
+		ON CONFLICT (tenant_id, import_id, line) DO NOTHING`, tenant, importID, lines, cols, msgs)
 	return err
 }
 
@@ -294,8 +294,8 @@ func (s *Store) AddFileRejects(ctx context.Context, tenant string, importID int6
 // its first line to the next chunk's), by line; nil when there are none.
 func (s *Store) FileRejects(ctx context.Context, tenant string, importID int64, seq int) (map[int]userrow.Problem, error) {
 	rows, err := s.pool.Query(ctx, `SELECT r.line, r.column_no, r.message FROM import_chunks c
-		JOIN import_file_rejects r ON r.import_id = c.import_id AND r.line >= c.first_line
-			AND r.line < coalesce((SELECT n.first_line FROM import_chunks n WHERE n.import_id = c.import_id AND n.seq = c.seq + 1), 2147483647)
+		JOIN import_file_rejects r ON r.tenant_id = c.tenant_id AND r.import_id = c.import_id AND r.line >= c.first_line
+			AND r.line < coalesce((SELECT n.first_line FROM import_chunks n WHERE n.tenant_id = c.tenant_id AND n.import_id = c.import_id AND n.seq = c.seq + 1), 2147483647)
 		WHERE c.tenant_id = $1 AND c.import_id = $2 AND c.seq = $3`, tenant, importID, seq)
 	if err != nil {
 		return nil, err

@@ -52,7 +52,7 @@ func (s *Store) ChunkWaits(ctx context.Context, c Chunk) error {
 		b      []byte
 		dryRun bool
 	)
-	err := s.pool.QueryRow(ctx, `SELECT c.logins, i.dry_run FROM import_chunks c JOIN imports i ON i.id = c.import_id
+	err := s.pool.QueryRow(ctx, `SELECT c.logins, i.dry_run FROM import_chunks c JOIN imports i ON i.tenant_id = c.tenant_id AND i.id = c.import_id
 		WHERE c.tenant_id = $1 AND c.import_id = $2 AND c.seq = $3`, c.Tenant, c.ImportID, c.Seq).Scan(&b, &dryRun)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("chunk %d of import %d: %w", c.Seq, c.ImportID, ErrNotFound)

@@ -25,7 +25,7 @@ func (s *Store) CreateWebSession(ctx context.Context, tenant string, tokenID int
 // expired and was made with a token that is not revoked.
 func (s *Store) WebSessionValid(ctx context.Context, tenant, id string) (bool, error) {
 	var one int
-	err := s.pool.QueryRow(ctx, `SELECT 1 FROM web_sessions s JOIN api_tokens t ON t.id = s.token_id
+	err := s.pool.QueryRow(ctx, `SELECT 1 FROM web_sessions s JOIN api_tokens t ON t.tenant_id = s.tenant_id AND t.id = s.token_id
 		WHERE s.id_hash = $1 AND s.tenant_id = $2 AND s.expires_at > now() AND t.revoked_at IS NULL`, sessionHash(id), tenant).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil

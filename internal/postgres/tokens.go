@@ -41,8 +41,17 @@ func (s *Store) CreateToken(ctx context.Context, tenant, name string) (string, T
 	}
 	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	t := Token{Name: name}
-	err := s.pool.QueryRow(ctx, `INSERT INTO api_tokens (tenant_id, name, hash) VALUES ($1, $2, $3) RETURNING id, created_at`,
-		tenant, name, tokenHash(secret)).Scan(&t.ID, &t.CreatedAt)
+	// The hash goes into the global lookup table: a login finds the tenant
+	// there before it reads the token (see migration 00023).
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO api_tokens (tenant_id, name) VALUES ($1, $2) RETURNING id, created_at`,
+			tenant, name).Scan(&t.ID, &t.CreatedAt); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO api_token_hashes (hash, tenant_id, token_id) VALUES ($1, $2, $3)`,
+			tokenHash(secret), tenant, t.ID)
+		return err
+	})
 	return secret, t, err
 }
 

@@ -22,8 +22,14 @@ func (s *Store) TokenLogin(ctx context.Context, secret string) (tenant string, i
 	if !strings.HasPrefix(secret, tokenPrefix) {
 		return "", 0, ErrNotFound
 	}
-	err = s.pool.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE hash = $1 AND revoked_at IS NULL
-		RETURNING tenant_id, id`, tokenHash(secret)).Scan(&tenant, &id)
+	// Two statements: the global lookup by hash, then the token under its
+	// tenant, so that the second one reaches a single shard on Citus.
+	err = s.pool.QueryRow(ctx, `SELECT tenant_id, token_id FROM api_token_hashes WHERE hash = $1`,
+		tokenHash(secret)).Scan(&tenant, &id)
+	if err == nil {
+		err = s.pool.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL
+			RETURNING id`, tenant, id).Scan(&id)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", 0, ErrNotFound
 	}
@@ -47,7 +53,7 @@ func (s *Store) CreatePreview(ctx context.Context, tenant string, importID int64
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO web_previews (import_id, tenant_id, notify)
 		SELECT id, tenant_id, $3 FROM imports WHERE tenant_id = $1 AND id = $2 AND dry_run
-		ON CONFLICT (import_id) DO NOTHING`, tenant, importID, notify)
+		ON CONFLICT (tenant_id, import_id) DO NOTHING`, tenant, importID, notify)
 	return err
 }
 
@@ -114,7 +120,7 @@ func (s *Store) SaveEdit(ctx context.Context, tenant string, importID int64, e E
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO web_edits (import_id, line, tenant_id, byte_offset, byte_end, fields, errors)
 		SELECT import_id, $3, tenant_id, $4, $5, $6, $7 FROM web_previews WHERE tenant_id = $1 AND import_id = $2
-		ON CONFLICT (import_id, line) DO UPDATE SET fields = excluded.fields, errors = excluded.errors, edited_at = now()`,
+		ON CONFLICT (tenant_id, import_id, line) DO UPDATE SET fields = excluded.fields, errors = excluded.errors, edited_at = now()`,
 		tenant, importID, e.Line, e.Offset, e.End, fields, errs)
 	return err
 }
