@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
@@ -21,33 +21,29 @@ type UserSummary struct {
 
 // UserSearch is a search of a tenant's users.
 type UserSearch struct {
-	Query string // a part of the Login ID, name or e-mail from three characters; the start of the Login ID below; "": every user
+	Query string // the starts of words of the Login ID, name or e-mail, any case; "": every user
 	After string // the Login ID (any case) the previous page ended with; "": the first page
 	Limit int    // users a page; 0: 50
 }
 
-// minSubstring is the shortest query searched as a substring: a trigram
-// index finds nothing shorter.
-const minSubstring = 3
-
-// searchWalk is how many users a substring search first walks in Login ID
-// order (an index scan, some 40 ms on this machine) before it asks the trigram
-// index for the rest.
+// searchWalk is how many users a search first walks in Login ID order (an
+// index scan, some 40 ms on this machine) before it asks the word index for
+// the rest.
 const searchWalk = 5000
 
 // SearchUsers returns a page of the tenant's users, in Login ID order, and
-// whether more follow. A query of three characters or more is a part of the
-// Login ID, name or e-mail (any case); a shorter one is the start of the
-// Login ID.
+// whether more follow. Every word of the query must start a word of the
+// user's Login ID, name or e-mail (any case): "lar håk" finds Lars
+// Håkansson, "smith" finds j.smith@example.org.
 //
 // Left to itself the planner walks the Login ID index for a query it
 // believes common and filters: seconds on 1M users for one that matches a
 // few thousand late in the order; and it reads every match through the
-// trigram index for a query it believes rare: seconds for one that matches
-// most users. So a substring search walks the next searchWalk users in
-// order first, which finds a page of a common query; when that falls short,
-// the rest of the page comes from the trigram index alone, past the users
-// walked: the query is rare there, and its matches are sorted.
+// word index for a query it believes rare: seconds for one that matches
+// most users. So a search walks the next searchWalk users in order first,
+// which finds a page of a common query; when that falls short, the rest of
+// the page comes from the word index alone, past the users walked: the query
+// is rare there, and its matches are sorted.
 func (s *Store) SearchUsers(ctx context.Context, tenant string, q UserSearch) ([]UserSummary, bool, error) {
 	return s.searchUsers(ctx, tenant, q, searchWalk)
 }
@@ -56,20 +52,14 @@ func (s *Store) searchUsers(ctx context.Context, tenant string, q UserSearch, wa
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
-	text := strings.ToLower(strings.TrimSpace(q.Query))
 	after := strings.ToLower(q.After)
-	const cols = `login_id, name, coalesce(email, '') AS email, active`
 	var users []UserSummary
 	var err error
-	switch {
-	case text == "":
-		users, err = s.userRows(ctx, `SELECT `+cols+` FROM users WHERE tenant_id = $1 AND login_key > $2
-			ORDER BY login_key LIMIT $3`, tenant, after, q.Limit+1)
-	case utf8.RuneCountInString(text) < minSubstring:
-		users, err = s.userRows(ctx, `SELECT `+cols+` FROM users WHERE tenant_id = $1 AND login_key > $2 AND login_key LIKE $4
-			ORDER BY login_key LIMIT $3`, tenant, after, q.Limit+1, escapeLike(text)+"%")
-	default:
-		users, err = s.searchSubstring(ctx, tenant, after, "%"+escapeLike(text)+"%", q.Limit+1, walk)
+	if words := wordsQuery(q.Query); words == "" {
+		users, err = s.userRows(ctx, `SELECT login_id, name, coalesce(email, '') AS email, active FROM users
+			WHERE tenant_id = $1 AND login_key > $2 ORDER BY login_key LIMIT $3`, tenant, after, q.Limit+1)
+	} else {
+		users, err = s.searchWords(ctx, tenant, after, words, q.Limit+1, walk)
 	}
 	if err != nil {
 		return nil, false, err
@@ -81,15 +71,31 @@ func (s *Store) searchUsers(ctx context.Context, tenant string, q UserSearch, wa
 	return users, more, nil
 }
 
-// matchUser is the expression of the index users_search_trgm, to the letter.
-const matchUser = `lower(login_id || ' ' || name || ' ' || coalesce(email, '')) LIKE $4`
+// matchUser is the expression of the index users_search_words, to the
+// letter, matched against the query $4 (see wordsQuery).
+const matchUser = `to_tsvector('simple', translate(login_id || ' ' || name || ' ' || coalesce(email, ''), '.@_-+''', '      '))
+	@@ to_tsquery('simple', $4)`
 
-func (s *Store) searchSubstring(ctx context.Context, tenant, after, pattern string, n, walk int) ([]UserSummary, error) {
+// wordsQuery turns a search into a text search query: each word (letters,
+// digits and marks; anything else separates words, as in the index) a
+// prefix, all of them required; "" when the search has no word. Only
+// letters, digits and marks are left, so nothing can break the quoting.
+func wordsQuery(search string) string {
+	words := strings.FieldsFunc(strings.ToLower(search), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
+	})
+	for i, w := range words {
+		words[i] = "'" + w + "':*"
+	}
+	return strings.Join(words, " & ")
+}
+
+func (s *Store) searchWords(ctx context.Context, tenant, after, query string, n, walk int) ([]UserSummary, error) {
 	// The walk stops as soon as it has a page.
 	users, err := s.userRows(ctx, `SELECT login_id, name, email, active FROM (
 			SELECT login_key, login_id, name, coalesce(email, '') AS email, active, `+matchUser+` AS matched
 			FROM users WHERE tenant_id = $1 AND login_key > $2 ORDER BY login_key LIMIT $5) w
-		WHERE matched ORDER BY login_key LIMIT $3`, tenant, after, n, pattern, walk)
+		WHERE matched ORDER BY login_key LIMIT $3`, tenant, after, n, query, walk)
 	if err != nil || len(users) >= n {
 		return users, err
 	}
@@ -102,8 +108,8 @@ func (s *Store) searchSubstring(ctx context.Context, tenant, after, pattern stri
 	if err != nil {
 		return nil, err
 	}
-	// The rest through the trigram index: the planner is told not to walk
-	// the Login ID index again, nor to read the table whole.
+	// The rest through the word index: the planner is told not to walk the
+	// Login ID index again, nor to read the table whole.
 	var rest []UserSummary
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
@@ -113,7 +119,7 @@ func (s *Store) searchSubstring(ctx context.Context, tenant, after, pattern stri
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT login_id, name, coalesce(email, ''), active FROM users
-			WHERE tenant_id = $1 AND login_key > $2 AND `+matchUser+` ORDER BY login_key LIMIT $3`, tenant, last, n-len(users), pattern)
+			WHERE tenant_id = $1 AND login_key > $2 AND `+matchUser+` ORDER BY login_key LIMIT $3`, tenant, last, n-len(users), query)
 		if err != nil {
 			return err
 		}
@@ -137,12 +143,6 @@ func (s *Store) userRows(ctx context.Context, sql string, args ...any) ([]UserSu
 		err := r.Scan(&u.LoginID, &u.Name, &u.Email, &u.Active)
 		return u, err
 	})
-}
-
-// escapeLike makes s match itself in a LIKE pattern (backslash is LIKE's
-// default escape).
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // UserRecord is a user's current values, as stored.

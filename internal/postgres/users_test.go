@@ -55,3 +55,56 @@ func TestSearchUsersWalkOrIndex(t *testing.T) {
 		}
 	}
 }
+
+// A search finds users by the starts of the words of their Login ID, name and
+// e-mail, every word of the query required, any case; punctuation separates
+// words in both; a query without a word lists every user; and quoting in the
+// query is only text.
+func TestSearchUsersByWordStarts(t *testing.T) {
+	t.Parallel()
+	s := pgtest.Store(t)
+	tenant, other := pgtest.Tenant(t), pgtest.Tenant(t)
+	people := []map[userrow.Column]string{
+		{userrow.LoginID: "lars.h", userrow.UserName: "Lars Håkansson", userrow.Email: "lars.haakansson@example.org"},
+		{userrow.LoginID: "jsmith", userrow.UserName: "John Smith", userrow.Email: "j.smith@example.com"},
+		{userrow.LoginID: "obrien", userrow.UserName: "Siobhán O'Brien", userrow.Email: "sob@example.net"},
+		{userrow.LoginID: "u42", userrow.UserName: "Zoë Quote", userrow.Email: ""},
+	}
+	for i := range people {
+		people[i][userrow.Language] = "en"
+	}
+	apply(t, s, tenant, parse(t, nil, people...))
+	apply(t, s, other, parse(t, nil, map[userrow.Column]string{userrow.LoginID: "lars.other", userrow.UserName: "Lars Other", userrow.Language: "en"}))
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"lar", []string{"lars.h"}},
+		{"LAR HÅK", []string{"lars.h"}},
+		{"håkansson lars", []string{"lars.h"}},
+		{"haak", []string{"lars.h"}}, // the e-mail's word
+		{"smith", []string{"jsmith"}},
+		{"j.smith", []string{"jsmith"}},
+		{"example", []string{"jsmith", "lars.h", "obrien"}},
+		{"o'brien", []string{"obrien"}},
+		{"brien", []string{"obrien"}},
+		{"zoë", []string{"u42"}},
+		{"u4", []string{"u42"}},
+		{"akan", nil},          // inside a word: not a start
+		{"lars smith", nil},    // every word must match
+		{"'; DROP TABLE users; --", nil},
+		{"...", []string{"jsmith", "lars.h", "obrien", "u42"}}, // no word: everyone
+	} {
+		users, more, err := s.SearchUsers(t.Context(), tenant, postgres.UserSearch{Query: c.query})
+		if err != nil {
+			t.Fatalf("%q: %v", c.query, err)
+		}
+		var got []string
+		for _, u := range users {
+			got = append(got, u.LoginID)
+		}
+		if !slices.Equal(got, c.want) || more {
+			t.Errorf("%q: %v (more %v), want %v", c.query, got, more, c.want)
+		}
+	}
+}

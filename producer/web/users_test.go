@@ -53,14 +53,15 @@ func TestUsersPage(t *testing.T) {
 	}
 	for q, want := range map[string]string{
 		"":          "anna.berg,ben,cid",
-		"BERG":      "anna.berg", // substring of the name and the Login ID; not the other tenant's Berger
+		"BERG":      "anna.berg", // a word of the name and the Login ID; not the other tenant's Berger
 		"olsen@":    "ben",       // of the e-mail
 		"acme.EXAM": "anna.berg,ben",
-		"b":         "ben", // under three characters, the start of the Login ID
+		"b":         "anna.berg,ben", // the start of any word: berg, ben, b.olsen
 		"an":        "anna.berg",
-		"ol":        "",
+		"ol":        "ben",
+		"lsen":      "", // inside a word
 		"c":         "cid",
-		"0%_":       "cid", // wildcards match themselves
+		"100%_":     "cid", // % and _ separate words, as punctuation does
 		"0%x":       "",
 		"otto":      "",
 	} {
