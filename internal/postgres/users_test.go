@@ -90,8 +90,8 @@ func TestSearchUsersByWordStarts(t *testing.T) {
 		{"brien", []string{"obrien"}},
 		{"zoë", []string{"u42"}},
 		{"u4", []string{"u42"}},
-		{"akan", nil},          // inside a word: not a start
-		{"lars smith", nil},    // every word must match
+		{"akan", nil},       // inside a word: not a start
+		{"lars smith", nil}, // every word must match
 		{"'; DROP TABLE users; --", nil},
 		{"...", []string{"jsmith", "lars.h", "obrien", "u42"}}, // no word: everyone
 	} {
