@@ -64,6 +64,9 @@ func TestUsersPage(t *testing.T) {
 		"0%_":       "cid", // wildcards match themselves
 		"0%x":       "",
 		"otto":      "",
+		"anna.b":    "anna.berg", // the start of the Login ID, in no name or e-mail
+		"na.ber":    "",          // a Login ID is not searched for a part of it
+		"ben":       "ben",       // the Login ID and the name: once
 	} {
 		if got := strings.Join(found(q), ","); got != want {
 			t.Errorf("search %q: %q, want %q", q, got, want)
