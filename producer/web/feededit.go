@@ -253,11 +253,29 @@ type dryRunData struct {
 
 // dryRunFeed shows what a run of the feed would do with the newest file
 // under its folder, writing no user: feed.Runner.DryRun, as importctl feeds
-// dry-run (its dry-run import is recorded, kind local).
+// dry-run (its dry-run import is recorded, kind local). It answers when the
+// file is read: some 80 s for a million records.
 func (u *UI) dryRunFeed(w http.ResponseWriter, r *http.Request, s *session) {
 	f, ok := u.lookupFeed(w, r, s)
 	if !ok {
 		return
+	}
+	// The dry run reads the whole file in this process, as an upload does:
+	// it takes one of the tenant's uploads in flight.
+	if u.d.UploadSlot != nil {
+		release, err := u.d.UploadSlot(s.Tenant)
+		var busy *BusyError
+		if errors.As(err, &busy) {
+			w.Header().Set("Retry-After", strconv.Itoa(max(int(busy.RetryAfter.Seconds()), 1)))
+			u.render(w, r, busy.Status, "message", page{Title: "Busy", Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "feeds",
+				D: message{Heading: "Busy", Text: busy.Message, Link: "Back to the feed", LinkTo: "/ui/feeds/" + f.Name}})
+			return
+		}
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		defer release()
 	}
 	runner := feed.Runner{Store: u.d.Store, Files: u.d.Files, Lister: u.d.Lister, Log: u.d.Log,
 		Import: func(ctx context.Context, body io.Reader, opts importer.Options) (importer.Summary, error) {
