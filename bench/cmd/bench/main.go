@@ -16,7 +16,6 @@
 //	go run ./bench/cmd/bench -rows 100000 -runs 9
 //	go run ./bench/cmd/bench -suite store -runs 3    # needs PostgreSQL (DATABASE_URL)
 //	go run ./bench/cmd/bench -suite pipeline -runs 3 # needs the local stack (deploy/local/stack.sh up)
-//	go run ./bench/cmd/bench -suite search -search-tenant big -runs 5 # a tenant with the users to search
 package main
 
 import (
@@ -73,7 +72,7 @@ type sample struct {
 }
 
 func run(ctx context.Context) error {
-	suiteFlag := flag.String("suite", "parse,store,pipeline", "comma-separated suites to run: parse, store, pipeline, memory, search")
+	suiteFlag := flag.String("suite", "parse,store,pipeline", "comma-separated suites to run: parse, store, pipeline, memory")
 	rowsFlag := flag.String("rows", "100000,1000000", "parse suite: comma-separated sizes of the generated files")
 	runs := flag.Int("runs", 5, "runs of each mode per file; medians are reported")
 	outDir := flag.String("out", "bench/out", "where the generated files are kept (reused when present)")
@@ -84,7 +83,6 @@ func run(ctx context.Context) error {
 	flag.StringVar(&sf.logStatements, "log-statements", "", "store and pipeline suites: set log_min_duration_statement (e.g. 0ms) on the bench database, to profile from the server's log")
 	var pf pipelineFlags
 	memoryRows := flag.Int("memory-rows", 1000000, "memory suite: records of the generated file, every one invalid")
-	searchTenant := flag.String("search-tenant", "", "search suite: the tenant of DATABASE_URL whose users are searched")
 	flag.IntVar(&pf.rows, "pipeline-rows", 100000, "pipeline suite: records of the generated files (1% invalid for the pipeline, all valid for the baselines)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-suite parse,store,pipeline,memory] [-rows N,M] [-runs R] [-out DIR] [-chunk N] [-naive-rows N] [-pipeline-rows N] [-memory-rows N]\n\n"+
@@ -96,7 +94,6 @@ func run(ctx context.Context) error {
 			"eval \"$(deploy/local/stack.sh up)\" first).\n"+
 			"Memory suite: a file of -memory-rows records, every one invalid, through the queue and one worker: its time and\n"+
 			"the worker's peak RSS (the goal: under 160 MiB whatever the file's problems).\n"+
-			"Search suite: the users page's search, 30 terms of different frequencies, on the users of -search-tenant.\n"+
 			"The store and pipeline suites create and drop the database %s on the server of DATABASE_URL\n"+
 			"(default %s).\n\n", benchDB, postgres.DefaultURL)
 		flag.PrintDefaults()
@@ -108,10 +105,10 @@ func run(ctx context.Context) error {
 	suites := map[string]bool{}
 	for _, s := range strings.Split(*suiteFlag, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "parse", "store", "pipeline", "memory", "search":
+		case "parse", "store", "pipeline", "memory":
 			suites[s] = true
 		default:
-			return fmt.Errorf("-suite %q: want parse, store, pipeline, memory, search or a comma-separated list of them", s)
+			return fmt.Errorf("-suite %q: want parse, store, pipeline, memory or a comma-separated list of them", s)
 		}
 	}
 	self, err := os.Executable()
@@ -139,11 +136,6 @@ func run(ctx context.Context) error {
 	if suites["memory"] {
 		mf := pipelineFlags{outDir: *outDir, runs: *runs, rows: *memoryRows}
 		if err := memorySuite(ctx, mf); err != nil {
-			return err
-		}
-	}
-	if suites["search"] {
-		if err := searchSuite(ctx, *searchTenant, *runs); err != nil {
 			return err
 		}
 	}

@@ -1,9 +1,19 @@
+// Command searchbench times the users page's search (/ui/users?q=,
+// postgres.Store.SearchUsers): the first page of 30 terms of different
+// frequencies, on the users of an existing tenant of DATABASE_URL.
+//
+//	go run ./bench/cmd/searchbench -tenant big -runs 5
+//
+// bench/RESULTS.md says how to make a tenant of a million users to search.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -26,12 +36,26 @@ var searchTerms = []string{
 	"u", "z", "9", "a", "q", "us", "zo", "jo",
 }
 
-// searchSuite times the first page of each search term (the users page's
-// /ui/users?q=, postgres.Store.SearchUsers) on an existing tenant of
-// DATABASE_URL, runs times each, the terms interleaved.
-func searchSuite(ctx context.Context, tenant string, runs int) error {
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	tenant := flag.String("tenant", "", "the tenant of DATABASE_URL whose users are searched (required)")
+	runs := flag.Int("runs", 5, "runs of each term, interleaved")
+	flag.Parse()
+	if err := search(ctx, *tenant, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "searchbench:", err)
+		os.Exit(1)
+	}
+}
+
+// search times the first page of each search term, runs times each, the
+// terms interleaved, and prints a table of the medians and maxima.
+func search(ctx context.Context, tenant string, runs int) error {
 	if tenant == "" {
-		return fmt.Errorf("-suite search needs -search-tenant: a tenant with the users to search (see bench/RESULTS.md)")
+		return errors.New("-tenant: name a tenant with the users to search (see bench/RESULTS.md)")
+	}
+	if runs < 1 {
+		return errors.New("-runs must be at least 1")
 	}
 	url := os.Getenv("DATABASE_URL")
 	if url == "" {
@@ -59,9 +83,10 @@ func searchSuite(ctx context.Context, tenant string, runs int) error {
 			found[i] = len(page)
 		}
 	}
-	fmt.Printf("## search: the first page (50) of %d terms on %d users, %d runs each\n\n", len(searchTerms), users, runs)
+	fmt.Printf("# searchbench %s\n\n## search: the first page (50) of %d terms on %d users, %d runs each\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), len(searchTerms), users, runs)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "| term\t| matches\t| page\t| p50 ms\t| max ms\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|")
 	var all []time.Duration
 	for i, q := range searchTerms {
 		var matches int
