@@ -37,12 +37,13 @@ var searchTerms = []string{
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	tenant := flag.String("tenant", "", "the tenant of DATABASE_URL whose users are searched (required)")
 	runs := flag.Int("runs", 5, "runs of each term, interleaved")
 	flag.Parse()
-	if err := search(ctx, *tenant, *runs); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := search(ctx, *tenant, *runs)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "searchbench:", err)
 		os.Exit(1)
 	}
