@@ -19,6 +19,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/userimport/userimport/internal/feed"
+	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/stacktest"
 	"github.com/userimport/userimport/producer"
@@ -199,6 +201,20 @@ func TestUploadsInFlightAreCapped(t *testing.T) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(page), "TENANT_UPLOADS_IN_FLIGHT") {
 		t.Errorf("a web upload of the tenant with one in flight: %d, Retry-After %q; want 429", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	// So does a feed's dry run, which reads a whole file too.
+	if _, err := store.CreateFeed(t.Context(), postgres.Feed{Tenant: a, Name: "hr", Prefix: feed.DefaultPrefix(a, "hr"), Schedule: "@daily",
+		TimeZone: "UTC", Delimiter: "auto", Header: "auto", Mode: feed.ModeUpsert, MaxDeactivatePercent: 10, Notify: []string{}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = jar.PostForm(srv.URL+"/ui/feeds/hr/dry-run", url.Values{"csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(page), "TENANT_UPLOADS_IN_FLIGHT") {
+		t.Errorf("a feed's dry run of the tenant with an upload in flight: %d, Retry-After %q; want 429", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
 

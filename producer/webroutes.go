@@ -7,14 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/userimport/userimport/internal/feed"
 	"github.com/userimport/userimport/producer/web"
 )
 
 // webRoutes are the tenant admins' pages under /ui/ (package web), wired to
 // the API's uploads, retries and failed-token limit.
 func (a *API) webRoutes() []Route {
+	lister, _ := a.d.Files.(feed.Lister) // an *s3store.Store lists
 	ui, err := web.New(web.Deps{
-		Store: a.d.Store, Files: a.d.Files, Intake: a.intake(), Log: a.d.Log,
+		Store: a.d.Store, Files: a.d.Files, Lister: lister, Intake: a.intake(), Log: a.d.Log,
 		MaxUpload: a.d.MaxUpload, EventsPrefix: a.d.Events.Prefix, SessionSecret: a.d.WebSessionSecret,
 		SecureCookies: strings.HasPrefix(a.d.PublicURL, "https://"),
 		LoginFailed:   func(r *http.Request) bool { ok, _ := a.failing.allow(a.client(r)); return !ok },

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -12,6 +13,9 @@ import (
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
 )
+
+// ErrNoFile is a dry run of the newest file of a feed whose folder has none.
+var ErrNoFile = errors.New("no file")
 
 // LocalImport imports a file in this process (importer.Local with a store).
 type LocalImport func(ctx context.Context, r io.Reader, opts importer.Options) (importer.Summary, error)
@@ -56,7 +60,7 @@ func (r *Runner) DryRun(ctx context.Context, f *postgres.Feed, key string) (DryR
 	if key == "" {
 		var found bool
 		if obj, found, err = r.newest(ctx, f); err == nil && !found {
-			err = fmt.Errorf("no file under %s", r.url(f.Prefix))
+			err = fmt.Errorf("%w under %s", ErrNoFile, r.url(f.Prefix))
 		}
 	} else {
 		obj, err = r.Files.Head(ctx, key)

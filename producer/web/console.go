@@ -152,6 +152,11 @@ var notices = map[string]string{ //nolint:gosec // G101: messages, no credential
 	"token-revoked":   "The token was revoked: requests with it are refused from now on.",
 	"settings-saved":  "The settings were saved. They apply to the imports started from now on.",
 	"feed-run-queued": "A run of the feed is queued: it imports the newest file unless the feed imported it already. Reload to see it below.",
+	"feed-created":    "The feed was created. It runs on its schedule; try it first with a dry run of the newest file.",
+	"feed-saved":      "The feed's settings were saved. They apply to its next run.",
+	"feed-enabled":    "The feed was enabled: it runs on its schedule again.",
+	"feed-disabled":   "The feed was disabled: it does not run until it is enabled again.",
+	"feed-removed":    "The feed was removed with its runs' records. Its users and imports stay.",
 	"run-approved":    "The run was approved: the users on its list who were still active and unchanged since are deactivated.",
 	"run-rejected":    "The run was rejected: nobody on its list was deactivated.",
 }

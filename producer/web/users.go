@@ -9,7 +9,9 @@ import (
 )
 
 // The tenant's users: a search by Login ID, name or e-mail, paged by the
-// Login ID the page ended with, and a user's current values.
+// Login ID the page ended with, and a user's page: their current values and
+// their history, what each import changed in them (postgres.Store.History, as
+// GET /v1/users/{login_id}/history answers it).
 
 const usersPageSize = 50
 
@@ -38,6 +40,11 @@ func (u *UI) usersPage(w http.ResponseWriter, r *http.Request, s *session) {
 	u.render(w, r, http.StatusOK, "users", page{Title: "Users", Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "users", D: d})
 }
 
+type userData struct {
+	postgres.UserRecord
+	History []postgres.HistoryEntry // newest first
+}
+
 func (u *UI) userPage(w http.ResponseWriter, r *http.Request, s *session) {
 	rec, err := u.d.Store.User(r.Context(), s.Tenant, r.PathValue("login"))
 	if errors.Is(err, postgres.ErrNotFound) {
@@ -48,5 +55,16 @@ func (u *UI) userPage(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, r, err)
 		return
 	}
-	u.render(w, r, http.StatusOK, "user", page{Title: "User " + rec.User.LoginID, Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "users", D: rec})
+	// The user was found: ErrNotFound now means they went in between, as missing.
+	history, err := u.d.Store.History(r.Context(), s.Tenant, rec.User.LoginID)
+	if errors.Is(err, postgres.ErrNotFound) {
+		u.notFound(w, r, s, "The tenant has no user with this Login ID.")
+		return
+	}
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, "user", page{Title: "User " + rec.User.LoginID, Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "users",
+		D: userData{UserRecord: rec, History: history}})
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -64,6 +65,9 @@ func TestUsersPage(t *testing.T) {
 		"100%_":     "cid", // % and _ separate words, as punctuation does
 		"0%x":       "",
 		"otto":      "",
+		"anna.b":    "anna.berg", // the start of the Login ID, in no name or e-mail
+		"na.ber":    "",          // a Login ID is not searched for a part of it
+		"ben":       "ben",       // the Login ID and the name: once
 	} {
 		if got := strings.Join(found(q), ","); got != want {
 			t.Errorf("search %q: %q, want %q", q, got, want)
@@ -163,5 +167,65 @@ func TestUsersPaging(t *testing.T) {
 	users, more, err := store.SearchUsers(t.Context(), tenant, postgres.UserSearch{Query: "P10", Limit: 5})
 	if err != nil || len(users) != 5 || !more || users[0].LoginID != "p1000" {
 		t.Errorf("prefix search: %+v more %v (%v)", users, more, err)
+	}
+}
+
+// A user's page lists every import that changed them, newest first, each
+// linked to its page, with the old and new values; a password's are hidden.
+func TestUserHistory(t *testing.T) {
+	t.Parallel()
+	srv, store := server(t)
+	tenant := pgtest.Tenant(t)
+	b := newBrowser(t, srv.URL)
+	b.login(token(t, store, tenant))
+	imp := func(file string) int64 {
+		t.Helper()
+		sum, err := importer.Local(t.Context(), store, strings.NewReader(file), importer.Options{Tenant: tenant, Source: "users.csv"})
+		if err != nil || sum.Rejected != 0 {
+			t.Fatalf("import: %+v (%v)", sum, err)
+		}
+		return sum.ImportID
+	}
+	const hash = "5f4dcc3b5aa765d61d8327deb882cf99"
+	first := imp("User name,Login ID,Language,E-mail\nAnna Berg,anna,en,anna@acme.example\nBen,ben,en,\n")
+	second := imp("User name,Login ID,Language,E-mail,Password (MD5 Hash)\nAnna Olsen,anna,en,anna.olsen@acme.example," + hash + "\n")
+
+	code, _, page := b.do(http.MethodGet, "/ui/users/anna", nil)
+	if code != http.StatusOK {
+		t.Fatalf("user page: %d\n%s", code, page)
+	}
+	_, hist, ok := strings.Cut(page, `<table id="history">`)
+	if !ok {
+		t.Fatalf("no history table:\n%s", page)
+	}
+	for _, want := range []string{"<caption>Every import that changed anna, newest first.", `<th scope="col">Changes (old → new)</th>`,
+		`<span class="column">name</span>: Anna Berg → Anna Olsen`, `<span class="column">email</span>: anna@acme.example → anna.olsen@acme.example`,
+		`<span class="column">password_md5</span>: (hidden) → (hidden)`, "created the user", "<td>local</td>"} {
+		if !strings.Contains(hist, want) {
+			t.Errorf("history lacks %q:\n%s", want, hist)
+		}
+	}
+	if strings.Contains(page, hash) {
+		t.Error("the user's page shows the password hash")
+	}
+	// Both imports, newest first, each linked to its page.
+	newer := strings.Index(hist, fmt.Sprintf(`<th scope="row"><a href="/ui/imports/%d">import %d</a></th>`, second, second))
+	older := strings.Index(hist, fmt.Sprintf(`<th scope="row"><a href="/ui/imports/%d">import %d</a></th>`, first, first))
+	if newer < 0 || older < 0 || newer > older {
+		t.Errorf("imports %d (at %d) and %d (at %d): want both, the newer first\n%s", second, newer, first, older, hist)
+	}
+	if n := strings.Count(hist, `<th scope="row">`); n != 2 {
+		t.Errorf("%d history rows, want 2", n)
+	}
+	// A user only the first import touched has one entry.
+	_, _, page = b.do(http.MethodGet, "/ui/users/ben", nil)
+	if strings.Contains(page, fmt.Sprintf(`href="/ui/imports/%d">import`, second)) || !strings.Contains(page, fmt.Sprintf(`href="/ui/imports/%d">import`, first)) {
+		t.Errorf("ben's history:\n%s", page)
+	}
+	// Another tenant's admin finds no such user, nor their history.
+	other := newBrowser(t, srv.URL)
+	other.login(token(t, store, pgtest.Tenant(t)))
+	if code, _, body := other.do(http.MethodGet, "/ui/users/anna", nil); code != http.StatusNotFound || strings.Contains(body, "Anna") {
+		t.Errorf("another tenant's user page: %d", code)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/csvfile"
+	"github.com/userimport/userimport/internal/feed"
 	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/s3store"
@@ -40,14 +41,18 @@ import (
 type Files interface {
 	Bucket() string
 	Upload(ctx context.Context, key string, r io.Reader, contentType string) (s3store.Object, error)
+	Head(ctx context.Context, key string) (s3store.Object, error)
 	OpenRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 }
 
 // Deps are what the pages work with.
 type Deps struct {
-	Store     *postgres.Store
-	Files     Files
-	Intake    *intake.Intake // starts the dry run, the real import and retries
+	Store  *postgres.Store
+	Files  Files
+	Intake *intake.Intake // starts the dry run, the real import and retries
+	// Lister lists a feed's folder for the dry run of its newest file; nil:
+	// that dry run fails.
+	Lister    feed.Lister
 	Log       *zap.Logger
 	MaxUpload int64 // bytes; 0: 512 MiB
 	// EventsPrefix is where tenants drop files for the S3 events endpoint
@@ -192,7 +197,15 @@ func (u *UI) Routes() []Route {
 		{"GET /ui/users", Session, u.session(u.usersPage)},
 		{"GET /ui/users/{login}", Session, u.session(u.userPage)},
 		{"GET /ui/feeds", Session, u.session(u.feedsPage)},
+		{"GET /ui/new-feed", Session, u.session(u.newFeedPage)},
+		{"POST /ui/feeds", Session, u.session(u.createFeed)},
 		{"GET /ui/feeds/{name}", Session, u.session(u.feedPage)},
+		{"GET /ui/feeds/{name}/edit", Session, u.session(u.editFeedPage)},
+		{"POST /ui/feeds/{name}/edit", Session, u.session(u.saveFeed)},
+		{"POST /ui/feeds/{name}/enable", Session, u.session(u.setFeedEnabled(true))},
+		{"POST /ui/feeds/{name}/disable", Session, u.session(u.setFeedEnabled(false))},
+		{"POST /ui/feeds/{name}/remove", Session, u.session(u.removeFeed)},
+		{"POST /ui/feeds/{name}/dry-run", Session, u.session(u.dryRunFeed)},
 		{"POST /ui/feeds/{name}/run", Session, u.session(u.runFeedNow)},
 		{"GET /ui/feed-runs/{id}", Session, u.session(u.feedRunPage)},
 		{"POST /ui/feed-runs/{id}/approve", Session, u.session(u.decideRun(true))},

@@ -122,7 +122,7 @@ func TestPagesNeedASession(t *testing.T) {
 	srv, store := server(t)
 	b := newBrowser(t, srv.URL)
 	for _, path := range []string{"/ui/", "/ui/upload", "/ui/imports/1", "/ui/imports/1/preview?page=2", "/ui/imports/1/errors",
-		"/ui/feeds", "/ui/feeds/hr", "/ui/feed-runs/1"} {
+		"/ui/feeds", "/ui/feeds/hr", "/ui/feed-runs/1", "/ui/new-feed", "/ui/feeds/hr/edit", "/ui/users", "/ui/users/u1"} {
 		code, h, _ := b.do(http.MethodGet, path, nil)
 		if want := "/ui/login?next=" + url.QueryEscape(path); code != http.StatusSeeOther || h.Get("Location") != want {
 			t.Errorf("GET %s: %d to %q, want 303 to %s", path, code, h.Get("Location"), want)
