@@ -9,7 +9,7 @@ import (
 )
 
 // The tenant's users: a search by Login ID, name or e-mail, paged by the
-// Login ID the page ended with, and a user's current values.
+// Login ID the page ended with, and a user's current values and history.
 
 const usersPageSize = 50
 
@@ -48,5 +48,18 @@ func (u *UI) userPage(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, r, err)
 		return
 	}
-	u.render(w, r, http.StatusOK, "user", page{Title: "User " + rec.User.LoginID, Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "users", D: rec})
+	history, err := u.d.Store.History(r.Context(), s.Tenant, rec.User.LoginID)
+	if err != nil && !errors.Is(err, postgres.ErrNotFound) { // removed since: the page shows no history
+		u.fail(w, r, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, "user", page{Title: "User " + rec.User.LoginID, Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "users",
+		D: userData{UserRecord: rec, History: history}})
+}
+
+// userData is a user's page: the current values and the imports that changed
+// them, newest first (what GET /v1/users/{login_id}/history answers).
+type userData struct {
+	postgres.UserRecord
+	History []postgres.HistoryEntry
 }
