@@ -231,6 +231,8 @@ func (s *consoleStack) heldFeedRun(t *testing.T) { //nolint:thelper // a subtest
 	t.Cleanup(func() {
 		ctx := context.WithoutCancel(t.Context())
 		_ = files.Delete(ctx, prefix+"hr-export.csv")
+		// Disabled, so that no later test's scheduler catches up on it.
+		_, _ = s.db.Exec(ctx, `UPDATE feeds SET enabled = false WHERE tenant_id = $1`, s.tenant)
 	})
 
 	s.open(t, "/ui/feeds", "main table")
