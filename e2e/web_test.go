@@ -37,8 +37,9 @@ func chromium(t *testing.T) string {
 	return path
 }
 
-// screenshots is where the browser test saves its screenshots:
-// $UI_SCREENSHOTS, else bench/out/ui (ignored by git).
+// screenshots is where the browser tests save their screenshots, the test
+// artifacts: $UI_SCREENSHOTS, else bench/out/ui (ignored by git). The
+// console's test writes into its folder console/.
 func screenshots(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("UI_SCREENSHOTS")
@@ -104,28 +105,21 @@ func TestWebPages(t *testing.T) {
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
 	file, invalid := webFile(t)
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1400, 1000))...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
+	ctx, cancel := chromedp.NewContext(browserAllocator(t, chrome))
 	defer cancel()
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
 	defer cancelTimeout()
+	pages := newPageCheck(ctx, axeSource(t), shots)
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
+	// shot keeps the page's screenshots and checks it (see pageCheck).
 	shot := func(name string) {
 		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		pages.check(t, name)
 	}
 	location := func() string {
 		t.Helper()
@@ -165,11 +159,14 @@ func TestWebPages(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{file}),
 		chromedp.SendKeys(chromedp.ID("notify"), "web-admin@example.com"))
 	shot("03-upload")
-	do("send the file", chromedp.Click(chromedp.CSS(`form[action="/ui/upload"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="?filter=invalid"]`)))
-	preview := strings.SplitN(location(), "?", 2)[0]
-	if !strings.HasSuffix(preview, "/preview") {
-		t.Fatalf("after the upload: at %s, want the preview", preview)
+	do("send the file", chromedp.Click(chromedp.CSS(`form[action="/ui/upload"] button[type=submit]`)))
+	// The preview of the dry run opens; it reloads itself only when asked.
+	preview := ""
+	for deadline := time.Now().Add(20 * time.Second); !strings.HasSuffix(preview, "/preview"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the upload: at %s, want the preview", preview)
+		}
+		preview = strings.SplitN(location(), "?", 2)[0]
 	}
 	dryRun, err := strconv.ParseInt(filepath.Base(filepath.Dir(preview)), 10, 64)
 	if err != nil {

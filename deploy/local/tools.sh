@@ -34,10 +34,14 @@ readonly TOOL_ORDER=(golangci-lint versitygw mailpit govulncheck)
 # redocly lints docs/…/openapi.json (make openapi-lint): an npm package, not Go.
 readonly REDOCLY_VERSION="1.34.5"
 readonly REDOCLY_DIR="${REPO_DIR}/.tools/redocly"
+# axe is npm's axe-core, the accessibility checker the browser test
+# (e2e/console_test.go) injects into every page: its path is axe.min.js's.
+readonly AXE_VERSION="4.14.1"
+readonly AXE_DIR="${REPO_DIR}/.tools/axe"
 
 usage() {
 	cat <<EOF
-Usage: deploy/local/tools.sh [golangci-lint|versitygw|mailpit|govulncheck|all|prometheus|promtool|redocly]...
+Usage: deploy/local/tools.sh [golangci-lint|versitygw|mailpit|govulncheck|all|prometheus|promtool|redocly|axe]...
 
 Installs the project's pinned tools with \`go install\` into ${TOOLS_BIN}
 and prints the absolute path of each requested binary on stdout, one per line.
@@ -46,6 +50,9 @@ are Debian's package instead, installed with apt-get when missing (as root or
 with password-less sudo) and never started as a service; "all" leaves them out.
 redocly (\`make openapi-lint\`) is npm's @redocly/cli, installed with npm into
 ${REDOCLY_DIR} (Debian's nodejs and npm are apt-get installed when missing).
+axe (the browser test's accessibility check) is npm's axe-core, installed the
+same way into ${AXE_DIR}; its path is that of axe.min.js, which the test
+injects into the pages.
 A tool is installed only when its binary is missing or was built from another
 version (checked with \`go version -m\`), so a second run takes well under a second.
 Progress messages go to stderr.
@@ -57,6 +64,7 @@ Pinned versions:
   govulncheck    ${TOOL_PKG[govulncheck]}@${TOOL_VERSION[govulncheck]}
   prometheus     Debian's package "prometheus" (bookworm: 2.42), with promtool
   redocly        npm's @redocly/cli@${REDOCLY_VERSION}
+  axe            npm's axe-core@${AXE_VERSION} (prints the path of axe.min.js)
 
 Examples:
   deploy/local/tools.sh                 # same as "all"
@@ -135,48 +143,53 @@ ensure_prometheus() {
 	command -v "$name"
 }
 
-# ensure_redocly prints the path of redocly, installing @redocly/cli with npm
-# into .tools/redocly when missing or of another version. npm comes from
-# Debian's packages nodejs and npm when it is missing (as root or with
-# password-less sudo).
-ensure_redocly() {
-	local bin="${REDOCLY_DIR}/node_modules/.bin/redocly" pkg="${REDOCLY_DIR}/node_modules/@redocly/cli/package.json" have=""
+# ensure_npm makes sure npm is there: Debian's packages nodejs and npm are
+# apt-get installed when it is missing (as root or with password-less sudo).
+ensure_npm() {
+	command -v npm >/dev/null 2>&1 && return 0
+	local -a sudo=()
+	if ((EUID != 0)); then
+		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+			sudo=(sudo -n)
+		else
+			log "npm is missing; run as root (or with password-less sudo) to apt-get install it, or install Debian's nodejs and npm yourself"
+			return "$EXIT_PREREQ"
+		fi
+	fi
+	if ! command -v apt-get >/dev/null 2>&1; then
+		log "npm is missing and apt-get is not available; install Node.js and npm yourself"
+		return "$EXIT_PREREQ"
+	fi
+	log "apt-get install nodejs npm (Debian's packages)"
+	if ! "${sudo[@]}" apt-get update -qq >&2 ||
+		! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm </dev/null >&2; then
+		log "apt-get install nodejs npm failed"
+		return "$EXIT_PREREQ"
+	fi
+}
+
+# ensure_npm_package NAME PACKAGE VERSION DIR FILE prints DIR/FILE, installing
+# PACKAGE@VERSION with npm into DIR when its package.json is missing or names
+# another version.
+ensure_npm_package() {
+	local name="$1" package="$2" version="$3" dir="$4" file="$5" have=""
+	local pkg="${dir}/node_modules/${package}/package.json"
 	if [[ -f "$pkg" ]]; then
 		have="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$pkg" | head -n 1)"
 	fi
-	if [[ -x "$bin" && "$have" == "$REDOCLY_VERSION" ]]; then
-		log "redocly ${REDOCLY_VERSION} already installed"
-		printf '%s\n' "$bin"
+	if [[ -e "${dir}/${file}" && "$have" == "$version" ]]; then
+		log "${name} ${version} already installed"
+		printf '%s\n' "${dir}/${file}"
 		return 0
 	fi
-	if ! command -v npm >/dev/null 2>&1; then
-		local -a sudo=()
-		if ((EUID != 0)); then
-			if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-				sudo=(sudo -n)
-			else
-				log "npm is missing; run as root (or with password-less sudo) to apt-get install it, or install Debian's nodejs and npm yourself"
-				return "$EXIT_PREREQ"
-			fi
-		fi
-		if ! command -v apt-get >/dev/null 2>&1; then
-			log "npm is missing and apt-get is not available; install Node.js and npm yourself"
-			return "$EXIT_PREREQ"
-		fi
-		log "apt-get install nodejs npm (Debian's packages)"
-		if ! "${sudo[@]}" apt-get update -qq >&2 ||
-			! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm </dev/null >&2; then
-			log "apt-get install nodejs npm failed"
-			return "$EXIT_PREREQ"
-		fi
-	fi
-	log "installing @redocly/cli@${REDOCLY_VERSION} into ${REDOCLY_DIR} with npm"
-	mkdir -p "$REDOCLY_DIR"
-	if ! npm install --prefix "$REDOCLY_DIR" --no-audit --no-fund --no-save --loglevel=error "@redocly/cli@${REDOCLY_VERSION}" >&2; then
-		log "npm install @redocly/cli@${REDOCLY_VERSION} failed"
+	ensure_npm || return
+	log "installing ${package}@${version} into ${dir} with npm"
+	mkdir -p "$dir"
+	if ! npm install --prefix "$dir" --no-audit --no-fund --no-save --loglevel=error "${package}@${version}" >&2; then
+		log "npm install ${package}@${version} failed"
 		return "$EXIT_PREREQ"
 	fi
-	printf '%s\n' "$bin"
+	printf '%s\n' "${dir}/${file}"
 }
 
 main() {
@@ -192,7 +205,7 @@ main() {
 			return 0
 			;;
 		all) names+=("${TOOL_ORDER[@]}") ;;
-		golangci-lint | versitygw | mailpit | govulncheck | prometheus | promtool | redocly) names+=("$arg") ;;
+		golangci-lint | versitygw | mailpit | govulncheck | prometheus | promtool | redocly | axe) names+=("$arg") ;;
 		*)
 			log "unknown tool: ${arg}"
 			usage >&2
@@ -208,7 +221,8 @@ main() {
 	for name in "${names[@]}"; do
 		case "$name" in
 		prometheus | promtool) ensure_prometheus "$name" ;;
-		redocly) ensure_redocly ;;
+		redocly) ensure_npm_package redocly @redocly/cli "$REDOCLY_VERSION" "$REDOCLY_DIR" node_modules/.bin/redocly ;;
+		axe) ensure_npm_package axe axe-core "$AXE_VERSION" "$AXE_DIR" node_modules/axe-core/axe.min.js ;;
 		*) ensure "$name" ;;
 		esac
 	done

@@ -70,8 +70,8 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, s *session) {
 	var d listData
 	for _, im := range ims {
 		v := newImportRow(im)
-		if v.Active {
-			p.Refresh = 3
+		if v.Active && p.Follow == "" {
+			p.live(r, 3)
 		}
 		d.Imports = append(d.Imports, v)
 	}
@@ -351,7 +351,7 @@ func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	p := page{Title: fmt.Sprintf("Import %d", im.ID), Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "imports", D: d}
 	if d.Active {
-		p.Refresh = 2
+		p.live(r, 2)
 	}
 	switch r.URL.Query().Get("notice") {
 	case "retry":

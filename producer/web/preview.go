@@ -354,7 +354,7 @@ func (u *UI) preview(w http.ResponseWriter, r *http.Request, s *session) {
 	d.Query = url.Values{"filter": {d.Filter}, "page": {strconv.Itoa(d.Page)}}.Encode()
 	p := page{Title: fmt.Sprintf("Preview of import %d", im.ID), Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "imports"}
 	if d.Import.Active {
-		p.Refresh = 2
+		p.live(r, 2)
 	}
 	if saved := q.Get("saved"); saved != "" {
 		p.Notice = "Line " + strconv.Itoa(parsePage(saved)) + " saved."

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,8 +32,15 @@ func TestUsersPage(t *testing.T) {
 		"Anna Berg,anna.berg,en,anna@acme.example,Sales,agent,+36 1 555 0101\n" +
 		"Ben Olsen,ben,en,b.olsen@acme.example,,\"agent\nadmin\",\n" +
 		"Cid 100%_x,cid,en,,,,\n"
-	if _, err := importer.Local(t.Context(), store, bytes.NewReader([]byte(file)), importer.Options{Tenant: tenant, Source: "users.csv"}); err != nil {
+	first, err := importer.Local(t.Context(), store, bytes.NewReader([]byte(file)), importer.Options{Tenant: tenant, Source: "users.csv"})
+	if err != nil {
 		t.Fatal(err)
+	}
+	// ben's language changes in a second import; anna is unchanged by it.
+	second, err := importer.Local(t.Context(), store, bytes.NewReader([]byte("User name,Login ID,Language,E-mail\nBen Olsen,ben,de,b.olsen@acme.example\n")),
+		importer.Options{Tenant: tenant, Source: "ben.csv"})
+	if err != nil || second.Updated != 1 {
+		t.Fatalf("second import: %+v (%v)", second, err)
 	}
 	otherFile := "User name,Login ID,Language,E-mail\nOtto Berger,otto,en,otto@other.example\n"
 	if _, err := importer.Local(t.Context(), store, bytes.NewReader([]byte(otherFile)), importer.Options{Tenant: other, Source: "other.csv"}); err != nil {
@@ -86,6 +94,24 @@ func TestUsersPage(t *testing.T) {
 	}
 	if _, _, page := b.do(http.MethodGet, "/ui/users/ben", nil); !strings.Contains(page, `<td id="roles">admin, agent</td>`) {
 		t.Errorf("ben's roles:\n%s", page)
+	}
+	// The history links the imports that changed the user, newest first.
+	history := func(login string) []string {
+		t.Helper()
+		_, _, page := b.do(http.MethodGet, "/ui/users/"+login, nil)
+		_, table, _ := strings.Cut(page, `<table id="history"`)
+		var links []string
+		for _, part := range strings.Split(table, `<a href="/ui/imports/`)[1:] {
+			id, _, _ := strings.Cut(part, `"`)
+			links = append(links, id)
+		}
+		return links
+	}
+	if got, want := history("ben"), []string{strconv.FormatInt(second.ImportID, 10), strconv.FormatInt(first.ImportID, 10)}; !slices.Equal(got, want) {
+		t.Errorf("ben's history links imports %v, want %v", got, want)
+	}
+	if got, want := history("anna.berg"), []string{strconv.FormatInt(first.ImportID, 10)}; !slices.Equal(got, want) {
+		t.Errorf("anna's history links imports %v, want %v", got, want)
 	}
 	if code, _, _ := b.do(http.MethodGet, "/ui/users/otto", nil); code != http.StatusNotFound {
 		t.Errorf("another tenant's user: %d, want 404", code)

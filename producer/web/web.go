@@ -249,10 +249,33 @@ type page struct {
 	Tenant  string // "" when logged out
 	CSRF    string
 	Refresh int // seconds; 0: no automatic refresh
-	Notice  string
-	Error   string
-	Nav     string // the current section: imports, upload, feeds, users, roles, settings or tokens
-	D       any
+	// Follow is the link that turns the automatic refresh on or off, on a
+	// page of something that runs (see live); "": nothing runs.
+	Follow string
+	Notice string
+	Error  string
+	Nav    string // the current section: imports, upload, feeds, users, roles, settings or tokens
+	D      any
+}
+
+// live makes the page of something that runs reload every seconds, when
+// the admin asked for it with the page's link (?follow=1), and offers that
+// link, or the one to stop. A reload nobody asked for moves a screen reader
+// back to the page's top every few seconds (WCAG 2.2.1; axe-core's
+// meta-refresh rule).
+func (p *page) live(r *http.Request, seconds int) {
+	q := r.URL.Query()
+	q.Del("notice")
+	if q.Get("follow") == "1" {
+		p.Refresh = seconds
+		q.Del("follow")
+	} else {
+		q.Set("follow", "1")
+	}
+	p.Follow = r.URL.Path
+	if len(q) > 0 {
+		p.Follow += "?" + q.Encode()
+	}
 }
 
 // render writes the page with status.

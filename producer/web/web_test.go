@@ -318,3 +318,35 @@ func TestPublicURLMakesCookiesSecure(t *testing.T) {
 		}
 	}
 }
+
+// A page of a running import reloads itself only when the admin asks for it
+// with its link, and offers the link to stop.
+func TestRunningImportReloadsWhenAsked(t *testing.T) {
+	t.Parallel()
+	srv, store := server(t)
+	tenant := pgtest.Tenant(t)
+	id, _, err := store.CreateImport(t.Context(), postgres.NewImport{Tenant: tenant, Source: "s3://userimport/uploads/" + tenant + "/x/a.csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, srv.URL)
+	b.login(token(t, store, tenant))
+	page := fmt.Sprintf("/ui/imports/%d", id)
+	for _, c := range []struct {
+		path, refresh, link string
+	}{
+		{page, "", `<a href="` + page + `?follow=1" id="follow">`},
+		{page + "?follow=1", `<meta http-equiv="refresh" content="2">`, `<a href="` + page + `">Stop reloading</a>`},
+		{page + "?follow=1&notice=retry", `<meta http-equiv="refresh" content="2">`, `<a href="` + page + `">Stop reloading</a>`},
+		{"/ui/", "", `<a href="/ui/?follow=1" id="follow">`},
+		{"/ui/?follow=1", `<meta http-equiv="refresh" content="3">`, `<a href="/ui/">Stop reloading</a>`},
+	} {
+		code, _, body := b.do(http.MethodGet, c.path, nil)
+		if code != http.StatusOK || !strings.Contains(body, c.link) {
+			t.Errorf("GET %s: %d, lacks %s", c.path, code, c.link)
+		}
+		if got := strings.Contains(body, `http-equiv="refresh"`); got != (c.refresh != "") || !strings.Contains(body, c.refresh) {
+			t.Errorf("GET %s: reloads itself %v, want %q", c.path, got, c.refresh)
+		}
+	}
+}
