@@ -10,3 +10,6 @@ func (s *Store) SearchUsersWalking(ctx context.Context, tenant string, q UserSea
 
 // CopyRows is copyRows, for the tests of its binary encoding.
 var CopyRows = copyRows
+
+// PrefixEnd is prefixEnd, for its tests.
+var PrefixEnd = prefixEnd

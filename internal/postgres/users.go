@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -21,29 +22,31 @@ type UserSummary struct {
 
 // UserSearch is a search of a tenant's users.
 type UserSearch struct {
-	Query string // the starts of words of the Login ID, name or e-mail, any case; "": every user
+	Query string // the start of the Login ID, or the starts of words of the name or e-mail, any case; "": every user
 	After string // the Login ID (any case) the previous page ended with; "": the first page
 	Limit int    // users a page; 0: 50
 }
 
 // searchWalk is how many users a search first walks in Login ID order (an
-// index scan, some 40 ms on this machine) before it asks the word index for
-// the rest.
+// index scan, a heap page and a cheap test each: some 25 ms on this machine)
+// before it asks the indexes for the rest.
 const searchWalk = 5000
 
 // SearchUsers returns a page of the tenant's users, in Login ID order, and
-// whether more follow. Every word of the query must start a word of the
-// user's Login ID, name or e-mail (any case): "lar håk" finds Lars
-// Håkansson, "smith" finds j.smith@example.org.
+// whether more follow. A user matches when their Login ID starts with the
+// query, or when every word of the query starts a word of their name or
+// e-mail (any case): "user9" finds user9, user90…; "lar håk" finds Lars
+// Håkansson; "smith" finds j.smith@example.org.
 //
 // Left to itself the planner walks the Login ID index for a query it
 // believes common and filters: seconds on 1M users for one that matches a
 // few thousand late in the order; and it reads every match through the
 // word index for a query it believes rare: seconds for one that matches
-// most users. So a search walks the next searchWalk users in order first,
-// which finds a page of a common query; when that falls short, the rest of
-// the page comes from the word index alone, past the users walked: the query
-// is rare there, and its matches are sorted.
+// tens of thousands. So a search walks the next searchWalk users in order
+// first, which finds a page of any query that matches one user in 100 or
+// more there; when that falls short, the rest of the page comes from the Login ID
+// btree (a range in page order) and the word index, past the users walked,
+// where the words are rare, so that their matches are few to sort.
 func (s *Store) SearchUsers(ctx context.Context, tenant string, q UserSearch) ([]UserSummary, bool, error) {
 	return s.searchUsers(ctx, tenant, q, searchWalk)
 }
@@ -55,11 +58,11 @@ func (s *Store) searchUsers(ctx context.Context, tenant string, q UserSearch, wa
 	after := strings.ToLower(q.After)
 	var users []UserSummary
 	var err error
-	if words := wordsQuery(q.Query); words == "" {
+	if m := newUserMatch(q.Query); m.prefix == "" {
 		users, err = s.userRows(ctx, `SELECT login_id, name, coalesce(email, '') AS email, active FROM users
 			WHERE tenant_id = $1 AND login_key > $2 ORDER BY login_key LIMIT $3`, tenant, after, q.Limit+1)
 	} else {
-		users, err = s.searchWords(ctx, tenant, after, words, q.Limit+1, walk)
+		users, err = s.searchMatch(ctx, tenant, after, m, q.Limit+1, walk)
 	}
 	if err != nil {
 		return nil, false, err
@@ -71,31 +74,72 @@ func (s *Store) searchUsers(ctx context.Context, tenant string, q UserSearch, wa
 	return users, more, nil
 }
 
-// matchUser is the expression of the index users_search_words, to the
-// letter, matched against the query $4 (see wordsQuery).
-const matchUser = `to_tsvector('simple', translate(login_id || ' ' || name || ' ' || coalesce(email, ''), '.@_-+''', '      '))
-	@@ to_tsquery('simple', $4)`
-
-// wordsQuery turns a search into a text search query: each word (letters,
-// digits and marks; anything else separates words, as in the index) a
-// prefix, all of them required; "" when the search has no word. Only
-// letters, digits and marks are left, so nothing can break the quoting.
-func wordsQuery(search string) string {
-	words := strings.FieldsFunc(strings.ToLower(search), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
-	})
-	for i, w := range words {
-		words[i] = "'" + w + "':*"
-	}
-	return strings.Join(words, " & ")
+// userMatch is a search as the queries take it.
+type userMatch struct {
+	prefix, end string   // the Login IDs from prefix up to end (exclusive) start with prefix; end "": no bound
+	words       string   // a text search query: every word a prefix; "" when the search has no word
+	likes       []string // LIKE patterns each word's match must meet (a cheap test before the text search)
 }
 
-func (s *Store) searchWords(ctx context.Context, tenant, after, query string, n, walk int) ([]UserSummary, error) {
-	// The walk stops as soon as it has a page.
+// wordText is the expression of the index users_search_words, to the letter.
+const wordText = `to_tsvector('simple', translate(name || ' ' || coalesce(email, ''), '.@_-+''', '      '))`
+
+// newUserMatch reads a search: its whole text, lower-cased, is the start of a
+// Login ID; its words (letters, digits and marks; anything else separates
+// words, as in the index) the starts of words. Only letters, digits and marks
+// go into the text search query, so nothing can break its quoting.
+func newUserMatch(search string) userMatch {
+	m := userMatch{prefix: strings.ToLower(strings.TrimSpace(search))}
+	m.end = prefixEnd(m.prefix)
+	words := strings.FieldsFunc(m.prefix, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
+	})
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = "'" + w + "':*"
+		m.likes = append(m.likes, "%"+w+"%")
+	}
+	m.words = strings.Join(quoted, " & ")
+	return m
+}
+
+// prefixEnd returns the least string after every string that starts with
+// prefix, in code point order (the C collation of login_key): its last code
+// point incremented; "" when there is none (every code point the highest).
+func prefixEnd(prefix string) string {
+	r := []rune(prefix)
+	for i := len(r) - 1; i >= 0; i-- {
+		switch {
+		case r[i] == utf8.MaxRune:
+			continue
+		case r[i] == 0xD7FF: // the surrogates are no code points of UTF-8 text
+			r[i] = 0xE000
+		default:
+			r[i]++
+		}
+		return string(r[:i+1])
+	}
+	return ""
+}
+
+func (s *Store) searchMatch(ctx context.Context, tenant, after string, m userMatch, n, walk int) ([]UserSummary, error) {
+	// The walk stops as soon as it has a page. Each user walked costs a
+	// comparison and, unless the search has no word, LIKEs; the text search
+	// only for a user that passes them.
+	end := m.end
+	if end == "" {
+		end = string(utf8.MaxRune) + string(utf8.MaxRune)
+	}
+	wordMatch, args := `false`, []any{tenant, after, n, m.prefix, end, walk}
+	if m.words != "" {
+		wordMatch = `(lower(name || ' ' || coalesce(email, '')) LIKE ALL($7) AND ` + wordText + ` @@ to_tsquery('simple', $8))`
+		args = append(args, m.likes, m.words)
+	}
 	users, err := s.userRows(ctx, `SELECT login_id, name, email, active FROM (
-			SELECT login_key, login_id, name, coalesce(email, '') AS email, active, `+matchUser+` AS matched
-			FROM users WHERE tenant_id = $1 AND login_key > $2 ORDER BY login_key LIMIT $5) w
-		WHERE matched ORDER BY login_key LIMIT $3`, tenant, after, n, query, walk)
+			SELECT login_key, login_id, name, coalesce(email, '') AS email, active,
+				(login_key >= $4 AND login_key < $5) OR `+wordMatch+` AS matched
+			FROM users WHERE tenant_id = $1 AND login_key > $2 ORDER BY login_key LIMIT $6) w
+		WHERE matched ORDER BY login_key LIMIT $3`, args...)
 	if err != nil || len(users) >= n {
 		return users, err
 	}
@@ -108,9 +152,18 @@ func (s *Store) searchWords(ctx context.Context, tenant, after, query string, n,
 	if err != nil {
 		return nil, err
 	}
-	// The rest through the word index: the planner is told not to walk the
-	// Login ID index again, nor to read the table whole.
-	var rest []UserSummary
+	// The rest: the Login IDs that start with the query, a range of the
+	// btree in page order; and the words' matches through their index (the
+	// planner is told not to walk the Login ID index again, nor to read the
+	// table whole), rare past the users walked. Merged in Login ID order.
+	want := n - len(users)
+	byLogin, err := s.userRows(ctx, `SELECT login_id, name, coalesce(email, ''), active FROM users
+		WHERE tenant_id = $1 AND login_key > $2 AND login_key >= $4 AND login_key < $5 ORDER BY login_key LIMIT $3`,
+		tenant, last, want, m.prefix, end)
+	if err != nil || m.words == "" {
+		return append(users, byLogin...), err
+	}
+	var byWords []UserSummary
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
 			return err
@@ -119,18 +172,49 @@ func (s *Store) searchWords(ctx context.Context, tenant, after, query string, n,
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT login_id, name, coalesce(email, ''), active FROM users
-			WHERE tenant_id = $1 AND login_key > $2 AND `+matchUser+` ORDER BY login_key LIMIT $3`, tenant, last, n-len(users), query)
+			WHERE tenant_id = $1 AND login_key > $2 AND `+wordText+` @@ to_tsquery('simple', $4)
+			ORDER BY login_key LIMIT $3`, tenant, last, want, m.words)
 		if err != nil {
 			return err
 		}
-		rest, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserSummary, error) {
-			var u UserSummary
-			err := r.Scan(&u.LoginID, &u.Name, &u.Email, &u.Active)
-			return u, err
-		})
+		byWords, err = pgx.CollectRows(rows, scanUserSummary)
 		return err
 	})
-	return append(users, rest...), err
+	if err != nil {
+		return nil, err
+	}
+	return append(users, mergeByLogin(byLogin, byWords, want)...), nil
+}
+
+// mergeByLogin merges two lists in Login ID order (each in that order), a
+// user in both once, up to n users.
+func mergeByLogin(a, b []UserSummary, n int) []UserSummary {
+	out := make([]UserSummary, 0, min(n, len(a)+len(b)))
+	for len(out) < n && (len(a) > 0 || len(b) > 0) {
+		switch {
+		case len(b) == 0:
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			ka, kb := strings.ToLower(a[0].LoginID), strings.ToLower(b[0].LoginID)
+			switch {
+			case ka < kb:
+				out, a = append(out, a[0]), a[1:]
+			case kb < ka:
+				out, b = append(out, b[0]), b[1:]
+			default:
+				out, a, b = append(out, a[0]), a[1:], b[1:]
+			}
+		}
+	}
+	return out
+}
+
+func scanUserSummary(r pgx.CollectableRow) (UserSummary, error) {
+	var u UserSummary
+	err := r.Scan(&u.LoginID, &u.Name, &u.Email, &u.Active)
+	return u, err
 }
 
 func (s *Store) userRows(ctx context.Context, sql string, args ...any) ([]UserSummary, error) {
@@ -138,11 +222,7 @@ func (s *Store) userRows(ctx context.Context, sql string, args ...any) ([]UserSu
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserSummary, error) {
-		var u UserSummary
-		err := r.Scan(&u.LoginID, &u.Name, &u.Email, &u.Active)
-		return u, err
-	})
+	return pgx.CollectRows(rows, scanUserSummary)
 }
 
 // UserRecord is a user's current values, as stored.

@@ -56,10 +56,10 @@ func TestSearchUsersWalkOrIndex(t *testing.T) {
 	}
 }
 
-// A search finds users by the starts of the words of their Login ID, name and
-// e-mail, every word of the query required, any case; punctuation separates
-// words in both; a query without a word lists every user; and quoting in the
-// query is only text.
+// A search finds users by the starts of the words of their name and
+// e-mail, every word of the query required, any case, or by the start of
+// their Login ID; punctuation separates words in both; an empty query lists
+// every user; and quoting in the query is only text.
 func TestSearchUsersByWordStarts(t *testing.T) {
 	t.Parallel()
 	s := pgtest.Store(t)
@@ -85,15 +85,20 @@ func TestSearchUsersByWordStarts(t *testing.T) {
 		{"haak", []string{"lars.h"}}, // the e-mail's word
 		{"smith", []string{"jsmith"}},
 		{"j.smith", []string{"jsmith"}},
+		{"lars.", []string{"lars.h"}}, // the start of the Login ID, punctuation and all
+		{"js", []string{"jsmith"}},
+		{"sm", []string{"jsmith"}},
 		{"example", []string{"jsmith", "lars.h", "obrien"}},
 		{"o'brien", []string{"obrien"}},
 		{"brien", []string{"obrien"}},
 		{"zoë", []string{"u42"}},
-		{"u4", []string{"u42"}},
-		{"akan", nil},       // inside a word: not a start
-		{"lars smith", nil}, // every word must match
+		{"u4", []string{"u42"}}, // the Login ID's start
+		{"42", nil},             // not a Login ID's word: a Login ID matches by its start
+		{"akan", nil},           // inside a word: not a start
+		{"lars smith", nil},     // every word must match
 		{"'; DROP TABLE users; --", nil},
-		{"...", []string{"jsmith", "lars.h", "obrien", "u42"}}, // no word: everyone
+		{"...", nil},                                          // no Login ID starts so, and no word
+		{"  ", []string{"jsmith", "lars.h", "obrien", "u42"}}, // nothing: everyone
 	} {
 		users, more, err := s.SearchUsers(t.Context(), tenant, postgres.UserSearch{Query: c.query})
 		if err != nil {
@@ -105,6 +110,29 @@ func TestSearchUsersByWordStarts(t *testing.T) {
 		}
 		if !slices.Equal(got, c.want) || more {
 			t.Errorf("%q: %v (more %v), want %v", c.query, got, more, c.want)
+		}
+	}
+}
+
+// prefixEnd bounds exactly the strings that start with a prefix, in code
+// point order.
+func TestPrefixEnd(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"user9", "user:"},
+		{"zoë", "zoì"},
+		{"a\uD7FF", "a\uE000"},
+		{"a\U0010FFFF", "b"},
+		{"\U0010FFFF", ""},
+	} {
+		got := postgres.PrefixEnd(c.in)
+		if got != c.want {
+			t.Errorf("prefixEnd(%q) = %q, want %q", c.in, got, c.want)
+			continue
+		}
+		if got != "" && (got <= c.in || strings.HasPrefix(got, c.in)) {
+			t.Errorf("prefixEnd(%q) = %q: not after every string that starts with it", c.in, got)
 		}
 	}
 }
