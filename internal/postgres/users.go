@@ -109,10 +109,10 @@ func newUserMatch(search string) userMatch {
 func prefixEnd(prefix string) string {
 	r := []rune(prefix)
 	for i := len(r) - 1; i >= 0; i-- {
-		switch {
-		case r[i] == utf8.MaxRune:
+		switch r[i] {
+		case utf8.MaxRune:
 			continue
-		case r[i] == 0xD7FF: // the surrogates are no code points of UTF-8 text
+		case 0xD7FF: // the surrogates are no code points of UTF-8 text
 			r[i] = 0xE000
 		default:
 			r[i]++
