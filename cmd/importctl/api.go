@@ -27,11 +27,12 @@ import (
 
 // apiCommands are the commands with an API mode.
 var apiCommands = map[string]func(ctx context.Context, e env, a apiTarget, args []string) int{
-	"import": apiImport,
-	"status": apiStatus,
-	"retry":  apiRetry,
-	"export": apiExport,
-	"feeds":  apiFeeds,
+	"import":  apiImport,
+	"status":  apiStatus,
+	"retry":   apiRetry,
+	"results": apiResults,
+	"export":  apiExport,
+	"feeds":   apiFeeds,
 }
 
 // apiTarget is where the API mode goes: the API's base URL and the token.

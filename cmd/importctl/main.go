@@ -44,6 +44,7 @@ var commands = []command{
 	{"status", "show an import's state and counts (--wait: until it ends)", runStatus},
 	{"retry", "import the rejected records of an import again", runRetry},
 	{"undo", "put back what an import changed (--dry-run: show it)", runUndo},
+	{"results", "write an import's results file: every record with its outcome", runResults},
 	{"history", "show what each import changed in a user, newest first", runHistory},
 	{"export", "write a tenant's users in the import format", runExport},
 	{"roles", "list or change a tenant's role catalog", runRoles},
