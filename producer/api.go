@@ -651,8 +651,8 @@ type importLinks struct {
 	Errors string `json:"errors,omitempty"`
 	// Results is the results file, once the import has finished.
 	Results string `json:"results,omitempty"`
-	Undo   string `json:"undo,omitempty"`   // the latest undo of the import
-	Undoes string `json:"undoes,omitempty"` // the import an undo undid
+	Undo    string `json:"undo,omitempty"`   // the latest undo of the import
+	Undoes  string `json:"undoes,omitempty"` // the import an undo undid
 }
 
 func newImportView(im postgres.Import) importView {

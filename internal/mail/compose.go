@@ -47,7 +47,7 @@ type Result struct {
 	// ResultsURL is the import's results file in the web pages (from
 	// PUBLIC_URL: a session is needed to download it), linked when set.
 	ResultsURL string
-	DryRun  bool
+	DryRun     bool
 
 	// Report is the error report, a CSV in the upload's format: attached as
 	// text/csv when not empty.
