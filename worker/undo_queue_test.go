@@ -77,10 +77,10 @@ func TestUndoThroughTheQueue(t *testing.T) {
 	run := func(name, body string) int64 {
 		t.Helper()
 		key := "test/" + tenant + "/" + name
-		if _, err := files.Put(ctx, key, []byte(body), "text/csv"); err != nil {
+		if _, err := files.Put(t.Context(), key, []byte(body), "text/csv"); err != nil {
 			t.Fatal(err)
 		}
-		im, _, err := in.Start(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key})
+		im, _, err := in.Start(t.Context(), postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,18 +14,17 @@ import (
 
 // runStack runs importctl with the local stack's settings (the bucket too)
 // and the test database.
-func runStack(t *testing.T, args ...string) (int, string, string) {
+func runStack(t *testing.T, args ...string) (code int, stderr string) {
 	t.Helper()
 	url := pgtest.URL(t)
-	var stdout, stderr strings.Builder
-	e := env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string {
+	var out, errOut strings.Builder
+	e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(k string) string {
 		if k == "DATABASE_URL" {
 			return url
 		}
 		return stacktest.Getenv(k)
 	}}
-	code := run(t.Context(), e, args)
-	return code, stdout.String(), stderr.String()
+	return run(t.Context(), e, args), errOut.String()
 }
 
 // importctl results writes every record with its outcome; an import of a
@@ -51,7 +50,7 @@ func TestResultsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "results.csv")
-	code, _, errOut := runStack(t, "results", "--tenant", tenant, "-o", out, fmt.Sprint(sum.ImportID))
+	code, errOut := runStack(t, "results", "--tenant", tenant, "-o", out, fmt.Sprint(sum.ImportID))
 	if code != exitOK || !strings.Contains(errOut, "3 records") {
 		t.Fatalf("results: exit %d, %s", code, errOut)
 	}
@@ -65,7 +64,7 @@ func TestResultsCommand(t *testing.T) {
 			t.Errorf("results line %d: %q, want it to end in %q\n%s", i, lines, want, data)
 		}
 	}
-	code, _, errOut = runStack(t, "results", "--tenant", tenant, fmt.Sprint(local.ImportID))
+	code, errOut = runStack(t, "results", "--tenant", tenant, fmt.Sprint(local.ImportID))
 	if code != exitUsage || !strings.Contains(errOut, "not stored") {
 		t.Errorf("results of a local import: exit %d, %s", code, errOut)
 	}
@@ -75,7 +74,7 @@ func TestResultsCommand(t *testing.T) {
 		{"results", "--tenant", tenant, "999999999"},
 		{"results", fmt.Sprint(sum.ImportID)},
 	} {
-		if code, _, errOut := runStack(t, bad...); code != exitUsage || errOut == "" {
+		if code, errOut := runStack(t, bad...); code != exitUsage || errOut == "" {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 with a message", bad, code, errOut)
 		}
 	}
