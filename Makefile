@@ -9,7 +9,7 @@ TOOLS := deploy/local/tools.sh
 GOLANGCI_LINT := .tools/bin/golangci-lint
 FUZZTIME ?= 5m
 
-.PHONY: help build test test-faults test-order deploy-check rules-test openapi-lint docs docs-check lint vuln fmt tidy up down demo bench fuzz tools
+.PHONY: help build test test-faults test-order test-undo deploy-check rules-test openapi-lint docs docs-check lint vuln fmt tidy up down demo bench fuzz tools
 
 help: ## Show this help
 	@echo 'Usage: make TARGET'
@@ -39,6 +39,10 @@ test-faults: ## Start the local stack, then the fault tests (kill -9, restarts, 
 test-order: ## The property test of a tenant's apply order on 2,000 random schedules (make test runs 200): about 5 minutes
 	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
 	ORDER_SCHEDULES=2000 go test -count=1 -timeout 30m -run '^TestImportsTakeEffectInAcceptedOrder$$' -v ./internal/postgres
+
+test-undo: ## The property test of undo against a model on 500 random import sequences (make test runs 12): about 5 minutes
+	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
+	UNDO_SEQUENCES=500 go test -count=1 -timeout 30m -run '^TestUndoAgainstAModel$$' -v ./internal/postgres
 
 docs: ## Regenerate docs/configuration.md and deploy/check/variables.json from internal/config's table
 	go generate ./internal/config

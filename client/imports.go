@@ -64,8 +64,11 @@ type WouldCreate struct {
 
 // ImportLinks are the API paths of an import and its error report.
 type ImportLinks struct {
-	Self   string `json:"self"`
-	Errors string `json:"errors,omitempty"`
+	Self    string `json:"self"`
+	Errors  string `json:"errors,omitempty"`
+	Results string `json:"results,omitempty"` // once the import has finished
+	Undo    string `json:"undo,omitempty"`    // the latest undo of the import
+	Undoes  string `json:"undoes,omitempty"`  // the import an undo undid
 }
 
 // ImportOptions are an import's settings; the zero value detects the
@@ -194,6 +197,21 @@ func (c *Client) Imports(ctx context.Context, o ListOptions) ([]Import, error) {
 // with code no_report (errors.Is ErrNotFound).
 func (c *Client) Errors(ctx context.Context, id int64) (io.ReadCloser, error) {
 	resp, err := c.send(ctx, request{method: http.MethodGet, path: importPath(id) + "/errors", accept: "text/csv"})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// Results returns the import's results file: every record of its file in
+// the import format (the password left out) with the columns Line, Outcome
+// (created, updated, unchanged or rejected), Changed and Errors added, as a
+// stream the caller closes. An import not finished gives an *Error with code
+// not_finished; one whose journal was pruned (JOURNAL_RETENTION) or whose
+// file is not stored (a local import) code journal_pruned or
+// source_not_stored (status 410).
+func (c *Client) Results(ctx context.Context, id int64) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, request{method: http.MethodGet, path: importPath(id) + "/results", accept: "text/csv"})
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/operator"
 	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/resultfile"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/task"
 	"github.com/userimport/userimport/internal/userrow"
@@ -183,6 +184,7 @@ func NewHandler(d Deps) *Handler {
 		{"GET /v1/imports", TenantToken, a.auth(a.listImports)},
 		{"GET /v1/imports/{id}", TenantToken, a.auth(a.getImport)},
 		{"GET /v1/imports/{id}/errors", TenantToken, a.auth(a.getErrors)},
+		{"GET /v1/imports/{id}/results", TenantToken, a.auth(a.getResults)},
 		{"POST /v1/imports/{id}/retry", TenantToken, a.auth(a.retryImport)},
 		{"POST /v1/imports/{id}/undo", TenantToken, a.auth(a.undoImport)},
 		{"GET /v1/users/{login_id}/history", TenantToken, a.auth(a.userHistory)},
@@ -566,6 +568,30 @@ func (a *API) getErrors(w http.ResponseWriter, r *http.Request, tenant string) {
 	}
 }
 
+// getResults streams the import's results file (package resultfile): every
+// record with its outcome.
+func (a *API) getResults(w http.ResponseWriter, r *http.Request, tenant string) {
+	im, ok := a.lookup(w, r, tenant)
+	if !ok {
+		return
+	}
+	f, err := resultfile.Open(r.Context(), a.d.Store, a.d.Files, tenant, im.ID)
+	if status, code, refused := resultfile.Refusal(err); refused {
+		writeError(w, status, code, err.Error())
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", f.Name()))
+	if err := f.WriteTo(r.Context(), w); err != nil {
+		a.d.Log.Warn("results file interrupted", zap.Int64("import_id", im.ID), zap.Error(err))
+	}
+}
+
 // lookup finds the tenant's import named in the path; another tenant's is
 // answered exactly like a missing one.
 func (a *API) lookup(w http.ResponseWriter, r *http.Request, tenant string) (postgres.Import, bool) {
@@ -623,8 +649,10 @@ type wouldCreate struct {
 type importLinks struct {
 	Self   string `json:"self"`
 	Errors string `json:"errors,omitempty"`
-	Undo   string `json:"undo,omitempty"`   // the latest undo of the import
-	Undoes string `json:"undoes,omitempty"` // the import an undo undid
+	// Results is the results file, once the import has finished.
+	Results string `json:"results,omitempty"`
+	Undo    string `json:"undo,omitempty"`   // the latest undo of the import
+	Undoes  string `json:"undoes,omitempty"` // the import an undo undid
 }
 
 func newImportView(im postgres.Import) importView {
@@ -640,6 +668,9 @@ func newImportView(im postgres.Import) importView {
 	}
 	if im.Report != "" {
 		v.Links.Errors = v.Links.Self + "/errors"
+	}
+	if im.State == lifecycle.ImportFinished {
+		v.Links.Results = v.Links.Self + "/results"
 	}
 	if im.Kind == lifecycle.KindUndo && im.ParentID != 0 {
 		v.Undoes, v.Links.Undoes = im.ParentID, fmt.Sprintf("/v1/imports/%d", im.ParentID)

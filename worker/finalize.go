@@ -2,21 +2,17 @@ package worker
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"path"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
-	"github.com/userimport/userimport/internal/csvfile"
 	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
@@ -115,23 +111,17 @@ func (h *Handlers) writeReport(ctx context.Context, job *postgres.Job) (report, 
 	if err == nil {
 		err = h.d.Store.Rejects(ctx, job.Tenant, job.ID, func(r postgres.Reject) error {
 			res.rejects++
-			msgs := make([]string, 0, len(r.Errors))
 			problems = problems[:0]
 			for _, e := range r.Errors {
 				problems = append(problems, [2]string{e.Column, e.Message})
-				if e.Column != "" {
-					msgs = append(msgs, e.Column+": "+e.Message)
-				} else {
-					msgs = append(msgs, e.Message)
-				}
 			}
 			reasons.Record(problems)
-			fields, whole := reportFields(r.Raw, r.Line, delim, layout)
-			line, errs := fmt.Sprint(r.Line), strings.Join(msgs, "; ")
+			fields, whole := userfile.StoredRecordColumns(r.Raw, r.Line, delim, layout)
+			line, errs := fmt.Sprint(r.Line), postgres.ProblemsText(r.Errors)
 			if err := w.WriteRecord(fields, line, errs); err != nil {
 				return err
 			}
-			return mw.WriteRecord(withoutHashes(fields, whole), line, errs)
+			return mw.WriteRecord(userfile.WithoutHashes(fields, whole), line, errs)
 		})
 	}
 	if err == nil {
@@ -200,45 +190,6 @@ func MailedReportKey(source string, id int64) string {
 	return fmt.Sprintf("%s.import-%d.mailed%s", strings.TrimSuffix(source, ".csv"), id, ReportSuffix)
 }
 
-// md5Hex is what a password hash looks like in a record's text.
-var md5Hex = regexp.MustCompile(`(?i)\b[0-9a-f]{32}\b`)
-
-// withoutHashes returns fields with the password emptied. A record kept
-// whole (it could not be split into fields) loses whatever looks like a hash
-// instead: where its password was cannot be told.
-func withoutHashes(fields []string, whole bool) []string {
-	out := slices.Clone(fields)
-	out[userrow.Password] = ""
-	if whole {
-		out[0] = md5Hex.ReplaceAllLiteralString(out[0], "")
-	}
-	return out
-}
-
-// reportFields puts a rejected record's fields back in the 27 columns. A
-// record that cannot be split (a bad quote) keeps its text, whole, in the
-// first column, so that nothing the uploader sent is lost; whole says so.
-func reportFields(raw []byte, line int, delim byte, layout *userrow.Layout) (fields []string, whole bool) {
-	out := make([]string, userrow.NumColumns)
-	// A reader sized to the record: the default buffer is 64 KiB, and a
-	// report re-reads thousands of records. Its line tells the reader that
-	// the file's start is behind it: a last record without LF but with a CR
-	// inside is not a file with CR line ends.
-	rec, err := csvfile.NewReader(bytes.NewReader(raw), csvfile.Options{
-		Delimiter: delim, MaxFileBytes: -1, MaxRecordBytes: len(raw) + 2, StartLine: line,
-	}).Read()
-	if err != nil || rec.Fields == nil {
-		out[0] = strings.TrimRight(string(raw), "\r\n")
-		return out, true
-	}
-	for i, f := range rec.Fields {
-		if c := layout.Column(i); c != userrow.NoColumn {
-			out[c] = f
-		}
-	}
-	return out, false
-}
-
 // notify sends the result e-mail once.
 func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFinalizePayload) error {
 	job, err := h.job(ctx, p.Tenant, p.ImportID)
@@ -264,6 +215,9 @@ func (h *Handlers) notify(ctx context.Context, log *zap.Logger, p task.ImportFin
 	}
 	if h.d.PublicURL != "" {
 		res.PageURL = fmt.Sprintf("%s/ui/imports/%d", strings.TrimSuffix(h.d.PublicURL, "/"), job.ID)
+		if job.State == lifecycle.ImportFinished {
+			res.ResultsURL = res.PageURL + "/results"
+		}
 	}
 	if len(job.Reasons) > 0 {
 		roles, err := h.d.Store.Roles(ctx, job.Tenant)

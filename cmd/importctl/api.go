@@ -21,17 +21,18 @@ import (
 
 // The API mode: for a tenant's admins, who have an API token but no access
 // to the database, the queue or the bucket. --api URL (or USERIMPORT_API)
-// turns it on for import, status, retry, export and feeds; the token comes
+// turns it on for import, status, retry, results, export and feeds; the token comes
 // from --token or USERIMPORT_TOKEN and is never printed. Without either,
 // the commands work directly on the services, as operators use them.
 
 // apiCommands are the commands with an API mode.
 var apiCommands = map[string]func(ctx context.Context, e env, a apiTarget, args []string) int{
-	"import": apiImport,
-	"status": apiStatus,
-	"retry":  apiRetry,
-	"export": apiExport,
-	"feeds":  apiFeeds,
+	"import":  apiImport,
+	"status":  apiStatus,
+	"retry":   apiRetry,
+	"results": apiResults,
+	"export":  apiExport,
+	"feeds":   apiFeeds,
 }
 
 // apiTarget is where the API mode goes: the API's base URL and the token.

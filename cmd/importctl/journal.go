@@ -7,33 +7,44 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/hibiken/asynq"
+
+	"github.com/userimport/userimport/internal/config"
 	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/postgres"
 )
 
 func runUndo(ctx context.Context, e env, args []string) int {
-	fs := newFlags(e, "undo", "undo --tenant T [--dry-run] [--force] [--format table|json] IMPORT_ID",
+	fs := newFlags(e, "undo", "undo --tenant T [--wait] [--dry-run] [--force] [--format table|json] IMPORT_ID",
 		`  importctl undo --tenant acme --dry-run 42     # what undoing import 42 would do
   importctl undo --tenant acme 42               # do it: a new import of kind undo
+  importctl undo --tenant acme --wait 42        # and follow it until its result e-mail is sent
   importctl undo --tenant acme 57               # undo the undo
 Puts every user import 42 changed back to its state before it, from the change journal:
 changed columns and memberships restored, users it created deactivated (their Login IDs stay
 reserved), users its feed run deactivated reactivated, groups and extensions it created removed
 when no user is a member any more. A user a later import changed is a conflict: it is left
 alone and listed, unless --force. Refused for a dry run, an import not ended, an import older
-than JOURNAL_RETENTION, and while another import of the tenant runs.
+than JOURNAL_RETENTION, and while another import of the tenant runs. The undo is applied
+before the command returns; its result e-mail goes out from the workers (without --wait, the
+workers' sweep sends it a few minutes later). --wait queues its finalize (REDIS_URL) and waits
+until the workers have sent it, as import --wait follows an import.
 Exit status: 0 undone, 1 some user left alone as a conflict, 2 refused or error.
 `)
 	tenant := fs.String("tenant", "", "the tenant (required)")
 	dryRun := fs.Bool("dry-run", false, "show what the undo would do, change nothing")
 	force := fs.Bool("force", false, "roll back the users later imports changed too")
 	format := fs.String("format", "table", "output: table or json")
+	wait := fs.Bool("wait", false, "follow the undo until the workers have sent its result e-mail")
 	pos, code, ok := parseArgs(fs, e, args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
 		return usageError(e, "undo", "name one import ID (see --help)")
+	}
+	if *wait && *dryRun {
+		return usageError(e, "undo", "--wait and --dry-run: a dry run records no undo to follow")
 	}
 	id, err := strconv.ParseInt(pos[0], 10, 64)
 	if err != nil || id <= 0 {
@@ -51,12 +62,31 @@ Exit status: 0 undone, 1 some user left alone as a conflict, 2 refused or error.
 	}
 	defer store.Close()
 	in := intake.Intake{Store: store}
+	if *wait {
+		cfg, err := config.Load(config.Importctl, e.getenv)
+		if err != nil {
+			return failure(e, "undo", err)
+		}
+		redis, err := cfg.Redis()
+		if err != nil {
+			return failure(e, "undo", err)
+		}
+		q := asynq.NewClient(redis)
+		defer q.Close()
+		in.Queue, in.Namespace = q, cfg.Namespace
+	}
 	res, err := in.Undo(ctx, *tenant, id, postgres.UndoOptions{DryRun: *dryRun, Force: *force, RequestedBy: "importctl"})
 	if errors.Is(err, postgres.ErrNotFound) {
 		return failure(e, "undo", fmt.Errorf("no import %d for tenant %s", id, *tenant))
 	}
 	if err != nil {
 		return failure(e, "undo", err)
+	}
+	if *wait && res.ImportID != 0 {
+		fmt.Fprintf(e.stderr, "undo of import %d: import %d; waiting for its result e-mail\n", id, res.ImportID)
+		if _, err := waitImport(ctx, e, store, *tenant, res.ImportID, true); err != nil {
+			return failure(e, "undo", err)
+		}
 	}
 	if *format == "json" {
 		if res.Conflicts == nil {

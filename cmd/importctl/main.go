@@ -44,6 +44,7 @@ var commands = []command{
 	{"status", "show an import's state and counts (--wait: until it ends)", runStatus},
 	{"retry", "import the rejected records of an import again", runRetry},
 	{"undo", "put back what an import changed (--dry-run: show it)", runUndo},
+	{"results", "write an import's results file: every record with its outcome", runResults},
 	{"history", "show what each import changed in a user, newest first", runHistory},
 	{"export", "write a tenant's users in the import format", runExport},
 	{"roles", "list or change a tenant's role catalog", runRoles},
@@ -95,7 +96,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nRun 'importctl COMMAND --help' for a command's flags and examples.")
 	fmt.Fprintln(w, "API mode, for a tenant's admins without database or queue access: with --api URL (or")
-	fmt.Fprintln(w, "USERIMPORT_API) and the tenant's token in USERIMPORT_TOKEN, import, status, retry, export")
+	fmt.Fprintln(w, "USERIMPORT_API) and the tenant's token in USERIMPORT_TOKEN, import, status, retry, results, export")
 	fmt.Fprintln(w, "and feeds go through the producer's HTTP API.")
 	fmt.Fprintln(w, "Exit status: 0 success, 1 the input has problems, 2 usage or I/O error.")
 }

@@ -124,15 +124,17 @@ func queueImport(ctx context.Context, e env, o queueOptions) int {
 		fmt.Fprintf(e.stdout, "import %d queued; follow it with: importctl status --tenant %s %d\n", id, o.tenant, id)
 		return exitOK
 	}
-	im, err = waitImport(ctx, e, store, o.tenant, id)
+	im, err = waitImport(ctx, e, store, o.tenant, id, false)
 	if err != nil {
 		return failure(e, "import", err)
 	}
 	return reportImport(ctx, e, store, im, o.format)
 }
 
-// waitImport polls the import until it ends, showing progress on a terminal.
-func waitImport(ctx context.Context, e env, store *postgres.Store, tenant string, id int64) (postgres.Import, error) {
+// waitImport polls the import until it ends, showing progress on a
+// terminal; with notified, until its finalize has also sent the result
+// e-mail (or found no one to send it to).
+func waitImport(ctx context.Context, e env, store *postgres.Store, tenant string, id int64, notified bool) (postgres.Import, error) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	progress := isTerminal(e.stderr)
@@ -148,7 +150,13 @@ func waitImport(ctx context.Context, e env, store *postgres.Store, tenant string
 			}
 			fmt.Fprintf(e.stderr, "\r[%-40s] %3d%%  %s, %d records", strings.Repeat("#", pct*40/100), pct, im.State, im.Records)
 		}
-		if im.State.Ended() {
+		done := im.State.Ended()
+		if done && notified {
+			if done, err = store.Notified(ctx, tenant, id); err != nil {
+				return im, err
+			}
+		}
+		if done {
 			if progress {
 				fmt.Fprint(e.stderr, "\n")
 			}
@@ -259,7 +267,7 @@ API mode, for a tenant's admins (no database access; see --api URL --help):
 	defer store.Close()
 	var im postgres.Import
 	if *wait {
-		im, err = waitImport(ctx, e, store, *tenant, id)
+		im, err = waitImport(ctx, e, store, *tenant, id, false)
 	} else {
 		im, err = store.Import(ctx, *tenant, id)
 	}
@@ -337,7 +345,7 @@ API mode, for a tenant's admins (no database or queue access; see --api URL --he
 		fmt.Fprintf(e.stdout, "import %d queued; follow it with: importctl status --tenant %s %d\n", child.ID, *tenant, child.ID)
 		return exitOK
 	}
-	im, err := waitImport(ctx, e, store, *tenant, child.ID)
+	im, err := waitImport(ctx, e, store, *tenant, child.ID, false)
 	if err != nil {
 		return failure(e, "retry", err)
 	}

@@ -44,7 +44,10 @@ type Result struct {
 	// PageURL is the import's page in the web pages (from PUBLIC_URL), linked
 	// when set.
 	PageURL string
-	DryRun  bool
+	// ResultsURL is the import's results file in the web pages (from
+	// PUBLIC_URL: a session is needed to download it), linked when set.
+	ResultsURL string
+	DryRun     bool
 
 	// Report is the error report, a CSV in the upload's format: attached as
 	// text/csv when not empty.
@@ -100,6 +103,7 @@ type view struct {
 	MoreReasons string   // "and 1,200 records for 3 other reasons"
 	Advice      string
 	Page        string // the import's page
+	Results     string // its results file
 
 	// The error report: attached (Attached), linked (URL) or neither.
 	Attached bool
@@ -225,6 +229,7 @@ func newView(r Result) view {
 	}
 
 	v.Page = strings.TrimSpace(r.PageURL)
+	v.Results = strings.TrimSpace(r.ResultsURL)
 	v.Advice = oneLine(r.Advice)
 	v.Reasons, v.MoreReasons = ReasonLines(r.Reasons, r.OtherReasons, maxReasons)
 	lines := map[int]bool{}

@@ -264,8 +264,10 @@ func TestComposeGroupsRejectionsByReason(t *testing.T) {
 	r.OtherReasons = 5
 	r.Advice = "Do this."
 	r.PageURL = "https://imports.example.com/ui/imports/42"
+	r.ResultsURL = r.PageURL + "/results"
 	_, text, html := Compose(r)
 	for _, want := range []string{
+		"The results of every record: https://imports.example.com/ui/imports/42/results\n",
 		"What was rejected:\n  - 10 records: col0: \"…\" is <bad> (e.g. \"v\")\n  - 9 records: col1:",
 		"  - and 14 records for 2 other reasons\n", // 4 + 3 in the last two groups, 5 past the bound
 		"\nDo this.\n",
@@ -278,7 +280,8 @@ func TestComposeGroupsRejectionsByReason(t *testing.T) {
 	if strings.Contains(text, "line 313") || strings.Contains(text, "First errors") {
 		t.Errorf("text quotes single lines although reasons are known:\n%s", text)
 	}
-	if strings.Contains(html, "<bad>") || !strings.Contains(html, "&lt;bad&gt;") || !strings.Contains(html, `<a href="https://imports.example.com/ui/imports/42">`) {
+	if strings.Contains(html, "<bad>") || !strings.Contains(html, "&lt;bad&gt;") || !strings.Contains(html, `<a href="https://imports.example.com/ui/imports/42">`) ||
+		!strings.Contains(html, `<a href="https://imports.example.com/ui/imports/42/results">`) {
 		t.Errorf("html does not escape the reasons or lacks the page's link:\n%s", html)
 	}
 }

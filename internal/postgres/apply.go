@@ -945,6 +945,23 @@ type ProblemJSON struct {
 	Message string `json:"message"`
 }
 
+// ProblemsText writes a record's problems as the reports' Errors column
+// does: "Column: message; message" (a problem of the record as a whole has
+// no column).
+func ProblemsText(probs []ProblemJSON) string {
+	var b strings.Builder
+	for i, p := range probs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		if p.Column != "" {
+			b.WriteString(p.Column + ": ")
+		}
+		b.WriteString(p.Message)
+	}
+	return b.String()
+}
+
 func problemsJSON(probs []userrow.Problem) []ProblemJSON {
 	out := make([]ProblemJSON, len(probs))
 	for i, p := range probs {

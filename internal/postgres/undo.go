@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/userimport/userimport/internal/lifecycle"
+	"github.com/userimport/userimport/internal/userrow"
 )
 
 // The refusals of an undo.
@@ -198,6 +200,9 @@ func (u *undoer) run(ctx context.Context) error {
 	if err := u.restoreObjects(ctx); err != nil {
 		return err
 	}
+	if err := u.restoreMembersObjects(ctx); err != nil {
+		return err
+	}
 	for _, l := range undoLists {
 		if _, err := u.exec(ctx, `DELETE FROM `+l.table+` m USING undo_users t
 			WHERE m.tenant_id = $1 AND m.user_id = t.user_id AND (t.`+l.journal+` IS NOT NULL OR t.created) AND $2::bigint + $3::bigint > 0`); err != nil {
@@ -270,7 +275,7 @@ func (u *undoer) journal(ctx context.Context) error {
 	_, err := u.exec(ctx, `INSERT INTO journal_users (tenant_id, import_id, user_id, old, old_hashes, old_groups, old_roles, old_exts, old_active)
 		SELECT $1, $3, t.user_id,
 			CASE WHEN t.old IS NOT NULL THEN (SELECT jsonb_object_agg(k, to_jsonb(us) -> k) FROM jsonb_object_keys(t.old) AS k) END,
-			CASE WHEN t.old_hashes IS NOT NULL THEN us.column_hashes END`+lists.String()+`,
+			CASE WHEN t.old_hashes IS NOT NULL OR t.created THEN us.column_hashes END`+lists.String()+`,
 			CASE WHEN t.old_active IS NOT NULL OR t.created THEN us.active END
 		FROM undo_users t JOIN users us ON us.id = t.user_id AND us.tenant_id = $1 WHERE $2::bigint > 0`)
 	return err
@@ -282,14 +287,23 @@ func (u *undoer) restoreUsers(ctx context.Context) error {
 	for _, c := range userColumns {
 		set.WriteString(c.name + ` = CASE WHEN t.old ? '` + c.name + `' THEN r.` + c.name + ` ELSE us.` + c.name + ` END, `)
 	}
+	// A user the import created loses its memberships: its lists' hashes
+	// become an empty list's, or a later import giving the same lists again
+	// would find them unchanged and leave the user without them.
+	emptied := "us.column_hashes"
+	var empty []any
+	for _, c := range []userrow.Column{userrow.PhoneMapping, userrow.Groups, userrow.Roles} {
+		empty = append(empty, binary.LittleEndian.AppendUint64(nil, userrow.HashValue(c, "")))
+		emptied = fmt.Sprintf("overlay(%s placing $%d from %d for 8)", emptied, 3+len(empty), 8*int(c)+1)
+	}
 	_, err := u.exec(ctx, `UPDATE users us SET `+set.String()+`
-			column_hashes = coalesce(t.old_hashes, us.column_hashes),
+			column_hashes = CASE WHEN t.created THEN `+emptied+` ELSE coalesce(t.old_hashes, us.column_hashes) END,
 			active = CASE WHEN t.created THEN false ELSE coalesce(t.old_active, us.active) END,
 			deactivated_at = CASE WHEN t.created OR t.old_active = false THEN coalesce(us.deactivated_at, now())
 				WHEN t.old_active THEN NULL ELSE us.deactivated_at END,
 			updated_at = now(), last_import_id = $3
 		FROM undo_users t LEFT JOIN LATERAL jsonb_populate_record(NULL::users, t.old) AS r ON true
-		WHERE us.id = t.user_id AND us.tenant_id = $1 AND $2::bigint > 0`)
+		WHERE us.id = t.user_id AND us.tenant_id = $1 AND $2::bigint > 0`, empty...)
 	if err != nil {
 		return err
 	}
@@ -337,6 +351,53 @@ func (u *undoer) restoreObjects(ctx context.Context) error {
 		INSERT INTO journal_objects (tenant_id, import_id, kind, object_id, action, data)
 		SELECT $1, $3, 'extension', id, 'updated', data FROM upd`, u.force)
 	return err
+}
+
+// restoreMembersObjects puts back the groups and extensions that the lists
+// it restores name but a later undo removed (they had no members left then):
+// a membership needs its group. The journal_objects row of that removal
+// holds the row; the undo journals it as created, so undoing the undo
+// removes it again when nothing uses it. One whose name another took since
+// stays away: its members go to the one of that name.
+func (u *undoer) restoreMembersObjects(ctx context.Context) error {
+	for _, o := range []struct{ kind, table, cols, journal string }{
+		{"group", "groups", groupCols, "old_groups"},
+		{"extension", "extensions", extCols, "old_exts"},
+	} {
+		_, err := u.exec(ctx, `WITH need AS (SELECT DISTINCT unnest(t.`+o.journal+`) AS id FROM undo_users t WHERE NOT t.created),
+			ins AS (INSERT INTO `+o.table+` (`+o.cols+`) OVERRIDING SYSTEM VALUE
+				SELECT `+prefixed("r.", o.cols)+` FROM (SELECT DISTINCT ON (j.object_id) j.data FROM journal_objects j
+						WHERE j.tenant_id = $1 AND j.kind = $4 AND j.action = 'removed' AND j.object_id IN (SELECT id FROM need)
+							AND NOT EXISTS (SELECT 1 FROM `+o.table+` x WHERE x.tenant_id = $1 AND x.id = j.object_id)
+						ORDER BY j.object_id, j.import_id DESC) AS d,
+					jsonb_populate_record(NULL::`+o.table+`, d.data) AS r
+				WHERE r.tenant_id = $1 AND $2::bigint > 0
+				ON CONFLICT DO NOTHING RETURNING id)
+			INSERT INTO journal_objects (tenant_id, import_id, kind, object_id, action) SELECT $1, $3, $4, id, 'created' FROM ins
+			ON CONFLICT DO NOTHING`, o.kind)
+		if err != nil {
+			return err
+		}
+	}
+	// A removed group or extension whose name a new one took since: the
+	// members go to the new one, by name.
+	for _, o := range []struct{ kind, table, journal, same string }{
+		{"group", "groups", "old_groups", "x.name_key = lower(j.data->>'name')"},
+		{"extension", "extensions", "old_exts", "x.number = j.data->>'number'"},
+	} {
+		_, err := u.exec(ctx, `UPDATE undo_users t SET `+o.journal+` = (
+				SELECT coalesce(array_agg(DISTINCT coalesce(cur.id, m.id)), '{}') FROM unnest(t.`+o.journal+`) AS m(id)
+				LEFT JOIN `+o.table+` g ON g.tenant_id = $1 AND g.id = m.id
+				LEFT JOIN LATERAL (SELECT x.id FROM journal_objects j JOIN `+o.table+` x ON x.tenant_id = $1 AND `+o.same+`
+					WHERE j.tenant_id = $1 AND j.kind = $4 AND j.action = 'removed' AND j.object_id = m.id
+					ORDER BY j.import_id DESC LIMIT 1) AS cur ON g.id IS NULL
+				WHERE g.id IS NOT NULL OR cur.id IS NOT NULL)
+			WHERE t.`+o.journal+` IS NOT NULL AND NOT t.created AND $2::bigint + $3::bigint > 0`, o.kind)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeObjects removes the groups and extensions the import created that no

@@ -18,6 +18,7 @@ import (
 	"github.com/userimport/userimport/internal/lifecycle"
 	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
+	"github.com/userimport/userimport/internal/resultfile"
 	"github.com/userimport/userimport/internal/s3store"
 	"github.com/userimport/userimport/internal/userfile"
 	"github.com/userimport/userimport/internal/userrow"
@@ -306,6 +307,8 @@ type importData struct {
 	UndoneBy   int64 // the latest undo of the import; 0 for none
 	Undoes     int64 // the import an undo undid; 0 for another kind
 	ReportName string
+	// HasResults: the import has finished, so it has a results file.
+	HasResults bool
 	FileName   string // the file as its uploader named it
 	Advice     string // what to do about the largest group of rejections
 }
@@ -316,7 +319,8 @@ func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d := importData{importRow: newImportRow(im), CanRetry: im.State == lifecycle.ImportFinished && im.Report != "" && im.Rejected > 0,
-		FileName: intake.FileName(im.Source), CanUndo: !im.DryRun && im.State.Ended(), UndoneBy: im.UndoneBy}
+		FileName: intake.FileName(im.Source), CanUndo: !im.DryRun && im.State.Ended(), UndoneBy: im.UndoneBy,
+		HasResults: im.State == lifecycle.ImportFinished}
 	if im.Kind == lifecycle.KindUndo {
 		d.Undoes = im.ParentID
 	}
@@ -391,6 +395,32 @@ func (u *UI) errorReport(w http.ResponseWriter, r *http.Request, s *session) {
 	w.Header().Set("Cache-Control", "no-store")
 	if _, err := io.Copy(w, body); err != nil {
 		u.d.Log.Warn("error report interrupted", zap.Int64("import_id", im.ID), zap.Error(err))
+	}
+}
+
+// results streams the import's results file, as GET /v1/imports/{id}/results.
+func (u *UI) results(w http.ResponseWriter, r *http.Request, s *session) {
+	im, ok := u.lookup(w, r, s)
+	if !ok {
+		return
+	}
+	f, err := resultfile.Open(r.Context(), u.d.Store, u.d.Files, s.Tenant, im.ID)
+	if status, _, refused := resultfile.Refusal(err); refused {
+		u.render(w, r, status, "message", page{Title: "No results file", Tenant: s.Tenant, CSRF: u.csrf(s),
+			D: message{Heading: "No results file", Text: err.Error(), Link: "Back to the import", LinkTo: fmt.Sprintf("/ui/imports/%d", im.ID)}})
+		return
+	}
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", f.Name()))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := f.WriteTo(r.Context(), w); err != nil {
+		u.d.Log.Warn("results file interrupted", zap.Int64("import_id", im.ID), zap.Error(err))
 	}
 }
 

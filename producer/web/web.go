@@ -180,6 +180,7 @@ func (u *UI) Routes() []Route {
 		{"POST /ui/upload", Session, u.sessionNoForm(u.upload)},
 		{"GET /ui/imports/{id}", Session, u.session(u.importPage)},
 		{"GET /ui/imports/{id}/errors", Session, u.session(u.errorReport)},
+		{"GET /ui/imports/{id}/results", Session, u.session(u.results)},
 		{"POST /ui/imports/{id}/retry", Session, u.session(u.retry)},
 		{"GET /ui/imports/{id}/undo", Session, u.session(u.undoPage)},
 		{"POST /ui/imports/{id}/undo", Session, u.session(u.undo)},

@@ -121,7 +121,7 @@ func TestPagesNeedASession(t *testing.T) {
 	t.Parallel()
 	srv, store := server(t)
 	b := newBrowser(t, srv.URL)
-	for _, path := range []string{"/ui/", "/ui/upload", "/ui/imports/1", "/ui/imports/1/preview?page=2", "/ui/imports/1/errors",
+	for _, path := range []string{"/ui/", "/ui/upload", "/ui/imports/1", "/ui/imports/1/preview?page=2", "/ui/imports/1/errors", "/ui/imports/1/results",
 		"/ui/feeds", "/ui/feeds/hr", "/ui/feed-runs/1", "/ui/new-feed", "/ui/feeds/hr/edit", "/ui/users", "/ui/users/u1"} {
 		code, h, _ := b.do(http.MethodGet, path, nil)
 		if want := "/ui/login?next=" + url.QueryEscape(path); code != http.StatusSeeOther || h.Get("Location") != want {
@@ -227,7 +227,7 @@ func TestAnotherTenantsImportIsNotFound(t *testing.T) {
 	}
 	b := newBrowser(t, srv.URL)
 	csrf := b.login(token(t, store, mine))
-	for _, p := range []string{"", "/preview", "/errors", "/undo"} {
+	for _, p := range []string{"", "/preview", "/errors", "/results", "/undo"} {
 		path := fmt.Sprintf("/ui/imports/%d%s", id, p)
 		if code, _, body := b.do(http.MethodGet, path, nil); code != http.StatusNotFound || !strings.Contains(body, "Not found") {
 			t.Errorf("GET %s of another tenant: %d, want 404", path, code)
