@@ -64,11 +64,12 @@ func splitAPI(e env, args []string) (t apiTarget, rest []string, on bool, err er
 			continue
 		}
 		if !hasValue {
-			if i+1 >= len(args) {
+			next := args[i+1:]
+			if len(next) == 0 {
 				return t, nil, false, fmt.Errorf("--%s needs a value", name)
 			}
+			value = next[0]
 			i++
-			value = args[i]
 		}
 		if name == "api" {
 			t.url, apiSet = value, true
