@@ -88,6 +88,7 @@ func run(ctx context.Context) error {
 	flag.IntVar(&gf.bigRows, "goal-big-rows", 1000000, "goals suite: records of the large pipeline row's file (0: leave the row out)")
 	var pf pipelineFlags
 	memoryRows := flag.Int("memory-rows", 1000000, "memory suite: records of the generated file, every one invalid")
+	flag.IntVar(&pf.workers, "pipeline-workers", pipelineWorkers, "pipeline suite: worker processes")
 	flag.IntVar(&pf.rows, "pipeline-rows", 100000, "pipeline suite: records of the generated files (1% invalid for the pipeline, all valid for the baselines)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: bench [-suite goals,parse,store,pipeline,memory] [-rows N,M] [-runs R] [-out DIR] [-chunk N] [-naive-rows N] [-pipeline-rows N] [-memory-rows N] [-goal-rows N] [-goal-big-rows N]\n\n"+

@@ -66,6 +66,7 @@ type pipelineFlags struct {
 	outDir        string
 	runs          int
 	rows          int    // records of the generated files
+	workers       int    // worker processes; 0: pipelineWorkers
 	logStatements string // log_min_duration_statement for the bench database; "" leaves it
 }
 
@@ -86,6 +87,12 @@ type pipeline struct {
 	anyExited  chan struct{} // closed when a worker exits
 	s3Keys     []string      // the uploads and reports, deleted at the end
 	notifyLags []float64     // seconds from importctl's exit to the e-mail marked sent
+	// The CPU of (c)'s runs: importctl's, PostgreSQL's (when it can be read,
+	// see serverCPU) and the records they imported; the workers' is read
+	// when they exit.
+	cpuImportctl, cpuServer time.Duration
+	serverKnown             bool
+	imported                int
 }
 
 func pipelineSuite(ctx context.Context, f pipelineFlags) error {
@@ -218,7 +225,10 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err := p.writePgloaderCommand(); err != nil {
 		return err
 	}
-	if err := p.startWorkers(ctx, pipelineWorkers); err != nil {
+	if p.f.workers <= 0 {
+		p.f.workers = pipelineWorkers
+	}
+	if err := p.startWorkers(ctx, p.f.workers); err != nil {
 		return errors.Join(err, p.stopWorkers())
 	}
 	samples, err := p.measure(ctx, &db, store)
@@ -439,9 +449,16 @@ func (p *pipeline) measure(ctx context.Context, db *benchConn, store *postgres.S
 		if err := db.checkpoint(ctx); err != nil {
 			return nil, err
 		}
+		server, known := newServerCPU(ctx, store)
+		before, _ := server.used()
 		if s, err = p.runImport(ctx, store, fmt.Sprintf("bench-pipeline-%d-%s", i+1, randomHex(3)), p.file, p.gen); err != nil {
 			return nil, fmt.Errorf("import run %d: %w", i+1, err)
 		}
+		if after, ok := server.used(); known && ok {
+			p.cpuServer += after - before
+			p.serverKnown = true
+		}
+		p.imported += s.Records
 		progress(modePipeline, s)
 	}
 	return samples, nil
@@ -557,6 +574,7 @@ func (p *pipeline) runImport(ctx context.Context, store *postgres.Store, tenant,
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.MaxRSS = ru.Maxrss << 10
 	}
+	p.cpuImportctl += processCPU(cmd.ProcessState)
 	return s, nil
 }
 
@@ -634,7 +652,7 @@ func pipelineLabel(mode string, p *pipeline) string {
 	case modePgloader:
 		return fmt.Sprintf("(b) pgloader (%s) into the same table", p.pgVersion)
 	case modePipeline:
-		return fmt.Sprintf("(c) `importctl import --wait`: upload, queue, %d workers, report, e-mail", pipelineWorkers)
+		return fmt.Sprintf("(c) `importctl import --wait`: upload, queue, %d workers, report, e-mail", max(p.f.workers, 1))
 	}
 	return mode
 }
@@ -689,6 +707,19 @@ func (p *pipeline) printTable(samples map[string][]storeSample) {
 		"is each one's over all %d runs; %d tasks failed and were retried (logs: %s).\n",
 		mail, p.gen.Invalid,
 		envOr("WORKER_CONCURRENCY", fmt.Sprint(config.DefaultConcurrency)), envOr("CHUNK_SIZE", fmt.Sprint(config.DefaultChunkSize)), p.f.runs, failed, strings.Join(logs, ", "))
+
+	var workerCPU time.Duration
+	for _, w := range p.workers {
+		workerCPU += processCPU(w.cmd.ProcessState)
+	}
+	server := "not readable from here (run the bench on the server's host as root or its user)"
+	if p.serverKnown {
+		server = cpuPerThousand(p.cpuServer, p.imported)
+	}
+	fmt.Printf("\nCPU per 1,000 records of (c), over its %d runs (the kernel's accounting): the %d workers %s "+
+		"(their whole life, idle polling included), importctl %s, PostgreSQL %s (every process of the server "+
+		"during (c)'s runs, autovacuum and checkpoints included).\n",
+		p.f.runs, len(p.workers), cpuPerThousand(workerCPU, p.imported), cpuPerThousand(p.cpuImportctl, p.imported), server)
 
 	vsCopy := med[modePipeline].Seconds / med[modePipeCopy].Seconds
 	vsLoader := med[modePgloader].Seconds / med[modePipeline].Seconds
