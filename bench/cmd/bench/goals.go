@@ -94,29 +94,7 @@ func goalsSuite(ctx context.Context, self string, f goalsFlags) error {
 			return err
 		}
 	}
-	if g.bin, err = os.MkdirTemp("", "bench-goals"); err != nil {
-		return err
-	}
-	defer os.RemoveAll(g.bin)
-	fmt.Fprintln(os.Stderr, "goals: building importctl and worker")
-	if err := buildCommands(ctx, g.bin, "importctl", "worker"); err != nil {
-		return err
-	}
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		base = postgres.DefaultURL
-	}
-	if g.benchURL, err = withDatabase(base, benchDB); err != nil {
-		return err
-	}
-	if err := recreateDatabase(ctx, base, ""); err != nil {
-		return err
-	}
-	err = g.run(ctx, self)
-	if dropErr := dropDatabase(ctx, base); dropErr != nil {
-		err = errors.Join(err, dropErr)
-	}
-	return err
+	return g.withStack(ctx, "goals", "", func() error { return g.run(ctx, self) })
 }
 
 func generateAbs(name string, opts usergen.Options) (string, error) {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/usergen"
 )
 
@@ -37,29 +36,7 @@ func memorySuite(ctx context.Context, f pipelineFlags) error {
 		return err
 	}
 	p.gen.Defects = nil // only the counts are needed
-	if p.bin, err = os.MkdirTemp("", "bench-memory"); err != nil {
-		return err
-	}
-	defer os.RemoveAll(p.bin)
-	fmt.Fprintln(os.Stderr, "memory: building importctl and worker")
-	if err := buildCommands(ctx, p.bin, "importctl", "worker"); err != nil {
-		return err
-	}
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		base = postgres.DefaultURL
-	}
-	if p.benchURL, err = withDatabase(base, benchDB); err != nil {
-		return err
-	}
-	if err := recreateDatabase(ctx, base, ""); err != nil {
-		return err
-	}
-	err = p.runMemory(ctx)
-	if dropErr := dropDatabase(ctx, base); dropErr != nil {
-		err = errors.Join(err, dropErr)
-	}
-	return err
+	return p.withStack(ctx, "memory", "", func() error { return p.runMemory(ctx) })
 }
 
 func (p *pipeline) runMemory(ctx context.Context) error {

@@ -130,15 +130,22 @@ func pipelineSuite(ctx context.Context, f pipelineFlags) error {
 	if p.pgloader, p.pgVersion, err = ensurePgloader(ctx); err != nil {
 		return err
 	}
-	if p.bin, err = os.MkdirTemp("", "bench-pipeline"); err != nil {
+	return p.withStack(ctx, "pipeline", logMillis, func() error { return p.run(ctx) })
+}
+
+// withStack builds importctl and worker into a directory of their own and
+// runs run in a freshly created bench database (benchDB, on the server of
+// DATABASE_URL), which it drops afterwards, as are the built commands.
+func (p *pipeline) withStack(ctx context.Context, suite, logMillis string, run func() error) error {
+	var err error
+	if p.bin, err = os.MkdirTemp("", "bench-"+suite); err != nil {
 		return err
 	}
 	defer os.RemoveAll(p.bin)
-	fmt.Fprintln(os.Stderr, "pipeline: building importctl and worker")
+	fmt.Fprintf(os.Stderr, "%s: building importctl and worker\n", suite)
 	if err := buildCommands(ctx, p.bin, "importctl", "worker"); err != nil {
 		return err
 	}
-
 	base := os.Getenv("DATABASE_URL")
 	if base == "" {
 		base = postgres.DefaultURL
@@ -149,7 +156,7 @@ func pipelineSuite(ctx context.Context, f pipelineFlags) error {
 	if err := recreateDatabase(ctx, base, logMillis); err != nil {
 		return err
 	}
-	err = p.run(ctx)
+	err = run()
 	if dropErr := dropDatabase(ctx, base); dropErr != nil {
 		err = errors.Join(err, dropErr)
 	}
