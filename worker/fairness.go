@@ -119,6 +119,7 @@ func (h *Handlers) timeChunk(next asynq.HandlerFunc) asynq.HandlerFunc {
 func chunkOutcome(tenant string, out postgres.Outcome, recs []postgres.Record) metrics.ChunkOutcome {
 	o := metrics.ChunkOutcome{Tenant: tenant}
 	if out.AlreadyApplied {
+		o.Redelivered = true
 		return o
 	}
 	o.Created, o.Updated, o.Unchanged, o.Rejected = out.Created, out.Updated, out.Unchanged, out.Rejected

@@ -60,7 +60,7 @@ func NewImporter(reg prometheus.Registerer) *Importer {
 	for _, r := range []string{"sent", "failed"} {
 		m.emails.WithLabelValues(r)
 	}
-	for _, r := range []string{"applied", "retry", "failed"} {
+	for _, r := range []string{"applied", "redelivered", "retry", "failed"} {
 		m.chunkDuration.WithLabelValues(r)
 	}
 	for _, k := range lifecycle.Kinds() {
@@ -76,6 +76,10 @@ type ChunkOutcome struct {
 	// RejectedColumns names the column at fault of each rejection, one entry
 	// per rejected record and column.
 	RejectedColumns []string
+	// Redelivered: the chunk had been applied before (a task run again, or
+	// handed on from a worker that stopped heartbeating after it committed):
+	// nothing was written, and its duration is not an applied chunk's.
+	Redelivered bool
 }
 
 // ChunkApplied counts an applied chunk.
@@ -94,7 +98,11 @@ func (m *Importer) ChunkApplied(o ChunkOutcome, took time.Duration) {
 	for _, c := range o.RejectedColumns {
 		m.rejects.WithLabelValues(c).Inc()
 	}
-	m.chunkDuration.WithLabelValues("applied").Observe(took.Seconds())
+	result := "applied"
+	if o.Redelivered {
+		result = "redelivered"
+	}
+	m.chunkDuration.WithLabelValues(result).Observe(took.Seconds())
 }
 
 // ChunkFailed counts a chunk that failed; final says it will not be retried.
