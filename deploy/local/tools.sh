@@ -116,28 +116,10 @@ ensure() {
 ensure_prometheus() {
 	local name="$1"
 	if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-		local -a sudo=()
-		if ((EUID != 0)); then
-			if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-				sudo=(sudo -n)
-			else
-				log "prometheus is missing; run as root (or with password-less sudo) to apt-get install it, or install Debian's package prometheus yourself"
-				return "$EXIT_PREREQ"
-			fi
-		fi
-		if ! command -v apt-get >/dev/null 2>&1; then
-			log "prometheus is missing and apt-get is not available; install prometheus and promtool yourself"
-			return "$EXIT_PREREQ"
-		fi
-		log "apt-get install prometheus (Debian's package, with promtool)"
-		if ! "${sudo[@]}" apt-get update -qq >&2 ||
-			! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus </dev/null >&2; then
-			log "apt-get install prometheus failed"
-			return "$EXIT_PREREQ"
-		fi
+		apt_install "prometheus (Debian's package, with promtool)" prometheus || return
 		if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
 			log "stopping and disabling the package's prometheus.service (the tests start their own)"
-			"${sudo[@]}" systemctl disable --now prometheus.service >&2 || true
+			"${APT_SUDO[@]}" systemctl disable --now prometheus.service >&2 || true
 		fi
 	fi
 	command -v "$name"
@@ -147,23 +129,32 @@ ensure_prometheus() {
 # apt-get installed when it is missing (as root or with password-less sudo).
 ensure_npm() {
 	command -v npm >/dev/null 2>&1 && return 0
-	local -a sudo=()
+	apt_install "nodejs npm (Debian's packages)" nodejs npm
+}
+
+# apt_install WHAT PACKAGE... apt-get installs Debian's packages, as root or
+# with password-less sudo (then kept in APT_SUDO for what follows), and says
+# what to do where it cannot.
+apt_install() {
+	local what="$1"
+	shift
+	APT_SUDO=()
 	if ((EUID != 0)); then
 		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-			sudo=(sudo -n)
+			APT_SUDO=(sudo -n)
 		else
-			log "npm is missing; run as root (or with password-less sudo) to apt-get install it, or install Debian's nodejs and npm yourself"
+			log "$* missing; run as root (or with password-less sudo) to apt-get install it, or install Debian's $* yourself"
 			return "$EXIT_PREREQ"
 		fi
 	fi
 	if ! command -v apt-get >/dev/null 2>&1; then
-		log "npm is missing and apt-get is not available; install Node.js and npm yourself"
+		log "$* missing and apt-get is not available; install $* yourself"
 		return "$EXIT_PREREQ"
 	fi
-	log "apt-get install nodejs npm (Debian's packages)"
-	if ! "${sudo[@]}" apt-get update -qq >&2 ||
-		! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm </dev/null >&2; then
-		log "apt-get install nodejs npm failed"
+	log "apt-get install ${what}"
+	if ! "${APT_SUDO[@]}" apt-get update -qq >&2 ||
+		! "${APT_SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >&2; then
+		log "apt-get install $* failed"
 		return "$EXIT_PREREQ"
 	fi
 }
