@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/userimport/userimport/internal/lifecycle"
-	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/s3store"
@@ -48,10 +47,7 @@ func TestInternalErrorsGetAReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := mail.NewSender(mustMailConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := newSender(t)
 	core, logs := observer.New(zap.InfoLevel)
 	redis := redisOpt(t)
 	client := asynq.NewClient(redis)
@@ -106,12 +102,8 @@ func TestTenantErrorsStayAsTheyAre(t *testing.T) {
 	store := pgtest.Store(t)
 	files := stacktest.S3(t)
 	tenant := pgtest.Tenant(t)
-	key := "test/" + tenant + "/u.csv"
-	if _, err := files.Put(ctx, key, []byte("User name,Login ID\nAnna,anna\n"), "text/csv"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cleanPrefix(context.WithoutCancel(ctx), files, "test/"+tenant+"/") })
-	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
+	source := putSource(t, files, tenant, "u.csv", "User name,Login ID\nAnna,anna\n")
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: source,
 		Options: lifecycle.Options{Delimiter: "tab"}})
 	if err != nil {
 		t.Fatal(err)

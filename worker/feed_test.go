@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/lifecycle"
-	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/s3store"
@@ -47,11 +46,9 @@ func newFeedRig(t *testing.T, users int) *feedRig {
 	if err := r.store.SetRoles(ctx, r.tenant, demoRoles); err != nil {
 		t.Fatal(err)
 	}
-	sender, err := mail.NewSender(mustMailConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := newSender(t)
 	r.deps = worker.Deps{Store: r.store, Files: r.files, Queue: r.queue, Mail: sender, Log: zap.NewNop(), ChunkSize: 150}
+	var err error
 	r.feed, err = r.store.CreateFeed(ctx, postgres.Feed{Tenant: r.tenant, Name: "hr", Prefix: "feeds/" + r.tenant + "/hr/",
 		Schedule: "0 2 * * *", TimeZone: "Europe/Paris", Delimiter: "auto", Header: "auto", Mode: "full",
 		MaxDeactivatePercent: 10, Notify: []string{r.to}, Enabled: true})

@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/lifecycle"
-	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/stacktest"
@@ -27,14 +26,10 @@ func TestResultMailHonoursTheRules(t *testing.T) {
 	store := pgtest.Store(t)
 	files := stacktest.S3(t)
 	tenant := pgtest.Tenant(t)
-	key := "test/" + tenant + "/ok.csv"
-	if _, err := files.Put(ctx, key, []byte("User name,Login ID\nAnna,anna\n"), "text/csv"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cleanPrefix(context.WithoutCancel(ctx), files, "test/"+tenant+"/") })
+	source := putSource(t, files, tenant, "ok.csv", "User name,Login ID\nAnna,anna\n")
 	a, b, c := stacktest.Address("a"), stacktest.Address("b"), stacktest.Address("c")
 	outside := "x-" + stacktest.RandomHex(6) + "@evil.example"
-	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: source,
 		Options: lifecycle.Options{Notify: []string{a, outside, b, "Bob <" + c + ">", c}}})
 	if err != nil {
 		t.Fatal(err)
@@ -43,10 +38,7 @@ func TestResultMailHonoursTheRules(t *testing.T) {
 	if _, err := store.SetTenantSettings(ctx, tenant, postgres.TenantSettingsChange{NotifyDomains: &domains}); err != nil {
 		t.Fatal(err)
 	}
-	sender, err := mail.NewSender(mustMailConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := newSender(t)
 	queue := &recorder{}
 	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queue, Mail: sender, Log: zap.NewNop(), NotifyMax: 2})
 	runPlan(ctx, t, mux, queue, tenant, id)
@@ -99,10 +91,7 @@ func TestResultMailGroupsRejections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := mail.NewSender(mustMailConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := newSender(t)
 	queue := &recorder{}
 	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queue, Mail: sender, Log: zap.NewNop(),
 		PublicURL: "https://imports.example.com"})

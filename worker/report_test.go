@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/userimport/userimport/internal/lifecycle"
-	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/s3store"
@@ -34,10 +33,7 @@ func TestMailedReportHasNoPasswordHashes(t *testing.T) {
 	files := stacktest.S3(t)
 	tenant := pgtest.Tenant(t)
 	t.Cleanup(func() { cleanPrefix(context.WithoutCancel(ctx), files, "test/"+tenant+"/") })
-	sender, err := mail.NewSender(mustMailConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := newSender(t)
 	const (
 		erikOld = "0123456789abcdef0123456789abcdef" // erik's stored hash
 		erikNew = "11111111111111111111111111111111"

@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/userimport/userimport/internal/intake"
 	"github.com/userimport/userimport/internal/lifecycle"
-	"github.com/userimport/userimport/internal/mail"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/postgres/pgtest"
 	"github.com/userimport/userimport/internal/stacktest"
@@ -27,21 +25,14 @@ func TestUndoSendsTheResultMail(t *testing.T) {
 	store := pgtest.Store(t)
 	files := stacktest.S3(t)
 	tenant := pgtest.Tenant(t)
-	key := "test/" + tenant + "/undo.csv"
-	if _, err := files.Put(ctx, key, []byte("User name,Login ID\nAnna,anna\n"), "text/csv"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cleanPrefix(context.WithoutCancel(ctx), files, "test/"+tenant+"/") })
+	source := putSource(t, files, tenant, "undo.csv", "User name,Login ID\nAnna,anna\n")
 	to := stacktest.Address("undo")
-	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: "s3://" + files.Bucket() + "/" + key,
+	id, _, err := store.CreateImport(ctx, postgres.NewImport{Tenant: tenant, Source: source,
 		Options: lifecycle.Options{Notify: []string{to}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := mail.NewSender(mustMailConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := newSender(t)
 	queue := &recorder{}
 	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queue, Mail: sender, Log: zap.NewNop()})
 	run := func() {

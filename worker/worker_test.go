@@ -58,10 +58,7 @@ func TestImportThroughTheQueue(t *testing.T) {
 	redis := redisOpt(t)
 	client := asynq.NewClient(redis)
 	t.Cleanup(func() { _ = client.Close() })
-	sender, err := mail.NewSender(mustMailConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := newSender(t)
 	// A namespace of the test's own: another test run sharing this Redis
 	// must not take its tasks (it would not find the imports).
 	ns := task.Namespace("test-" + stacktest.RandomHex(4))
@@ -165,10 +162,7 @@ func TestRejectedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := mail.NewSender(mustMailConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := newSender(t)
 	queued := &recorder{}
 	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queued, Mail: sender, Log: zap.NewNop()})
 	plan, _ := task.NewImportPlan(task.ImportPlanPayload{Tenant: tenant, ImportID: id}, task.QueueDefault)
@@ -237,6 +231,30 @@ func waitFinished(t *testing.T, store *postgres.Store, tenant string, id int64) 
 	}
 }
 
+// newSender is a mail sender to the stack's SMTP server (mailpit).
+func newSender(t *testing.T) *mail.Sender {
+	t.Helper()
+	sender, err := mail.NewSender(mustMailConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sender
+}
+
+// putSource puts an import's file as test/TENANT/name and returns its
+// s3:// URL; the tenant's objects (the file and its reports) are removed
+// when the test ends.
+func putSource(t *testing.T, files *s3store.Store, tenant, name, body string) string {
+	t.Helper()
+	ctx := t.Context()
+	key := "test/" + tenant + "/" + name
+	if _, err := files.Put(ctx, key, []byte(body), "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanPrefix(context.WithoutCancel(ctx), files, "test/"+tenant+"/") })
+	return "s3://" + files.Bucket() + "/" + key
+}
+
 func mustMailConfig(t *testing.T) mail.Config {
 	t.Helper()
 	c, err := mail.ConfigFromEnv(os.Getenv)
@@ -274,10 +292,7 @@ func TestDryRunWritesNoUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := mail.NewSender(mustMailConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := newSender(t)
 	queue := &recorder{}
 	mux := worker.NewServeMux(worker.Deps{Store: store, Files: files, Queue: queue, Mail: sender, Log: zap.NewNop(), ChunkSize: 400})
 	runPlan(ctx, t, mux, queue, tenant, id)
