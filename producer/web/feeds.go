@@ -67,13 +67,8 @@ type feedData struct {
 const feedRunsShown = 50
 
 func (u *UI) feedPage(w http.ResponseWriter, r *http.Request, s *session) {
-	f, err := u.d.Store.FeedByName(r.Context(), s.Tenant, r.PathValue("name"))
-	if errors.Is(err, postgres.ErrNotFound) {
-		u.notFound(w, r, s, "The tenant has no such feed.")
-		return
-	}
-	if err != nil {
-		u.fail(w, r, err)
+	f, ok := u.lookupFeed(w, r, s)
+	if !ok {
 		return
 	}
 	row, err := u.newFeedRow(r, s, f)
@@ -214,16 +209,11 @@ func (u *UI) decideRun(approve bool) handlerFunc {
 // runFeedNow queues a run of the feed scheduled for now, as the API's
 // POST /v1/feeds/{name}/run does (intake.RunFeedNow).
 func (u *UI) runFeedNow(w http.ResponseWriter, r *http.Request, s *session) {
-	f, err := u.d.Store.FeedByName(r.Context(), s.Tenant, r.PathValue("name"))
-	if errors.Is(err, postgres.ErrNotFound) {
-		u.notFound(w, r, s, "The tenant has no such feed.")
+	f, ok := u.lookupFeed(w, r, s)
+	if !ok {
 		return
 	}
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	_, err = u.d.Intake.RunFeedNow(r.Context(), &f, time.Now())
+	_, err := u.d.Intake.RunFeedNow(r.Context(), &f, time.Now())
 	if errors.Is(err, intake.ErrFeedDisabled) {
 		u.render(w, r, http.StatusConflict, "message", page{Title: "Feed disabled", Tenant: s.Tenant, CSRF: u.csrf(s), Nav: "feeds",
 			D: message{Heading: "Feed disabled", Text: "The feed is disabled: enable it to run it.", Link: "Back to the feed", LinkTo: "/ui/feeds/" + f.Name}})
