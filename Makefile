@@ -93,7 +93,7 @@ down: ## Stop what `make up` started (never the machine's own services)
 demo: ## The main job end to end on the local stack: 50 000 users through the queue and two workers, e-mail in mailpit
 	deploy/local/demo.sh
 
-bench: ## The goals of issue 15 (bench/cmd/bench -suite goals): whole commands vs their baselines, medians of 5 runs, on the local stack; about 10 minutes
+bench: ## The goals of issue 15 (bench/cmd/bench -suite goals): whole commands vs their baselines, medians of 5 runs, on the local stack; about 15 minutes
 	stack_env="$$($(STACK) up)"; eval "$$stack_env"; \
 	go run ./bench/cmd/bench
 
