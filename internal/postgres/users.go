@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -84,19 +85,31 @@ type userMatch struct {
 // wordText is the expression of the index users_search_words, to the letter.
 const wordText = `to_tsvector('simple', translate(name || ' ' || coalesce(email, ''), '.@_-+''', '      '))`
 
+// minPrefix is the shortest word of a search that matches the starts of
+// words: a shorter one ("jo", "z") matches whole words only, unless a longer
+// word of the search narrows it ("anna b"). One or two letters start the
+// words of tens of thousands of users in a million, all of which the word
+// index would hand over to be sorted; whole words are few.
+const minPrefix = 3
+
 // newUserMatch reads a search: its whole text, lower-cased, is the start of a
 // Login ID; its words (letters, digits and marks; anything else separates
-// words, as in the index) the starts of words. Only letters, digits and marks
-// go into the text search query, so nothing can break its quoting.
+// words, as in the index) the starts of words (minPrefix says when). Only
+// letters, digits and marks go into the text search query, so nothing can
+// break its quoting.
 func newUserMatch(search string) userMatch {
 	m := userMatch{prefix: strings.ToLower(strings.TrimSpace(search))}
 	m.end = prefixEnd(m.prefix)
 	words := strings.FieldsFunc(m.prefix, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
 	})
+	starts := slices.ContainsFunc(words, func(w string) bool { return utf8.RuneCountInString(w) >= minPrefix })
 	quoted := make([]string, len(words))
 	for i, w := range words {
-		quoted[i] = "'" + w + "':*"
+		quoted[i] = "'" + w + "'"
+		if starts {
+			quoted[i] += ":*"
+		}
 		m.likes = append(m.likes, "%"+w+"%")
 	}
 	m.words = strings.Join(quoted, " & ")
@@ -135,22 +148,36 @@ func (s *Store) searchMatch(ctx context.Context, tenant, after string, m userMat
 		wordMatch = `(lower(name || ' ' || coalesce(email, '')) LIKE ALL($7) AND ` + wordText + ` @@ to_tsquery('simple', $8))`
 		args = append(args, m.likes, m.words)
 	}
-	users, err := s.userRows(ctx, `SELECT login_id, name, email, active FROM (
-			SELECT login_key, login_id, name, coalesce(email, '') AS email, active,
-				(login_key >= $4 AND login_key < $5) OR `+wordMatch+` AS matched
-			FROM users WHERE tenant_id = $1 AND login_key > $2 ORDER BY login_key LIMIT $6) w
-		WHERE matched ORDER BY login_key LIMIT $3`, args...)
-	if err != nil || len(users) >= n {
-		return users, err
-	}
-	var last string
-	err = s.pool.QueryRow(ctx, `SELECT login_key FROM users WHERE tenant_id = $1 AND login_key > $2
-		ORDER BY login_key OFFSET $3 LIMIT 1`, tenant, after, walk-1).Scan(&last)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return users, nil // every user walked
-	}
+	// The walk's last user comes back too, matched or not (the outer LIMIT
+	// can only cut the walk short after n matches): where the indexes go on.
+	rows, err := s.pool.Query(ctx, `SELECT login_key, login_id, name, email, active, matched, walked, last FROM (
+			SELECT *, row_number() OVER w AS walked, lead(login_key) OVER w IS NULL AS last FROM (
+				SELECT login_key, login_id, name, coalesce(email, '') AS email, active,
+					(login_key >= $4 AND login_key < $5) OR `+wordMatch+` AS matched
+				FROM users WHERE tenant_id = $1 AND login_key > $2 ORDER BY login_key LIMIT $6) u
+			WINDOW w AS (ORDER BY login_key)) x
+		WHERE matched OR last ORDER BY login_key LIMIT $3`, args...)
 	if err != nil {
 		return nil, err
+	}
+	var (
+		users         []UserSummary
+		u             UserSummary
+		key, last     string
+		matched, tail bool
+		walked        int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&key, &u.LoginID, &u.Name, &u.Email, &u.Active, &matched, &walked, &tail}, func() error {
+		if matched {
+			users = append(users, u)
+		}
+		if tail {
+			last = key
+		}
+		return nil
+	})
+	if err != nil || len(users) >= n || last == "" || walked < walk {
+		return users, err // a page, or every user walked
 	}
 	// The rest: the Login IDs that start with the query, a range of the
 	// btree in page order; and the words' matches through their index (the

@@ -58,8 +58,9 @@ func TestSearchUsersWalkOrIndex(t *testing.T) {
 
 // A search finds users by the starts of the words of their name and
 // e-mail, every word of the query required, any case, or by the start of
-// their Login ID; punctuation separates words in both; an empty query lists
-// every user; and quoting in the query is only text.
+// their Login ID; punctuation separates words in both; a word of one or two
+// characters matches whole words only, unless a longer word comes with it;
+// an empty query lists every user; and quoting in the query is only text.
 func TestSearchUsersByWordStarts(t *testing.T) {
 	t.Parallel()
 	s := pgtest.Store(t)
@@ -69,6 +70,7 @@ func TestSearchUsersByWordStarts(t *testing.T) {
 		{userrow.LoginID: "jsmith", userrow.UserName: "John Smith", userrow.Email: "j.smith@example.com"},
 		{userrow.LoginID: "obrien", userrow.UserName: "Siobhán O'Brien", userrow.Email: "sob@example.net"},
 		{userrow.LoginID: "u42", userrow.UserName: "Zoë Quote", userrow.Email: ""},
+		{userrow.LoginID: "w.ng", userrow.UserName: "Jo Ng", userrow.Email: "jo@ng.example"},
 	}
 	for i := range people {
 		people[i][userrow.Language] = "en"
@@ -87,8 +89,15 @@ func TestSearchUsersByWordStarts(t *testing.T) {
 		{"j.smith", []string{"jsmith"}},
 		{"lars.", []string{"lars.h"}}, // the start of the Login ID, punctuation and all
 		{"js", []string{"jsmith"}},
-		{"sm", []string{"jsmith"}},
-		{"example", []string{"jsmith", "lars.h", "obrien"}},
+		{"sm", nil}, // too short to start a word
+		{"smi", []string{"jsmith"}},
+		{"jo", []string{"w.ng"}}, // a whole word: not John
+		{"JO NG", []string{"w.ng"}},
+		{"joh", []string{"jsmith"}},
+		{"john s", []string{"jsmith"}}, // the longer word lets the short one start words
+		{"jo s", nil},
+		{"w.", []string{"w.ng"}}, // any Login ID's start, however short
+		{"example", []string{"jsmith", "lars.h", "obrien", "w.ng"}},
 		{"o'brien", []string{"obrien"}},
 		{"brien", []string{"obrien"}},
 		{"zoë", []string{"u42"}},
@@ -97,8 +106,8 @@ func TestSearchUsersByWordStarts(t *testing.T) {
 		{"akan", nil},           // inside a word: not a start
 		{"lars smith", nil},     // every word must match
 		{"'; DROP TABLE users; --", nil},
-		{"...", nil},                                          // no Login ID starts so, and no word
-		{"  ", []string{"jsmith", "lars.h", "obrien", "u42"}}, // nothing: everyone
+		{"...", nil}, // no Login ID starts so, and no word
+		{"  ", []string{"jsmith", "lars.h", "obrien", "u42", "w.ng"}}, // nothing: everyone
 	} {
 		users, more, err := s.SearchUsers(t.Context(), tenant, postgres.UserSearch{Query: c.query})
 		if err != nil {

@@ -65,9 +65,11 @@ func TestUsersPage(t *testing.T) {
 		"BERG":      "anna.berg", // a word of the name and the Login ID; not the other tenant's Berger
 		"olsen@":    "ben",       // of the e-mail
 		"acme.EXAM": "anna.berg,ben",
-		"b":         "anna.berg,ben", // the start of any word: berg, ben, b.olsen
+		"b":         "ben",       // the Login ID's start, and b.olsen's whole word b; not Berg
+		"ber":       "anna.berg", // from three letters, the start of any word
 		"an":        "anna.berg",
-		"ol":        "ben",
+		"ol":        "", // two letters: whole words only
+		"ols":       "ben",
 		"lsen":      "", // inside a word
 		"c":         "cid",
 		"100%_":     "cid", // % and _ separate words, as punctuation does
