@@ -1,6 +1,7 @@
 package userrow
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 )
@@ -155,11 +156,37 @@ func appendSorted(b []byte, list []string, sep byte, fold bool) []byte {
 	return b
 }
 
+// compareFold orders by the lower-cased strings, then by the strings. It runs
+// for every pair of every record's lists, so ASCII (nearly every group and
+// role name) is compared in place: strings.ToLower would allocate.
 func compareFold(a, b string) int {
+	for i := range min(len(a), len(b)) {
+		x, y := a[i], b[i]
+		if x >= 0x80 || y >= 0x80 {
+			return compareFoldUnicode(a, b)
+		}
+		if x, y := lowerASCII(x), lowerASCII(y); x != y {
+			return cmp.Compare(x, y)
+		}
+	}
+	if len(a) != len(b) {
+		return cmp.Compare(len(a), len(b)) // lower-cased, the shorter is a start of the longer
+	}
+	return strings.Compare(a, b)
+}
+
+func compareFoldUnicode(a, b string) int {
 	if c := strings.Compare(strings.ToLower(a), strings.ToLower(b)); c != 0 {
 		return c
 	}
 	return strings.Compare(a, b)
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // lowerASCIIInPlace lower-cases dst, which holds s; a name with non-ASCII
