@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
+	"github.com/userimport/userimport/internal/gcpace"
 	"github.com/userimport/userimport/internal/importer"
 	"github.com/userimport/userimport/internal/postgres"
 	"github.com/userimport/userimport/internal/userfile"
@@ -177,7 +177,7 @@ API mode, for a tenant's admins (no database or queue access; see --api URL --he
 	if isTerminal(e.stderr) {
 		opts.Progress = func(n int) { fmt.Fprintf(e.stderr, "\rimported %d records…", n) }
 	}
-	collectLessOften(e.getenv)
+	gcpace.Relax(e.getenv, 192<<20) // a CLI's memory; the worker's budget is smaller
 	sum, err := importer.Local(ctx, s, in, opts)
 	if opts.Progress != nil {
 		fmt.Fprint(e.stderr, "\r\033[K")
@@ -309,21 +309,4 @@ func failure(e env, cmd string, err error) int {
 	}
 	fmt.Fprintf(e.stderr, "importctl %s: %v\n", cmd, err)
 	return exitUsage
-}
-
-// collectLessOften lets the collector run a quarter as often as Go's default
-// while an import runs in process, within a soft limit of 192 MiB, unless
-// GOGC or GOMEMLIMIT say otherwise. An import keeps a few chunks of records
-// alive and allocates the next ones fast: at the default, collection took a
-// sixth of the command's CPU, on a machine PostgreSQL needs too (see
-// bench/RESULTS.md). What the import holds does not grow with the file
-// (but for the whole-file checks, some 33 bytes a record), so the heap stays
-// a fixed multiple of it, under the limit.
-func collectLessOften(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(192 << 20)
-	}
 }
