@@ -279,7 +279,17 @@ func (s *consoleStack) heldFeedRun(t *testing.T) { //nolint:thelper // a subtest
 	if want := "feed.user03 feed.user04 feed.user05 feed.user06 feed.user07 feed.user08 feed.user09 feed.user10"; strings.Join(inactive, " ") != want {
 		t.Errorf("deactivated after the approval: %v, want %s", inactive, want)
 	}
-	mailTo(t, recipient, "approved")
+	// The decision goes to the feed's recipients: what was decided, by whom,
+	// and the run's page.
+	decision, text, _ := mailTo(t, recipient, "approved")
+	if !strings.Contains(decision.Subject, "8 users deactivated") {
+		t.Errorf("the decision e-mail's subject %q, want its 8 users deactivated", decision.Subject)
+	}
+	for _, want := range []string{"approved by token admin", link} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the decision e-mail lacks %q:\n%s", want, text)
+		}
+	}
 }
 
 // b. An import whose records name a role the empty catalog lacks rejects
