@@ -77,9 +77,31 @@ func (s *Store) ApplyChunk(ctx context.Context, c Chunk, recs []Record, opts App
 	}
 }
 
+// genericPlans makes a chunk's lookups (users by Login ID, extensions by
+// number, groups by name: each "tenant_id = $1 AND key = ANY($2)") plan for
+// any tenant, not for this one. Planned for the tenant's value, a tenant the
+// statistics do not know yet (a new tenant's first import into a large
+// store, or any tenant's before ANALYZE runs) is estimated at one user, and
+// the planner reads all of the tenant's users by the primary key, filtering
+// on the Login IDs, for every chunk: a million-record import took 109 s
+// instead of 48 s (bench/RESULTS.md). The generic plan uses the key's
+// index whatever the tenant holds.
+const genericPlans = `SET LOCAL plan_cache_mode = force_generic_plan`
+
+// A chunk's two lookups that read the most, by a key of their table.
+const (
+	usersByLogin = `SELECT id, login_key, column_hashes FROM users
+		WHERE tenant_id = $1 AND login_key = ANY($2)`
+	extensionsByNumber = `SELECT id, number, recording_mode, voice, instant_messaging, video, desktop_screen, set_by_import, set_by_line
+		FROM extensions WHERE tenant_id = $1 AND number = ANY($2)`
+)
+
 func (s *Store) applyChunk(ctx context.Context, c Chunk, recs []Record, opts ApplyOptions) (Outcome, error) {
 	var out Outcome
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, genericPlans); err != nil {
+			return err
+		}
 		var state lifecycle.ChunkState
 		err := tx.QueryRow(ctx, `SELECT state, created, updated, unchanged, rejected FROM import_chunks
 			WHERE tenant_id = $1 AND import_id = $2 AND seq = $3 FOR UPDATE`, c.Tenant, c.ImportID, c.Seq,
@@ -264,8 +286,7 @@ func (a *applier) classify(ctx context.Context, recs []*Record) ([]*pending, err
 	for i, r := range recs {
 		keys[i] = strings.ToLower(r.User.LoginID)
 	}
-	rows, err := a.tx.Query(ctx, `SELECT id, login_key, column_hashes FROM users
-		WHERE tenant_id = $1 AND login_key = ANY($2)`, a.chunk.Tenant, keys)
+	rows, err := a.tx.Query(ctx, usersByLogin, a.chunk.Tenant, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -565,9 +586,7 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		})
 		return err
 	}
-	const selectExt = `SELECT id, number, recording_mode, voice, instant_messaging, video, desktop_screen, set_by_import, set_by_line
-		FROM extensions WHERE tenant_id = $1 AND number = ANY($2)`
-	rows, err := tx.Query(ctx, selectExt, a.chunk.Tenant, numbers)
+	rows, err := tx.Query(ctx, extensionsByNumber, a.chunk.Tenant, numbers)
 	if err != nil {
 		return nil, err
 	}
@@ -591,7 +610,7 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		}
 		// Inserted meanwhile by another applier: look them up like the others.
 		if raced := missingKeys(numbers, ids); len(raced) > 0 {
-			rows, err := tx.Query(ctx, selectExt, a.chunk.Tenant, raced)
+			rows, err := tx.Query(ctx, extensionsByNumber, a.chunk.Tenant, raced)
 			if err != nil {
 				return nil, err
 			}

@@ -13,3 +13,10 @@ var CopyRows = copyRows
 
 // PrefixEnd is prefixEnd, for its tests.
 var PrefixEnd = prefixEnd
+
+// The chunk transaction's setting and its lookups, for the test of their plans.
+const (
+	GenericPlans       = genericPlans
+	UsersByLogin       = usersByLogin
+	ExtensionsByNumber = extensionsByNumber
+)
