@@ -70,7 +70,7 @@ func startProfile(path string) func() {
 	if path == "" {
 		return func() {}
 	}
-	f, err := os.Create(path)
+	f, err := os.Create(path) //nolint:gosec // the operator names the profile file
 	if err == nil {
 		err = pprof.StartCPUProfile(f)
 	}

@@ -22,7 +22,7 @@ func TestChunkLookupsUseTheirKeysForAnUnknownTenant(t *testing.T) {
 	s := pgtest.Store(t)
 	ctx := t.Context()
 	known, unknown := pgtest.Tenant(t), pgtest.Tenant(t)
-	users := func(tenant string) []postgres.Record {
+	users := func() []postgres.Record {
 		var rows []map[userrow.Column]string
 		for i := range 1500 {
 			rows = append(rows, map[userrow.Column]string{userrow.UserName: "Plan Person", userrow.LoginID: fmt.Sprintf("p%05d", i),
@@ -30,11 +30,11 @@ func TestChunkLookupsUseTheirKeysForAnUnknownTenant(t *testing.T) {
 		}
 		return parse(t, nil, rows...)
 	}
-	apply(t, s, known, users(known))
+	apply(t, s, known, users())
 	if _, err := s.Pool().Exec(ctx, `ANALYZE users, extensions`); err != nil {
 		t.Fatal(err)
 	}
-	apply(t, s, unknown, users(unknown))
+	apply(t, s, unknown, users())
 
 	var logins, numbers []string
 	for i := range 1000 {
