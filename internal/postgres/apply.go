@@ -85,8 +85,22 @@ func (s *Store) ApplyChunk(ctx context.Context, c Chunk, recs []Record, opts App
 // the planner reads all of the tenant's users by the primary key, filtering
 // on the Login IDs, for every chunk: a million-record import took 109 s
 // instead of 48 s (bench/RESULTS.md). The generic plan uses the key's
-// index whatever the tenant holds.
+// index whatever the tenant holds. Only the lookups run so (withGenericPlans):
+// the statements that lock rows keep the plans, and the lock order, they had.
 const genericPlans = `SET LOCAL plan_cache_mode = force_generic_plan`
+
+// withGenericPlans runs fn, a lookup, with genericPlans, then puts the
+// transaction's default back.
+func withGenericPlans(ctx context.Context, tx pgx.Tx, fn func() error) error {
+	if _, err := tx.Exec(ctx, genericPlans); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = auto`)
+	return err
+}
 
 // A chunk's two lookups that read the most, by a key of their table.
 const (
@@ -99,9 +113,6 @@ const (
 func (s *Store) applyChunk(ctx context.Context, c Chunk, recs []Record, opts ApplyOptions) (Outcome, error) {
 	var out Outcome
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, genericPlans); err != nil {
-			return err
-		}
 		var state lifecycle.ChunkState
 		err := tx.QueryRow(ctx, `SELECT state, created, updated, unchanged, rejected FROM import_chunks
 			WHERE tenant_id = $1 AND import_id = $2 AND seq = $3 FOR UPDATE`, c.Tenant, c.ImportID, c.Seq,
@@ -286,10 +297,6 @@ func (a *applier) classify(ctx context.Context, recs []*Record) ([]*pending, err
 	for i, r := range recs {
 		keys[i] = strings.ToLower(r.User.LoginID)
 	}
-	rows, err := a.tx.Query(ctx, usersByLogin, a.chunk.Tenant, keys)
-	if err != nil {
-		return nil, err
-	}
 	type stored struct {
 		id     int64
 		hashes [userrow.NumColumns]uint64
@@ -300,9 +307,16 @@ func (a *applier) classify(ctx context.Context, recs []*Record) ([]*pending, err
 		key   string
 		bytes []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &key, &bytes}, func() error {
-		existing[key] = stored{id: id, hashes: decodeHashes(bytes)}
-		return nil
+	err := withGenericPlans(ctx, a.tx, func() error {
+		rows, err := a.tx.Query(ctx, usersByLogin, a.chunk.Tenant, keys)
+		if err != nil {
+			return err
+		}
+		_, err = pgx.ForEachRow(rows, []any{&id, &key, &bytes}, func() error {
+			existing[key] = stored{id: id, hashes: decodeHashes(bytes)}
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -586,11 +600,14 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		})
 		return err
 	}
-	rows, err := tx.Query(ctx, extensionsByNumber, a.chunk.Tenant, numbers)
+	err := withGenericPlans(ctx, tx, func() error {
+		rows, err := tx.Query(ctx, extensionsByNumber, a.chunk.Tenant, numbers)
+		if err != nil {
+			return err
+		}
+		return check(rows)
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := check(rows); err != nil {
 		return nil, err
 	}
 	if missing := missingKeys(numbers, ids); len(missing) > 0 {
