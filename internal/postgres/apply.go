@@ -102,6 +102,14 @@ func withGenericPlans(ctx context.Context, tx pgx.Tx, fn func() error) error {
 	return err
 }
 
+// lookupMode is how a chunk runs its lookups: as unnamed statements (at the
+// cost of a second round trip each), so that each chunk's generic plan is
+// made for the tables as they are. A statement prepared once per connection
+// kept the generic plan of its first use: made while a new database's tables
+// were empty, it read all of the tenant's users by the primary key for good,
+// and a fresh import of 100,000 users took 30 s instead of 2.5 s.
+const lookupMode = pgx.QueryExecModeDescribeExec
+
 // A chunk's two lookups that read the most, by a key of their table.
 const (
 	usersByLogin = `SELECT id, login_key, column_hashes FROM users
@@ -308,7 +316,7 @@ func (a *applier) classify(ctx context.Context, recs []*Record) ([]*pending, err
 		bytes []byte
 	)
 	err := withGenericPlans(ctx, a.tx, func() error {
-		rows, err := a.tx.Query(ctx, usersByLogin, a.chunk.Tenant, keys)
+		rows, err := a.tx.Query(ctx, usersByLogin, lookupMode, a.chunk.Tenant, keys)
 		if err != nil {
 			return err
 		}
@@ -601,7 +609,7 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		return err
 	}
 	err := withGenericPlans(ctx, tx, func() error {
-		rows, err := tx.Query(ctx, extensionsByNumber, a.chunk.Tenant, numbers)
+		rows, err := tx.Query(ctx, extensionsByNumber, lookupMode, a.chunk.Tenant, numbers)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,8 @@
 package postgres
 
-import "context"
+import (
+	"context"
+)
 
 // SearchUsersWalking is SearchUsers walking walk users in order before it
 // turns to the trigram index.
@@ -20,3 +22,6 @@ const (
 	UsersByLogin       = usersByLogin
 	ExtensionsByNumber = extensionsByNumber
 )
+
+// LookupMode is how the chunk transaction runs its lookups.
+var LookupMode = lookupMode
