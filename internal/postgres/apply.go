@@ -78,37 +78,42 @@ func (s *Store) ApplyChunk(ctx context.Context, c Chunk, recs []Record, opts App
 }
 
 // genericPlans makes a chunk's lookups (users by Login ID, extensions by
-// number, groups by name: each "tenant_id = $1 AND key = ANY($2)") plan for
-// any tenant, not for this one. Planned for the tenant's value, a tenant the
-// statistics do not know yet (a new tenant's first import into a large
-// store, or any tenant's before ANALYZE runs) is estimated at one user, and
-// the planner reads all of the tenant's users by the primary key, filtering
-// on the Login IDs, for every chunk: a million-record import took 109 s
-// instead of 48 s (bench/RESULTS.md). The generic plan uses the key's
-// index whatever the tenant holds. Only the lookups run so (withGenericPlans):
-// the statements that lock rows keep the plans, and the lock order, they had.
+// number: each "tenant_id = $1 AND key = ANY($2)") plan for any tenant, not
+// for this one. Planned for the tenant's value, a tenant the statistics do
+// not know yet (a new tenant's first import into a large store, or any
+// tenant's before ANALYZE runs) is estimated at one user, and the planner
+// reads all of the tenant's users by the primary key, filtering on the Login
+// IDs, for every chunk: a million-record import took 109 s instead of 48 s
+// (bench/RESULTS.md). The generic plan uses the key's index whatever the
+// tenant holds. Only the lookups run so: the statements that lock rows keep
+// the plans, and the lock order, they had.
 const genericPlans = `SET LOCAL plan_cache_mode = force_generic_plan`
 
-// withGenericPlans runs fn, a lookup, with genericPlans, then puts the
-// transaction's default back.
-func withGenericPlans(ctx context.Context, tx pgx.Tx, fn func() error) error {
+// lookupMode runs the lookups as unnamed statements (at the cost of a second
+// round trip each), so that each chunk's generic plan is made for the tables
+// as they are. A statement prepared once per connection kept the generic
+// plan of its first use: made while a new database's tables were empty, it
+// read all of the tenant's users by the primary key for good, and a fresh
+// import of 100,000 users took 30 s instead of 2.8 s.
+const lookupMode = pgx.QueryExecModeDescribeExec
+
+// lookup runs query, one of a chunk's lookups, for the tenant's keys with
+// genericPlans and lookupMode, hands its rows to read, then puts the
+// transaction's default plans back.
+func lookup(ctx context.Context, tx pgx.Tx, query, tenant string, keys []string, read func(pgx.Rows) error) error {
 	if _, err := tx.Exec(ctx, genericPlans); err != nil {
 		return err
 	}
-	if err := fn(); err != nil {
+	rows, err := tx.Query(ctx, query, lookupMode, tenant, keys)
+	if err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = auto`)
+	if err := read(rows); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `SET LOCAL plan_cache_mode = auto`)
 	return err
 }
-
-// lookupMode is how a chunk runs its lookups: as unnamed statements (at the
-// cost of a second round trip each), so that each chunk's generic plan is
-// made for the tables as they are. A statement prepared once per connection
-// kept the generic plan of its first use: made while a new database's tables
-// were empty, it read all of the tenant's users by the primary key for good,
-// and a fresh import of 100,000 users took 30 s instead of 2.5 s.
-const lookupMode = pgx.QueryExecModeDescribeExec
 
 // A chunk's two lookups that read the most, by a key of their table.
 const (
@@ -315,12 +320,8 @@ func (a *applier) classify(ctx context.Context, recs []*Record) ([]*pending, err
 		key   string
 		bytes []byte
 	)
-	err := withGenericPlans(ctx, a.tx, func() error {
-		rows, err := a.tx.Query(ctx, usersByLogin, lookupMode, a.chunk.Tenant, keys)
-		if err != nil {
-			return err
-		}
-		_, err = pgx.ForEachRow(rows, []any{&id, &key, &bytes}, func() error {
+	err := lookup(ctx, a.tx, usersByLogin, a.chunk.Tenant, keys, func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&id, &key, &bytes}, func() error {
 			existing[key] = stored{id: id, hashes: decodeHashes(bytes)}
 			return nil
 		})
@@ -608,13 +609,7 @@ func (a *applier) ensureExtensions(ctx context.Context, tx pgx.Tx, work []*pendi
 		})
 		return err
 	}
-	err := withGenericPlans(ctx, tx, func() error {
-		rows, err := tx.Query(ctx, extensionsByNumber, lookupMode, a.chunk.Tenant, numbers)
-		if err != nil {
-			return err
-		}
-		return check(rows)
-	})
+	err := lookup(ctx, tx, extensionsByNumber, a.chunk.Tenant, numbers, check)
 	if err != nil {
 		return nil, err
 	}

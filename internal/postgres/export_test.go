@@ -23,5 +23,5 @@ const (
 	ExtensionsByNumber = extensionsByNumber
 )
 
-// LookupMode is how the chunk transaction runs its lookups.
-var LookupMode = lookupMode
+// Lookup is how the chunk transaction runs its lookups.
+var Lookup = lookup

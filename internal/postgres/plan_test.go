@@ -109,18 +109,14 @@ func TestChunkLookupsUseTheirKeysAsTheTablesGrow(t *testing.T) {
 			{"extensions by number", postgres.ExtensionsByNumber, "extensions", numbers},
 		}
 		run := func(sql string, keys []string) (int, error) {
-			if _, err := tx.Exec(ctx, postgres.GenericPlans); err != nil {
-				return 0, err
-			}
-			rows, err := tx.Query(ctx, sql, postgres.LookupMode, tenant, keys)
-			if err != nil {
-				return 0, err
-			}
 			n := 0
-			for rows.Next() {
-				n++
-			}
-			return n, rows.Err()
+			err := postgres.Lookup(ctx, tx, sql, tenant, keys, func(rows pgx.Rows) error {
+				for rows.Next() {
+					n++
+				}
+				return rows.Err()
+			})
+			return n, err
 		}
 		for _, l := range lookups { // planned on empty tables
 			if _, err := run(l.sql, l.keys); err != nil {
