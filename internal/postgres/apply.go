@@ -99,7 +99,7 @@ const lookupMode = pgx.QueryExecModeDescribeExec
 
 // lookup runs query, one of a chunk's lookups, for the tenant's keys with
 // genericPlans and lookupMode, hands its rows to read, then puts the
-// transaction's default plans back.
+// session's plan setting back.
 func lookup(ctx context.Context, tx pgx.Tx, query, tenant string, keys []string, read func(pgx.Rows) error) error {
 	if _, err := tx.Exec(ctx, genericPlans); err != nil {
 		return err
@@ -108,10 +108,12 @@ func lookup(ctx context.Context, tx pgx.Tx, query, tenant string, keys []string,
 	if err != nil {
 		return err
 	}
-	if err := read(rows); err != nil {
+	err = read(rows)
+	rows.Close() // read may stop early; the connection must be free again
+	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `SET LOCAL plan_cache_mode = auto`)
+	_, err = tx.Exec(ctx, `SET LOCAL plan_cache_mode TO DEFAULT`)
 	return err
 }
 
