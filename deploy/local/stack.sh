@@ -478,6 +478,12 @@ ensure_bucket() {
 		log "ListBuckets on ${S3_URL} answered HTTP ${code}:"
 		cat "$body" >&2 || true
 		rm -f "$body"
+		if [[ "$code" == 5* ]]; then
+			# Seen with a versitygw whose data directory was deleted under it
+			# (a checkout removed while its stack still ran): healthy, but every
+			# request fails.
+			die "$EXIT_FAIL" "the S3 server on ${S3_URL} answers its health check but fails requests (HTTP ${code}); if its data directory is gone, stop it and run \`$0 up\` again"
+		fi
 		die "$EXIT_FAIL" "the S3 server on ${S3_URL} does not accept the stack's credentials (access key ${S3_ACCESS_KEY}); if it is not the stack's, stop it and run \`$0 up\` again"
 	fi
 	code="$(s3_curl -o /dev/null -w '%{http_code}' -I "${S3_URL}/${S3_BUCKET}")" || code=000
@@ -495,7 +501,7 @@ ensure_bucket() {
 		log "CreateBucket answered HTTP ${code}:"
 		cat "$body" >&2 || true
 		rm -f "$body"
-		die "$EXIT_FAIL" "could not create bucket ${S3_BUCKET}"
+		die "$EXIT_FAIL" "could not create bucket ${S3_BUCKET} on ${S3_URL}"
 	fi
 	rm -f "$body"
 }
