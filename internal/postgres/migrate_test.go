@@ -1,15 +1,10 @@
 package postgres_test
 
 import (
-	"context"
-	"fmt"
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/userimport/userimport/internal/postgres"
-	"github.com/userimport/userimport/internal/postgres/pgtest"
 )
 
 // Workers starting together all migrate: the advisory lock lets one do it
@@ -17,21 +12,7 @@ import (
 func TestConcurrentMigrations(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	admin, err := pgx.Connect(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	db := pgtest.Tenant(t) // a fresh, unique name
-	db = "migrate_" + db[2:]
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
-	})
-	cfg := admin.Config()
-	url := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, db)
+	url := freshDatabase(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) {
 	stacktest.SetDefaults()
-	m.Run()
+	os.Exit(pgtest.Main(m)) // drops the test database
 }
 
 // env is a tenant with the store and the bucket its imports read.
