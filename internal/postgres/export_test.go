@@ -1,8 +1,6 @@
 package postgres
 
-import (
-	"context"
-)
+import "context"
 
 // SearchUsersWalking is SearchUsers walking walk users in order before it
 // turns to the trigram index.
